@@ -1,0 +1,254 @@
+// Every ATen operator through one generic, boxed entry point: the operator schemas
+// (native_functions.yaml, inside libtorch) are the op table; no wrapper per op.
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <mutex>
+
+#include "handle.h"
+#include "runtime.h"
+
+namespace sa {
+namespace {
+
+struct OpEntry {
+  c10::OperatorHandle handle;
+  std::string name;
+};
+
+// Fixed capacity so that entries never move while another thread (a worker) reads them.
+constexpr size_t kMaxOps = 4096;
+std::vector<OpEntry>& opTable() {
+  static std::vector<OpEntry> table = [] {
+    std::vector<OpEntry> t;
+    t.reserve(kMaxOps);
+    return t;
+  }();
+  return table;
+}
+std::mutex opTableMutex;
+
+int64_t toInt(Napi::Env env, const Napi::Value& v, const c10::Argument& a) {
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Int64Value(&lossless);
+  }
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value();
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, "argument '" + a.name() + "': expected an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d)))
+    throw Napi::TypeError::New(env, "argument '" + a.name() + "': expected an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+double toDouble(Napi::Env env, const Napi::Value& v, const c10::Argument& a) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, "argument '" + a.name() + "': expected a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+c10::IValue toIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const c10::Argument& a);
+
+c10::IValue toList(Napi::Env env, const Napi::Value& v, const c10::ListTypePtr& lt, const c10::Argument& a) {
+  const auto& elem = lt->getElementType();
+  auto kind = elem->kind();
+  bool intLike = kind == c10::TypeKind::IntType || kind == c10::TypeKind::SymIntType;
+  // int[2] given as one number means that number repeated, as in Python.
+  if (!v.IsArray()) {
+    if (intLike && v.IsNumber() && a.N()) return c10::IValue(std::vector<int64_t>(*a.N(), toInt(env, v, a)));
+    if (kind == c10::TypeKind::TensorType && isTensorHandle(v))
+      return c10::IValue(std::vector<at::Tensor>{unwrapTensor(v, a.name().c_str())});
+    throw Napi::TypeError::New(env, "argument '" + a.name() + "': expected an array");
+  }
+  auto arr = v.As<Napi::Array>();
+  uint32_t n = arr.Length();
+  if (intLike) {
+    std::vector<int64_t> out(n);
+    for (uint32_t i = 0; i < n; i++) out[i] = toInt(env, arr.Get(i), a);
+    return c10::IValue(out);
+  }
+  if (kind == c10::TypeKind::FloatType) {
+    std::vector<double> out(n);
+    for (uint32_t i = 0; i < n; i++) out[i] = toDouble(env, arr.Get(i), a);
+    return c10::IValue(out);
+  }
+  if (kind == c10::TypeKind::BoolType) {
+    c10::List<bool> out;
+    for (uint32_t i = 0; i < n; i++) out.push_back(arr.Get(i).ToBoolean().Value());
+    return c10::IValue(out);
+  }
+  if (kind == c10::TypeKind::TensorType) {
+    std::vector<at::Tensor> out;
+    out.reserve(n);
+    for (uint32_t i = 0; i < n; i++) out.push_back(unwrapTensor(arr.Get(i), a.name().c_str()));
+    return c10::IValue(out);
+  }
+  if (kind == c10::TypeKind::OptionalType) {
+    c10::List<c10::optional<at::Tensor>> out;
+    for (uint32_t i = 0; i < n; i++) {
+      auto e = arr.Get(i);
+      if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
+      else out.push_back(unwrapTensor(e, a.name().c_str()));
+    }
+    return c10::IValue(out);
+  }
+  throw Napi::TypeError::New(env, "argument '" + a.name() + "': unsupported list type " + lt->str());
+}
+
+c10::IValue toIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const c10::Argument& a) {
+  switch (type->kind()) {
+    case c10::TypeKind::TensorType:
+      return unwrapTensor(v, a.name().c_str());
+    case c10::TypeKind::OptionalType:
+      if (v.IsUndefined() || v.IsNull()) return c10::IValue();
+      return toIValue(env, v, type->expectRef<c10::OptionalType>().getElementType(), a);
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+      return toInt(env, v, a);
+    case c10::TypeKind::FloatType:
+      return toDouble(env, v, a);
+    case c10::TypeKind::BoolType:
+      return v.ToBoolean().Value();
+    case c10::TypeKind::NumberType: {  // Scalar: integral JS numbers stay integral, as Python ints do
+      if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
+      double d = toDouble(env, v, a);
+      if (std::isfinite(d) && d == std::trunc(d) && std::abs(d) < 9.007199254740992e15)
+        return c10::Scalar(static_cast<int64_t>(d));
+      return c10::Scalar(d);
+    }
+    case c10::TypeKind::StringType:
+      if (!v.IsString()) throw Napi::TypeError::New(env, "argument '" + a.name() + "': expected a string");
+      return v.As<Napi::String>().Utf8Value();
+    case c10::TypeKind::ListType:
+      return toList(env, v, type->expect<c10::ListType>(), a);
+    case c10::TypeKind::DeviceObjType:
+      return c10::Device(v.As<Napi::String>().Utf8Value());
+    case c10::TypeKind::GeneratorType:
+      return c10::IValue(unwrapGenerator(v));
+    default:
+      // ScalarType, Layout and MemoryFormat travel as their integer codes.
+      if (v.IsNumber()) return toInt(env, v, a);
+      throw Napi::TypeError::New(env, "argument '" + a.name() + "': unsupported type " + type->str());
+  }
+}
+
+Napi::Value fromIValue(Napi::Env env, c10::IValue&& v) {
+  if (v.isTensor()) return wrapTensor(env, std::move(v).toTensor());
+  if (v.isNone()) return env.Undefined();
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isTensorList()) {
+    auto list = std::move(v).toTensorList();
+    auto arr = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) arr.Set(i, wrapTensor(env, list.get(i)));
+    return arr;
+  }
+  if (v.isTuple()) {
+    auto& elems = v.toTupleRef().elements();
+    auto arr = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); i++) arr.Set(i, fromIValue(env, c10::IValue(elems[i])));
+    return arr;
+  }
+  if (v.isList()) {
+    auto list = v.toList();
+    auto arr = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) arr.Set(i, fromIValue(env, list.get(i)));
+    return arr;
+  }
+  if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  throw Napi::Error::New(env, "unsupported return type " + v.tagKind());
+}
+
+std::string describeCall(const OpEntry& op, const Napi::Array& args) {
+  std::string s = op.name + "(";
+  for (uint32_t i = 0; i < args.Length(); i++) {
+    auto v = args.Get(i);
+    if (i) s += ", ";
+    if (isTensorHandle(v)) {
+      auto* box = v.As<Napi::External<TensorBox>>().Data();
+      s += describe(box->t);
+    } else if (v.IsArray()) {
+      auto a = v.As<Napi::Array>();
+      s += "[";
+      for (uint32_t j = 0; j < a.Length(); j++) {
+        auto e = a.Get(j);
+        if (j) s += ",";
+        s += isTensorHandle(e) ? describe(e.As<Napi::External<TensorBox>>().Data()->t)
+                               : e.ToString().Utf8Value();
+      }
+      s += "]";
+    } else {
+      s += v.IsUndefined() ? "_" : v.ToString().Utf8Value();
+    }
+  }
+  return s + ")";
+}
+
+}  // namespace
+
+// op_lookup("aten::add", "Tensor") -> id
+Napi::Value OpLookup(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  std::string overload = info[1].As<Napi::String>();
+  auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+  if (!handle) throw Napi::Error::New(env, "unknown operator " + name + (overload.empty() ? "" : "." + overload));
+  std::lock_guard<std::mutex> lock(opTableMutex);
+  auto& table = opTable();
+  std::string full = name + (overload.empty() ? "" : "." + overload);
+  for (size_t i = 0; i < table.size(); i++)
+    if (table[i].name == full) return Napi::Number::New(env, static_cast<double>(i));
+  if (table.size() == kMaxOps) throw Napi::Error::New(env, "operator table full");
+  table.push_back({*handle, full});
+  return Napi::Number::New(env, static_cast<double>(table.size() - 1));
+}
+
+Napi::Value OpSchema(const Napi::CallbackInfo& info) {
+  auto& op = opTable().at(info[0].As<Napi::Number>().Uint32Value());
+  std::ostringstream s;
+  s << op.handle.schema();
+  return Napi::String::New(info.Env(), s.str());
+}
+
+// op_call(id, [args...]) -> result; arguments in schema order, undefined = the schema's default.
+Napi::Value OpCall(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  const auto& op = opTable()[info[0].As<Napi::Number>().Uint32Value()];
+  auto args = info[1].As<Napi::Array>();
+  const auto& schema = op.handle.schema();
+  const auto& formals = schema.arguments();
+  uint32_t given = args.Length();
+  if (given > formals.size())
+    throw Napi::Error::New(env, describeCall(op, args) + ": too many arguments for " + op.name);
+  torch::jit::Stack stack;
+  stack.reserve(formals.size());
+  try {
+    for (size_t i = 0; i < formals.size(); i++) {
+      const auto& a = formals[i];
+      Napi::Value v = i < given ? args.Get(i) : env.Undefined();
+      if (v.IsUndefined()) {
+        if (a.default_value()) { stack.push_back(*a.default_value()); continue; }
+        if (a.type()->kind() == c10::TypeKind::OptionalType) { stack.emplace_back(); continue; }
+        throw Napi::TypeError::New(env, "missing argument '" + a.name() + "'");
+      }
+      stack.push_back(toIValue(env, v, a.type(), a));
+    }
+  } catch (const Napi::Error& e) {
+    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.Message());
+  }
+  try {
+    op.handle.callBoxed(&stack);
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what_without_backtrace());
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what());
+  }
+  if (stack.size() == 1) return fromIValue(env, std::move(stack[0]));
+  auto out = Napi::Array::New(env, stack.size());
+  for (size_t i = 0; i < stack.size(); i++) out.Set(i, fromIValue(env, std::move(stack[i])));
+  return out;
+}
+
+}  // namespace sa

@@ -1,0 +1,78 @@
+#include "handle.h"
+
+#include <sstream>
+
+namespace sa {
+
+std::atomic<int64_t> liveTensors{0};
+
+namespace {
+// Tags the External so a foreign External is never mistaken for a tensor.
+const napi_type_tag kTensorTag = {0x5a17a11a7e750001ULL, 0x7e750000c0ffee01ULL};
+
+int64_t storageBytes(const at::Tensor& t) {
+  if (!t.defined() || !t.has_storage()) return 0;
+  return static_cast<int64_t>(t.storage().nbytes());
+}
+}  // namespace
+
+void disposeTensor(Napi::Env env, TensorBox* box) {
+  if (!box->t.defined()) return;
+  box->t.reset();
+  if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
+  box->reportedBytes = 0;
+  liveTensors--;
+}
+
+Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
+  if (!t.defined()) return env.Undefined();
+  auto* box = new TensorBox{std::move(t), 0};
+  box->reportedBytes = storageBytes(box->t);
+  if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
+  liveTensors++;
+  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
+    disposeTensor(env, b);
+    delete b;
+  });
+  ext.TypeTag(&kTensorTag);
+  return ext;
+}
+
+bool isTensorHandle(const Napi::Value& v) {
+  return v.IsExternal() && v.As<Napi::Object>().CheckTypeTag(&kTensorTag);
+}
+
+at::Tensor& unwrapTensor(const Napi::Value& v, const char* what) {
+  if (!isTensorHandle(v)) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a tensor");
+  auto* box = v.As<Napi::External<TensorBox>>().Data();
+  if (!box->t.defined()) throw Napi::Error::New(v.Env(), std::string(what) + ": tensor was disposed");
+  return box->t;
+}
+
+const char* dtypeName(at::ScalarType s) {
+  switch (s) {
+    case at::kByte: return "u8";
+    case at::kChar: return "i8";
+    case at::kShort: return "i16";
+    case at::kInt: return "i32";
+    case at::kLong: return "i64";
+    case at::kHalf: return "f16";
+    case at::kFloat: return "f32";
+    case at::kDouble: return "f64";
+    case at::kBool: return "bool";
+    case at::kBFloat16: return "bf16";
+    default: return "other";
+  }
+}
+
+std::string describe(const at::Tensor& t) {
+  if (!t.defined()) return "undefined";
+  std::ostringstream s;
+  s << dtypeName(t.scalar_type()) << "[";
+  for (int64_t i = 0; i < t.dim(); i++) s << (i ? "," : "") << t.size(i);
+  s << "]";
+  if (!t.device().is_cpu()) s << " " << t.device().str();
+  return s.str();
+}
+
+}  // namespace sa
