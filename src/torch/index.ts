@@ -1,0 +1,11 @@
+// The engine's public surface: `import * as torch from './torch/index.ts'`.
+export * from './generated/ops.ts';
+export { Tensor, tensor, fromRaw, wrap } from './tensor.ts';
+export type { TypedArrayOf } from './tensor.ts';
+export { scope, keep, liveTensors } from './scope.ts';
+export { noGrad, enableGrad, isGradEnabled, grad, backward, checkpoint, autocast } from './autograd.ts';
+export { Generator } from './random.ts';
+export { setNumThreads, getNumThreads, engineInfo } from './runtime.ts';
+export type { DType, RawTensor } from './dtype.ts';
+export { isFloating, ITEM_SIZE } from './dtype.ts';
+export type { Device, MemoryFormat } from './codes.ts';

@@ -1,0 +1,38 @@
+// Process-level settings and facts of the linked libtorch.
+import { realpathSync } from 'node:fs';
+import os from 'node:os';
+import { native } from './native.ts';
+
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+export interface EngineInfo {
+  torchVersion: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  /** The library that provides sgemm_, symlinks resolved. */
+  blasLibrary: string;
+  openBlas: boolean;
+  threads: number;
+}
+
+export function engineInfo(): EngineInfo {
+  const b = native.buildInfo();
+  let blas = b.blasLibrary;
+  try {
+    blas = realpathSync(blas);
+  } catch { /* keep the unresolved name */ }
+  return {
+    torchVersion: b.torchVersion, cudaAvailable: b.cudaAvailable, cudaDeviceCount: b.cudaDeviceCount,
+    blasLibrary: blas, openBlas: /openblas/i.test(blas), threads: native.getNumThreads(),
+  };
+}
+
+// libtorch's OpenMP pool starts with one thread here; use every core unless told otherwise.
+setNumThreads(Number(process.env.STABLE_ANIMATOR_THREADS) || os.availableParallelism());
