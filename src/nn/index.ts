@@ -1,0 +1,16 @@
+export { Module, parameter, buffer, formatLoadReport, type LoadReport } from './module.ts';
+export { withInit } from './init.ts';
+export * as init from './init.ts';
+export { Linear } from './linear.ts';
+export { Conv1d, Conv2d, Conv3d, ConvNd, ConvTranspose2d, type ConvOptions } from './conv.ts';
+export { GroupNorm, LayerNorm, BatchNorm } from './norm.ts';
+export { Embedding } from './embedding.ts';
+export { ModuleList, Sequential, type Layer } from './containers.ts';
+export { SiLU, ReLU, GELU, PReLU, Identity, Dropout } from './activation.ts';
+export { scaledDotProductAttention, type AttentionOptions } from './attention.ts';
+export { Optimizer, type ParamGroup } from './optim/optimizer.ts';
+export { Adam, AdamW, type AdamOptions } from './optim/adam.ts';
+export { SGD } from './optim/sgd.ts';
+export { clipGradNorm } from './optim/clip-grad.ts';
+export { constantWithWarmup, cosineWithWarmup, type LrSchedule } from './optim/lr-schedule.ts';
+export { EMA } from './optim/ema.ts';
