@@ -235,6 +235,10 @@ Napi::Value OpCall(const Napi::CallbackInfo& info) {
     }
   } catch (const Napi::Error& e) {
     throw Napi::Error::New(env, describeCall(op, args) + ": " + e.Message());
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what());
   }
   try {
     op.handle.callBoxed(&stack);

@@ -9,3 +9,4 @@ export { setNumThreads, getNumThreads, engineInfo } from './runtime.ts';
 export type { DType, RawTensor } from './dtype.ts';
 export { isFloating, ITEM_SIZE } from './dtype.ts';
 export type { Device, MemoryFormat } from './codes.ts';
+export { gradcheck, type GradcheckResult } from './gradcheck.ts';

@@ -132,6 +132,7 @@ export class Tensor extends TensorOps {
   // ---- conversion ----
   to(target: DType | Device, opts: { memoryFormat?: MemoryFormat; copy?: boolean } = {}): Tensor {
     if (isDType(target)) return toDtype(this, target, false, opts.copy ?? false, opts.memoryFormat);
+    if (!/^(cpu|meta|cuda(:\d+)?)$/.test(target)) throw new TypeError(`to(): unknown dtype or device '${target}'`);
     return toCopy(this, undefined, undefined, target, undefined, false, opts.memoryFormat);
   }
   float(): Tensor { return this.to('f32'); }

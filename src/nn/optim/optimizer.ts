@@ -71,7 +71,7 @@ export abstract class Optimizer<S extends Record<string, Tensor | number>> {
     for (const [k, t] of sd.tensors) {
       const { rec, name, p } = entry(k);
       if (t.shape.join() !== p.shape.join()) throw new Error(`optimizer state ${k}: expected shape [${p.shape}], found [${t.shape}]`);
-      rec[name] = torch.keep(t.to(p.dtype));
+      rec[name] = torch.keep(t.to(p.dtype, { copy: true }));
     }
     for (const [k, v] of Object.entries(sd.scalars)) {
       const { rec, name } = entry(k);
