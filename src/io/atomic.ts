@@ -1,0 +1,39 @@
+// Atomic file output: write under a temporary name in the destination folder, then rename.
+// A reader never sees a half-written file, and a failed write leaves nothing behind.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+
+/**
+ * A hidden temporary path next to `path`. It keeps the extension, because tools such as ffmpeg and sharp
+ * choose the output format from it; being in the same folder keeps the final rename atomic.
+ */
+export function temporaryPathFor(path: string): string {
+  const ext = extname(path);
+  const stem = basename(path, ext);
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  return join(dirname(path), `.${stem}.tmp-${tag}${ext}`);
+}
+
+/**
+ * Runs `write(tempPath)` and renames the result to `path` once it succeeds. On failure the temporary file is
+ * removed and the error is rethrown. Creates the destination folder if needed.
+ */
+export async function writeAtomically<T>(path: string, write: (tempPath: string) => Promise<T>): Promise<T> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = temporaryPathFor(path);
+  try {
+    const result = await write(temp);
+    await rename(temp, path);
+    return result;
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** `fs.writeFile`, atomically. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeAtomically(path, (temp) => writeFile(temp, data));
+}
