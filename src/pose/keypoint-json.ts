@@ -15,8 +15,8 @@
 // An optional top-level "size": [W, H] gives the frame size; otherwise draw_pose_params' [H, W] is used when
 // present, and else the frame is taken as square. Body points whose subset entry is -1 get score 0.
 
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { NUM_BODY, NUM_FACE, NUM_HAND } from './keypoints.ts';
 import type { Keypoint, PersonPose, PoseFrame, PoseSequence } from './keypoints.ts';
 
@@ -144,17 +144,9 @@ export async function readKeypointJson(path: string): Promise<PoseSequence> {
   return parseKeypointJson(await readJson(path), path);
 }
 
-/** Writes atomically: a temporary file next to the target, then a rename over it. */
+/** Validates, then writes atomically (a temporary file next to the target, renamed over it). */
 export async function writeKeypointJson(path: string, sequence: PoseSequence): Promise<void> {
-  const text = serializeKeypointJson(sequence, path);
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, text, 'utf8');
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
+  await writeFileAtomic(path, serializeKeypointJson(sequence, path));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ test('keypoint JSON round trip is exact and the write is atomic (no temporary fi
   const seq = sampleSequence();
   const path = join(dir, 'round.json');
   await writeKeypointJson(path, seq);
-  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('round')), ['round.json']);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('round')), ['round.json']);
   const back = await readKeypointJson(path);
   assert.deepEqual(back, seq);
   const raw = JSON.parse(readFileSync(path, 'utf8'));
