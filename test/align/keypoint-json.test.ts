@@ -71,7 +71,7 @@ test('validation errors name the file, frame, person and field with expected and
   const seq = sampleSequence();
   seq.frames[0]!.persons[0]!.face.pop();
   await assert.rejects(writeKeypointJson(join(dir, 'never.json'), seq), /never\.json: frame 0, person 0, field "face\[0\]": expected 68 keypoints, found 67/);
-  assert.ok(!readdirSync(dir).some((f) => f.startsWith('never')));
+  assert.ok(!readdirSync(dir).some((f) => f.includes('never')));
   writeFileSync(join(dir, 'other.json'), '{"frames": [{"foo": 1}]}');
   await assert.rejects(readPoseFile(join(dir, 'other.json')), /unknown pose format/);
   writeFileSync(join(dir, 'notjson.json'), '{"frames": [');
