@@ -1,0 +1,95 @@
+// StableAnimator's distribution-aware ID-Adapter (`attention_processor_normalized.py`
+// AnimationIDAttnNormalizedProcessor), the processor of every spatial cross-attention (attn2).
+// The context tokens and the trailing face tokens are attended to separately; the face result is
+// re-normalised to the mean and std of the context result (over tokens and channels, per batch·frame)
+// before it is added, so the identity signal lives in the same feature distribution (paper, Sec. III-B).
+// Its weights sit in the attention's state dict as `processor.id_to_k.weight`, `processor.id_to_v.weight`.
+import * as torch from '../../torch/index.ts';
+import type { Tensor } from '../../torch/index.ts';
+import * as nn from '../../nn/index.ts';
+
+/** What the processor needs of the attention module it serves (diffusers' `Attention` names). */
+export interface AttentionHost {
+  heads: number;
+  to_q: nn.Linear;
+  to_k: nn.Linear;
+  to_v: nn.Linear;
+  /** [0] the output Linear, [1] Dropout. */
+  to_out: nn.ModuleList<nn.Layer>;
+}
+
+export interface IdAdapterOptions {
+  /** Trailing face tokens of the encoder states (4). */
+  numTokens?: number;
+  /** Weight of the aligned face branch (1.0 everywhere in the reference). */
+  scale?: number;
+  /** Added to the face branch's std before dividing (1e-5). */
+  eps?: number;
+}
+
+export class IdAdapterProcessor extends nn.Module {
+  id_to_k: nn.Linear;
+  id_to_v: nn.Linear;
+  readonly numTokens: number;
+  readonly scale: number;
+  readonly eps: number;
+
+  /** hiddenSize: the attention's inner width (heads·dim_head); crossAttentionDim: the encoder-state width. */
+  constructor(readonly hiddenSize: number, readonly crossAttentionDim: number, opts: IdAdapterOptions = {}) {
+    super();
+    this.numTokens = opts.numTokens ?? 4;
+    this.scale = opts.scale ?? 1.0;
+    this.eps = opts.eps ?? 1e-5;
+    this.id_to_k = new nn.Linear(crossAttentionDim, hiddenSize, { bias: false });
+    this.id_to_v = new nn.Linear(crossAttentionDim, hiddenSize, { bias: false });
+  }
+
+  /**
+   * hidden: [B·F, N, query_dim]; encoderHiddenStates: [B·F, Lctx + numTokens, crossAttentionDim]
+   * (context tokens first, face tokens last) -> [B·F, N, query_dim].
+   *
+   *   H   = attn(q, to_k(ctx), to_v(ctx));  IP = attn(q, id_to_k(face), id_to_v(face))
+   *   IP' = (IP − mean(IP)) · std(H) / (std(IP) + eps) + mean(H)     (dims 1,2; unbiased std)
+   *   out = to_out(H + scale · IP')
+   *
+   * All-zero encoder states (the CFG uncond branch) give H = IP = 0, std 0, so IP' = 0.
+   */
+  forward(attn: AttentionHost, hidden: Tensor, encoderHiddenStates?: Tensor): Tensor {
+    if (!encoderHiddenStates) throw new Error('IdAdapterProcessor: cross-attention only, encoder hidden states are required');
+    const total = encoderHiddenStates.size(1);
+    if (hidden.ndim !== 3 || encoderHiddenStates.ndim !== 3) {
+      throw new Error(`IdAdapterProcessor: expected 3-D hidden and encoder states, got [${hidden.shape}] and [${encoderHiddenStates.shape}]`);
+    }
+    if (total <= this.numTokens) {
+      throw new Error(`IdAdapterProcessor: encoder states have ${total} tokens, need context tokens before the ${this.numTokens} face tokens`);
+    }
+    return torch.scope(() => {
+      const ctxLen = total - this.numTokens;
+      const ctx = encoderHiddenStates.narrow(1, 0, ctxLen);
+      const face = encoderHiddenStates.narrow(1, ctxLen, this.numTokens);
+      const heads = attn.heads;
+      const split = (x: Tensor) => x.view([x.size(0), x.size(1), heads, -1]).transpose(1, 2);
+      const merge = (x: Tensor) => x.transpose(1, 2).flatten(2);
+      const q = split(attn.to_q.forward(hidden));
+      const h = merge(nn.scaledDotProductAttention(q, split(attn.to_k.forward(ctx)), split(attn.to_v.forward(ctx))));
+      const ip = merge(nn.scaledDotProductAttention(q, split(this.id_to_k.forward(face)), split(this.id_to_v.forward(face))));
+      const [sdH, muH] = torch.stdMean(h, [1, 2], 1, true);
+      const [sdI, muI] = torch.stdMean(ip, [1, 2], 1, true);
+      const aligned = ip.sub(muI).mul(sdH.div(sdI.add(this.eps))).add(muH);
+      const mixed = this.scale === 1 ? h.add(aligned) : h.add(aligned.mul(this.scale));
+      return attn.to_out.at(1).forward(attn.to_out.at(0).forward(mixed));
+    });
+  }
+}
+
+/**
+ * The reference's initialisation: an ID-Adapter whose id_to_k / id_to_v start as copies of the
+ * attention's to_k / to_v (the released `unet.pth` then overwrites them).
+ */
+export function idAdapterFromAttention(attn: AttentionHost, numTokens = 4, opts: Omit<IdAdapterOptions, 'numTokens'> = {}): IdAdapterProcessor {
+  const [hiddenSize, crossAttentionDim] = attn.to_k.weight.shape;
+  const proc = nn.withInit({ device: 'meta' }, () => new IdAdapterProcessor(hiddenSize, crossAttentionDim, { ...opts, numTokens }));
+  const copy = (t: Tensor) => torch.noGrad(() => t.clone());
+  proc.loadStateDict(new Map([['id_to_k.weight', copy(attn.to_k.weight)], ['id_to_v.weight', copy(attn.to_v.weight)]]), { assign: true });
+  return proc;
+}

@@ -1,0 +1,140 @@
+// ArcFace iResNet (insightface arcface_torch `backbones/iresnet.py`, as copied into StableAnimator
+// `animation/helper/backbones/`): the face-identity embedder of the HJB face optimisation
+// (`glintr100_torch.pth` = iresnet100). Input: aligned 112x112 RGB faces in [-1, 1]; output: the
+// raw, un-normalised embedding. Channel widths are configurable so a width-reduced copy loads too.
+import * as torch from '../../torch/index.ts';
+import type { Tensor } from '../../torch/index.ts';
+import * as nn from '../../nn/index.ts';
+
+/** arcface_torch builds every BatchNorm with eps 1e-5. */
+const BN_EPS = 1e-5;
+
+const conv3x3 = (cin: number, cout: number, stride = 1) => new nn.Conv2d(cin, cout, 3, { stride, padding: 1, bias: false });
+
+/** Pre-activation residual block: BN -> conv3x3 -> BN -> PReLU -> conv3x3(stride) -> BN, plus the (downsampled) input. */
+export class IBasicBlock extends nn.Module {
+  bn1: nn.BatchNorm;
+  conv1: nn.Conv2d;
+  bn2: nn.BatchNorm;
+  prelu: nn.PReLU;
+  conv2: nn.Conv2d;
+  bn3: nn.BatchNorm;
+  /** conv1x1(stride) + BN when the shape changes. */
+  downsample?: nn.Sequential;
+
+  constructor(inplanes: number, planes: number, stride = 1) {
+    super();
+    this.bn1 = new nn.BatchNorm(inplanes, BN_EPS);
+    this.conv1 = conv3x3(inplanes, planes);
+    this.bn2 = new nn.BatchNorm(planes, BN_EPS);
+    this.prelu = new nn.PReLU(planes);
+    this.conv2 = conv3x3(planes, planes, stride);
+    this.bn3 = new nn.BatchNorm(planes, BN_EPS);
+    if (stride !== 1 || inplanes !== planes) {
+      this.downsample = new nn.Sequential([new nn.Conv2d(inplanes, planes, 1, { stride, bias: false }), new nn.BatchNorm(planes, BN_EPS)]);
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return torch.scope(() => {
+      let out = this.bn1.forward(x);
+      out = this.conv1.forward(out);
+      out = this.prelu.forward(this.bn2.forward(out));
+      out = this.bn3.forward(this.conv2.forward(out));
+      return out.add(this.downsample ? this.downsample.forward(x) : x);
+    });
+  }
+}
+
+export interface IResNetConfig {
+  /** Blocks per stage; iresnet100 = [3, 13, 30, 3]. */
+  layers: [number, number, number, number];
+  /** Embedding width (512). */
+  numFeatures: number;
+  /** Stem width (64). */
+  stemWidth: number;
+  /** Stage widths (64, 128, 256, 512); each stage halves the resolution. */
+  widths: [number, number, number, number];
+  /** Dropout before fc (0 in arcface_torch; inactive in eval anyway). */
+  dropout: number;
+  /** Input side (112); the final map is side/16 square and fc reads it flattened. */
+  inputSize: number;
+}
+
+export const IRESNET100: IResNetConfig = {
+  layers: [3, 13, 30, 3], numFeatures: 512, stemWidth: 64, widths: [64, 128, 256, 512], dropout: 0, inputSize: 112,
+};
+
+export class IResNet extends nn.Module {
+  conv1: nn.Conv2d;
+  bn1: nn.BatchNorm;
+  prelu: nn.PReLU;
+  layer1: nn.Sequential;
+  layer2: nn.Sequential;
+  layer3: nn.Sequential;
+  layer4: nn.Sequential;
+  bn2: nn.BatchNorm;
+  dropout: nn.Dropout;
+  fc: nn.Linear;
+  /** BatchNorm1d on the embedding; its weight is fixed at 1 in training (not learned). */
+  features: nn.BatchNorm;
+  readonly config: IResNetConfig;
+
+  constructor(config: Partial<IResNetConfig> = {}) {
+    super();
+    const c = (this.config = { ...IRESNET100, ...config });
+    this.conv1 = conv3x3(3, c.stemWidth);
+    this.bn1 = new nn.BatchNorm(c.stemWidth, BN_EPS);
+    this.prelu = new nn.PReLU(c.stemWidth);
+    let inplanes = c.stemWidth;
+    const stage = (planes: number, blocks: number) => {
+      const list = [new IBasicBlock(inplanes, planes, 2)];
+      inplanes = planes;
+      for (let i = 1; i < blocks; i++) list.push(new IBasicBlock(planes, planes));
+      return new nn.Sequential(list);
+    };
+    this.layer1 = stage(c.widths[0], c.layers[0]);
+    this.layer2 = stage(c.widths[1], c.layers[1]);
+    this.layer3 = stage(c.widths[2], c.layers[2]);
+    this.layer4 = stage(c.widths[3], c.layers[3]);
+    this.bn2 = new nn.BatchNorm(c.widths[3], BN_EPS);
+    this.dropout = new nn.Dropout(c.dropout);
+    const side = c.inputSize / 16;
+    this.fc = new nn.Linear(c.widths[3] * side * side, c.numFeatures);
+    this.features = new nn.BatchNorm(c.numFeatures, BN_EPS);
+    this.features.weight.requiresGrad_(false);
+  }
+
+  /** faces: [B, 3, 112, 112] RGB in [-1, 1] ((x/255 − 0.5)/0.5) -> [B, numFeatures], un-normalised. */
+  forward(faces: Tensor): Tensor {
+    const side = this.config.inputSize;
+    if (faces.ndim !== 4 || faces.size(1) !== 3 || faces.size(2) !== side || faces.size(3) !== side) {
+      throw new Error(`IResNet: expected faces [B,3,${side},${side}], got [${faces.shape}]`);
+    }
+    return torch.scope(() => {
+      let x = this.prelu.forward(this.bn1.forward(this.conv1.forward(faces)));
+      x = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(x))));
+      x = this.dropout.forward(this.bn2.forward(x).flatten(1));
+      return this.features.forward(this.fc.forward(x));
+    });
+  }
+
+  /**
+   * Adopts a state dict strictly (shapes and names must match), with `assign` semantics. BatchNorm's
+   * `num_batches_tracked` counters are unused in eval, and checkpoints may omit them: missing ones are
+   * filled with 0. Leaves the model in eval mode with every parameter frozen (it is only an embedder).
+   */
+  loadWeights(state: Map<string, Tensor>, source?: string): this {
+    const full = new Map(state);
+    for (const [key, t] of this.stateDict()) {
+      if (key.endsWith('.num_batches_tracked') && !full.has(key)) full.set(key, torch.zeros([], t.dtype));
+    }
+    this.loadStateDict(full, { strict: true, assign: true, source });
+    return this.eval().requiresGrad_(false);
+  }
+}
+
+/** arcface_torch `iresnet100` (glintr100): layers [3, 13, 30, 3], 512 features. */
+export function iresnet100(): IResNet {
+  return new IResNet(IRESNET100);
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as torch from '../../src/torch/index.ts';
+import type { Tensor } from '../../src/torch/index.ts';
+import * as nn from '../../src/nn/index.ts';
+import { IdAdapterProcessor, idAdapterFromAttention } from '../../src/models/animator/id-adapter.ts';
+import { get, loadFixture, relError } from '../face/fixture.ts';
+
+const DIR = 'id_adapter_processor';
+
+/** Stand-in for diffusers' Attention(query 32, cross 24, heads 2, dim_head 16, bias=False, out_bias=True) with its processor child. */
+class TestAttention extends nn.Module {
+  readonly heads = 2;
+  to_q = new nn.Linear(32, 32, { bias: false });
+  to_k = new nn.Linear(24, 32, { bias: false });
+  to_v = new nn.Linear(24, 32, { bias: false });
+  to_out = new nn.ModuleList<nn.Layer>([new nn.Linear(32, 32), new nn.Dropout(0)]);
+  processor = new IdAdapterProcessor(32, 24, { numTokens: 4, scale: 1.0 });
+  forward(hidden: Tensor, encoderHiddenStates?: Tensor): Tensor {
+    return this.processor.forward(this, hidden, encoderHiddenStates);
+  }
+}
+
+function fixtureAttention(): TestAttention {
+  const attn = nn.withInit({ device: 'meta' }, () => new TestAttention());
+  attn.loadStateDict(loadFixture(DIR, 'weights.safetensors'), { assign: true });
+  return attn.eval();
+}
+
+test('ID-Adapter processor matches the reference with 1 and 3 context tokens (1e-5 of max|ref|)', () => {
+  const attn = fixtureAttention();
+  const inputs = loadFixture(DIR, 'inputs.safetensors');
+  const outputs = loadFixture(DIR, 'output.safetensors');
+  const hidden = get(inputs, 'hidden_states');
+  for (const n of ['1ctx', '3ctx']) {
+    const out = torch.noGrad(() => attn.forward(hidden, get(inputs, `encoder_hidden_states_${n}`)));
+    const err = relError(out, get(outputs, `out_${n}`));
+    console.log(`id_adapter_processor: out_${n} ${err.toExponential(3)}`);
+    assert.ok(err <= 1e-5, `out_${n}: ${err}`);
+  }
+});
+
+test('ID-Adapter: all-zero encoder states (CFG uncond) give IP\' = 0, so the output is to_out(0) = its bias', () => {
+  const attn = fixtureAttention();
+  const hidden = get(loadFixture(DIR, 'inputs.safetensors'), 'hidden_states');
+  const out = torch.noGrad(() => attn.forward(hidden, torch.zeros([3, 5, 24])));
+  const bias = (attn.to_out.at(0) as nn.Linear).bias!;
+  assert.ok(out.toArray().every((v) => Number.isFinite(v)));
+  assert.equal(out.sub(bias).abs().max().item(), 0);
+});
+
+test('ID-Adapter: the face branch is aligned to the context branch (same mean and std per batch·frame)', () => {
+  // With to_out = identity, scale 1: out − H = IP', whose mean/std must equal H's.
+  const attn = fixtureAttention();
+  const linear = attn.to_out.at(0) as nn.Linear;
+  torch.noGrad(() => { linear.weight.copy_(torch.eye(32)); linear.bias!.zero_(); });
+  const inputs = loadFixture(DIR, 'inputs.safetensors');
+  const hidden = get(inputs, 'hidden_states');
+  const ehs = get(inputs, 'encoder_hidden_states_3ctx');
+  torch.noGrad(() => {
+    const out = attn.forward(hidden, ehs);
+    const q = attn.to_q.forward(hidden).view([3, 20, 2, 16]).transpose(1, 2);
+    const kv = (l: nn.Linear) => l.forward(ehs.narrow(1, 0, 3)).view([3, 3, 2, 16]).transpose(1, 2);
+    const h = nn.scaledDotProductAttention(q, kv(attn.to_k), kv(attn.to_v)).transpose(1, 2).flatten(2);
+    const ipAligned = out.sub(h);
+    const [sdH, muH] = torch.stdMean(h, [1, 2], 1);
+    const [sdI, muI] = torch.stdMean(ipAligned, [1, 2], 1);
+    assert.ok(muI.sub(muH).abs().max().item() < 1e-5);
+    // std(IP') = std(H)·std(IP)/(std(IP)+1e-5): equal up to the eps
+    assert.ok(sdI.div(sdH).sub(1).abs().max().item() < 1e-4);
+  });
+});
+
+test('idAdapterFromAttention copies to_k / to_v into id_to_k / id_to_v (independent tensors)', () => {
+  const attn = nn.withInit({ seed: 11 }, () => new TestAttention());
+  const proc = idAdapterFromAttention(attn, 4);
+  assert.equal(proc.numTokens, 4);
+  assert.deepEqual(proc.id_to_k.weight.shape, [32, 24]);
+  assert.equal(proc.id_to_k.weight.sub(attn.to_k.weight).abs().max().item(), 0);
+  assert.equal(proc.id_to_v.weight.sub(attn.to_v.weight).abs().max().item(), 0);
+  assert.equal(proc.id_to_k.bias, undefined);
+  assert.equal(proc.id_to_k.weight.requiresGrad, true);
+  torch.noGrad(() => proc.id_to_k.weight.zero_());
+  assert.ok(attn.to_k.weight.abs().max().item() > 0, 'the copy must not alias to_k');
+  assert.deepEqual([...proc.stateDict().keys()], ['id_to_k.weight', 'id_to_v.weight']);
+});
+
+test('ID-Adapter state-dict keys sit under the attention as processor.id_to_{k,v}.weight', () => {
+  const attn = nn.withInit({ device: 'meta' }, () => new TestAttention());
+  assert.deepEqual([...attn.stateDict().keys()].filter((k) => k.startsWith('processor.')), ['processor.id_to_k.weight', 'processor.id_to_v.weight']);
+});
+
+test('ID-Adapter rejects missing or too-short encoder states', () => {
+  const attn = fixtureAttention();
+  const hidden = torch.zeros([1, 4, 32]);
+  assert.throws(() => attn.forward(hidden), /encoder hidden states are required/);
+  assert.throws(() => attn.forward(hidden, torch.zeros([1, 4, 24])), /4 tokens, need context tokens/);
+});

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as torch from '../../src/torch/index.ts';
+import * as nn from '../../src/nn/index.ts';
+import { PoseNet } from '../../src/models/animator/pose-net.ts';
+import { get, keyEntries, loadFixture, readKeyList, relError } from '../face/fixture.ts';
+
+test('PoseNet matches the reference on posenet_full (1e-5 of max|ref|)', () => {
+  const model = nn.withInit({ device: 'meta' }, () => new PoseNet(320));
+  model.loadStateDict(loadFixture('posenet_full', 'weights.safetensors'), { assign: true });
+  model.eval();
+  const pose = get(loadFixture('posenet_full', 'inputs.safetensors'), 'pose');
+  const ref = get(loadFixture('posenet_full', 'output.safetensors'), 'pose_latents');
+  const out = torch.noGrad(() => model.forward(pose));
+  const err = relError(out, ref);
+  console.log(`posenet_full: max|ours-ref|/max|ref| = ${err.toExponential(3)}`);
+  assert.ok(err <= 1e-5, `relative error ${err}`);
+  // 5-D input [B, F, 3, H, W] is flattened to B·F frames
+  const out5 = torch.noGrad(() => model.forward(torch.cat([pose, pose]).unsqueeze(0)));
+  assert.deepEqual(out5.shape, [2, 320, 8, 8]);
+  assert.ok(relError(out5.narrow(0, 1, 1), ref) <= 1e-5);
+});
+
+test('PoseNet state dict equals pose_net.pth keys, shapes and order', () => {
+  const expected = readKeyList('posenet');
+  const model = nn.withInit({ device: 'meta' }, () => new PoseNet());
+  assert.deepEqual(keyEntries(model), expected.keys);
+  assert.equal(model.numParameters(), expected.num_parameters);
+  assert.equal(model.numParameters(), 205_557);
+});
+
+test('PoseNet init: He-normal hidden convs, zero final_proj (a fresh PoseNet outputs 0), scale 2', () => {
+  const model = nn.withInit({ seed: 3 }, () => new PoseNet());
+  assert.deepEqual(model.scale.toArray(), [2]);
+  assert.equal(model.final_proj.weight.abs().max().item(), 0);
+  assert.equal(model.final_proj.bias!.abs().max().item(), 0);
+  const conv = model.conv_layers.at(12) as nn.Conv2d; // 64 -> 64, k3: std sqrt(2/576)
+  assert.equal(conv.bias!.abs().max().item(), 0);
+  const std = conv.weight.std().item();
+  assert.ok(Math.abs(std - Math.sqrt(2 / 576)) < 0.004, `std ${std}`);
+  assert.ok(Math.abs(conv.weight.mean().item()) < 0.004);
+  const out = torch.noGrad(() => model.forward(torch.rand([2, 3, 32, 32], new torch.Generator(1)).mul(2).sub(1)));
+  assert.deepEqual(out.shape, [2, 320, 4, 4]);
+  assert.equal(out.abs().max().item(), 0);
+});
+
+test('PoseNet rejects a non-RGB input with a clear message', () => {
+  const model = new PoseNet();
+  assert.throws(() => model.forward(torch.zeros([1, 4, 16, 16])), /PoseNet: expected \[F,3,H,W\]/);
+});

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as torch from '../../src/torch/index.ts';
+import * as nn from '../../src/nn/index.ts';
+import { FusionFaceId } from '../../src/models/face/face-encoder.ts';
+import { PerceiverAttention } from '../../src/models/face/perceiver.ts';
+import { get, keyEntries, loadFixture, readKeyList, relError } from './fixture.ts';
+
+const DIR = 'face_encoder_tiny';
+
+function tinyEncoder(): FusionFaceId {
+  const model = nn.withInit({ device: 'meta' }, () => new FusionFaceId(64, 32, 48, 4));
+  model.loadStateDict(loadFixture(DIR, 'weights.safetensors'), { assign: true });
+  return model.eval();
+}
+
+test('FusionFaceId matches the reference on face_encoder_tiny (1e-5 of max|ref|)', () => {
+  const model = tinyEncoder();
+  assert.equal(model.fusion_model.layers.at(0).at(0) instanceof PerceiverAttention, true);
+  assert.equal((model.fusion_model.layers.at(0).at(0) as PerceiverAttention).heads, 1);
+  const inputs = loadFixture(DIR, 'inputs.safetensors');
+  const outputs = loadFixture(DIR, 'output.safetensors');
+  const idEmbeds = get(inputs, 'id_embeds');
+  const clipEmbeds = get(inputs, 'clip_embeds');
+  torch.noGrad(() => {
+    const before = relError(model.faceTokens(idEmbeds), get(outputs, 'face_tokens_before_perceiver'));
+    const tokens = relError(model.forward(idEmbeds, clipEmbeds), get(outputs, 'face_tokens'));
+    console.log(`face_encoder_tiny: face_tokens_before_perceiver ${before.toExponential(3)}, face_tokens ${tokens.toExponential(3)}`);
+    assert.ok(before <= 1e-5, `before perceiver: ${before}`);
+    assert.ok(tokens <= 1e-5, `face tokens: ${tokens}`);
+  });
+});
+
+test('PerceiverAttention with 2 heads of 16 matches the reference (1e-5 of max|ref|)', () => {
+  const attn = nn.withInit({ device: 'meta' }, () => new PerceiverAttention(32, 16, 2));
+  attn.loadStateDict(loadFixture(DIR, 'perceiver_attention_weights.safetensors'), { assign: true });
+  const inputs = loadFixture(DIR, 'inputs.safetensors');
+  const out = torch.noGrad(() => attn.forward(get(inputs, 'perceiver_x'), get(inputs, 'perceiver_latents')));
+  const err = relError(out, get(loadFixture(DIR, 'output.safetensors'), 'perceiver_out'));
+  console.log(`face_encoder_tiny: perceiver_out ${err.toExponential(3)}`);
+  assert.ok(err <= 1e-5, `perceiver_out: ${err}`);
+});
+
+test('FusionFaceId state dict equals face_encoder.pth keys, shapes and order (57,183,232 params)', () => {
+  const expected = readKeyList('face_encoder');
+  const model = nn.withInit({ device: 'meta' }, () => new FusionFaceId());
+  assert.deepEqual(keyEntries(model), expected.keys);
+  assert.equal(model.numParameters(), 57_183_232);
+  assert.equal(expected.num_parameters, 57_183_232);
+});
+
+test('FacePerceiver proj_out is zero-initialised: a fresh encoder outputs norm_out(0) = its bias', () => {
+  const model = nn.withInit({ seed: 1 }, () => new FusionFaceId(64, 32, 48, 4));
+  const proj = model.fusion_model.proj_out;
+  assert.equal(proj.weight.abs().max().item(), 0);
+  assert.equal(proj.bias!.abs().max().item(), 0);
+  const g = new torch.Generator(2);
+  const out = torch.noGrad(() => model.forward(torch.randn([2, 32], g), torch.randn([2, 1, 48], g)));
+  assert.deepEqual(out.shape, [2, 4, 64]);
+  assert.equal(out.abs().max().item(), 0); // LayerNorm of a zero row is 0·weight + bias, bias 0
+});
+
+test('FusionFaceId checks its input shapes', () => {
+  const model = nn.withInit({ seed: 1 }, () => new FusionFaceId(64, 32, 48, 4));
+  assert.throws(() => model.forward(torch.zeros([1, 31]), torch.zeros([1, 1, 48])), /idEmbeds must be \[B, 32\]/);
+  assert.throws(() => model.forward(torch.zeros([1, 32]), torch.zeros([1, 48])), /clipEmbeds must be \[B, L, 48\]/);
+});
