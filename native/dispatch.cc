@@ -159,10 +159,10 @@ Napi::Value fromIValue(Napi::Env env, c10::IValue&& v) {
   throw Napi::Error::New(env, "unsupported return type " + v.tagKind());
 }
 
-std::string describeCall(const OpEntry& op, const Napi::Array& args) {
+std::string describeCall(const OpEntry& op, const Napi::CallbackInfo& info) {
   std::string s = op.name + "(";
-  for (uint32_t i = 0; i < args.Length(); i++) {
-    auto v = args.Get(i);
+  for (uint32_t i = 0; i + 1 < info.Length(); i++) {
+    Napi::Value v = info[i + 1];
     if (i) s += ", ";
     if (isTensorHandle(v)) {
       auto* box = v.As<Napi::External<TensorBox>>().Data();
@@ -210,22 +210,21 @@ Napi::Value OpSchema(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), s.str());
 }
 
-// op_call(id, [args...]) -> result; arguments in schema order, undefined = the schema's default.
+// op_call(id, ...args) -> result; arguments in schema order, undefined = the schema's default.
 Napi::Value OpCall(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   const auto& op = opTable()[info[0].As<Napi::Number>().Uint32Value()];
-  auto args = info[1].As<Napi::Array>();
   const auto& schema = op.handle.schema();
   const auto& formals = schema.arguments();
-  uint32_t given = args.Length();
+  uint32_t given = static_cast<uint32_t>(info.Length()) - 1;
   if (given > formals.size())
-    throw Napi::Error::New(env, describeCall(op, args) + ": too many arguments for " + op.name);
+    throw Napi::Error::New(env, describeCall(op, info) + ": too many arguments for " + op.name);
   torch::jit::Stack stack;
   stack.reserve(formals.size());
   try {
     for (size_t i = 0; i < formals.size(); i++) {
       const auto& a = formals[i];
-      Napi::Value v = i < given ? args.Get(i) : env.Undefined();
+      Napi::Value v = i < given ? info[i + 1] : env.Undefined();
       if (v.IsUndefined()) {
         if (a.default_value()) { stack.push_back(*a.default_value()); continue; }
         if (a.type()->kind() == c10::TypeKind::OptionalType) { stack.emplace_back(); continue; }
@@ -234,20 +233,20 @@ Napi::Value OpCall(const Napi::CallbackInfo& info) {
       stack.push_back(toIValue(env, v, a.type(), a));
     }
   } catch (const Napi::Error& e) {
-    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.Message());
+    throw Napi::Error::New(env, describeCall(op, info) + ": " + e.Message());
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what_without_backtrace());
+    throw Napi::Error::New(env, describeCall(op, info) + ": " + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what());
+    throw Napi::Error::New(env, describeCall(op, info) + ": " + e.what());
   }
   try {
     op.handle.callBoxed(&stack);
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what_without_backtrace());
+    throw Napi::Error::New(env, describeCall(op, info) + ": " + e.what_without_backtrace());
   } catch (const Napi::Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, describeCall(op, args) + ": " + e.what());
+    throw Napi::Error::New(env, describeCall(op, info) + ": " + e.what());
   }
   if (stack.size() == 1) return fromIValue(env, std::move(stack[0]));
   auto out = Napi::Array::New(env, stack.size());

@@ -10,9 +10,13 @@ namespace {
 // Tags the External so a foreign External is never mistaken for a tensor.
 const napi_type_tag kTensorTag = {0x5a17a11a7e750001ULL, 0x7e750000c0ffee01ULL};
 
+// Small tensors are not reported: the call costs more than the information is worth to the GC.
+constexpr int64_t kReportThreshold = 1 << 16;
+
 int64_t storageBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return 0;
-  return static_cast<int64_t>(t.storage().nbytes());
+  auto n = static_cast<int64_t>(t.storage().nbytes());
+  return n >= kReportThreshold ? n : 0;
 }
 }  // namespace
 

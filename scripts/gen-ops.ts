@@ -136,9 +136,12 @@ for (const [tsName, spec] of Object.entries(OP_TABLE)) {
   for (let i = 0; i < arity; i++) {
     const ps = schemas.map((s) => s.params[i]);
     const first = ps.find((p) => p)!;
+    const types = new Set(ps.filter((p) => p).map((p) => tsType(p!)));
+    // an optional schema type before a required argument stays positional but may be undefined
+    if (ps.some((p) => p?.optional)) types.add('undefined');
     params.push({
       name: first.name === tsName ? `${first.name}Arg` : safe(first.name),
-      types: new Set(ps.filter((p) => p).map((p) => tsType(p!))),
+      types,
       optional: ps.some((p) => !p || p.optional || p.hasDefault),
     });
   }
@@ -148,12 +151,14 @@ for (const [tsName, spec] of Object.entries(OP_TABLE)) {
   for (const s of schemas) {
     if (tsReturn(s.returns).type !== ret.type) throw new Error(`${tsName}: overloads return different types`);
   }
-  const sig = params.map((p) => `${p.name}${p.optional ? '?' : ''}: ${[...p.types].join(' | ')}`).join(', ');
+  const typeOf = (p: { types: Set<string>; optional: boolean }) =>
+    [...p.types].filter((t) => !(p.optional && t === 'undefined')).join(' | ') || 'undefined';
+  const sig = params.map((p) => `${p.name}${p.optional ? '?' : ''}: ${typeOf(p)}`).join(', ');
   const inPlace = tsName.endsWith('_');
   const call = (s: Schema) => {
     const idx = names.push(s.qualified) - 1;
     const args = s.params.map((p, i) => toNative(kindOf(p.type), params[i].name)).join(', ');
-    const r = `native.opCall(op(${idx}), [${args}])`;
+    const r = `native.opCall(op(${idx}), ${args})`;
     if (inPlace) return `{ native.dispose(${r} as Handle); return ${params[0].name}; }`;
     return `{ const r = ${r}; return ${ret.expr('r')}; }`;
   };
@@ -179,10 +184,10 @@ for (const [tsName, spec] of Object.entries(OP_TABLE)) {
   const doc = `/** ${atens.map((q) => q.replace('aten::', '')).join(' | ')} */`;
   const fnName = safe(tsName);
   fnLines.push(`${doc}\nexport function ${fnName}(${sig}): ${ret.type} {\n${body}\n}\n`);
-  const isMethod = !spec.fn && params[0] && params[0].types.has('Tensor') && params[0].types.size === 1;
+  const isMethod = !spec.fn && params[0] && params[0].types.has('Tensor') && [...params[0].types].every((t) => t === 'Tensor' || t === 'undefined');
   if (isMethod) {
     const rest = params.slice(1);
-    const msig = rest.map((p) => `${p.name}${p.optional ? '?' : ''}: ${[...p.types].join(' | ')}`).join(', ');
+    const msig = rest.map((p) => `${p.name}${p.optional ? '?' : ''}: ${typeOf(p)}`).join(', ');
     const margs = ['this as unknown as Tensor', ...rest.map((p) => p.name)].join(', ');
     const mret = inPlace ? 'this' : ret.type;
     const mbody = inPlace ? `    ${fnName}(${margs});\n    return this;` : `    return ${fnName}(${margs});`;

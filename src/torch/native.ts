@@ -11,7 +11,7 @@ export type GeneratorHandle = { readonly __generatorHandle: unique symbol };
 export interface NativeTorch {
   opLookup(name: string, overload: string): number;
   opSchema(id: number): string;
-  opCall(id: number, args: unknown[]): unknown;
+  opCall(id: number, ...args: unknown[]): unknown;
   fromBytes(bytes: ArrayBufferView, shape: number[], scalarType: number): Handle;
   toBytes(h: Handle): ArrayBuffer;
   meta(h: Handle): [number, string, boolean, ...number[]];

@@ -105,7 +105,7 @@ test('the addon loads and computes inside worker_threads', async () => {
     const t = require(${JSON.stringify(new URL('../../build/torch.node', import.meta.url).pathname)});
     const add = t.opLookup('aten::add', 'Tensor');
     const a = t.fromBytes(new Float32Array([1, 2]), [2], 6);
-    parentPort.postMessage(Array.from(new Float32Array(t.toBytes(t.opCall(add, [a, a, 1])))));`;
+    parentPort.postMessage(Array.from(new Float32Array(t.toBytes(t.opCall(add, a, a, 1)))));`;
   const result = await new Promise((resolve, reject) => {
     const w = new Worker(code, { eval: true });
     w.on('message', resolve);

@@ -211,7 +211,7 @@ test('dtypes: round trips through typed arrays for every dtype', () => {
   for (const [dtype, arr] of cases) {
     const x = torch.tensor(arr, { dtype });
     assert.equal(x.dtype, dtype);
-    assert.deepEqual([...(x.data() as unknown as ArrayLike<number | bigint>)], [...(arr as unknown as ArrayLike<number | bigint>)]);
+    assert.deepEqual(Array.from(x.data() as unknown as ArrayLike<number | bigint>), Array.from(arr as unknown as ArrayLike<number | bigint>));
   }
   assertClose(t([1.5, -2]).to('f16').float(), [1.5, -2]);
   assertClose(t([1.5, -2]).to('bf16').float(), [1.5, -2]);

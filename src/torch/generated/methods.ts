@@ -638,7 +638,7 @@ export abstract class TensorOps {
   }
 
   /** batch_norm */
-  batchNorm(weight: Tensor, bias: Tensor, running_mean: Tensor, running_var: Tensor, training: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor {
+  batchNorm(weight: Tensor | undefined, bias: Tensor | undefined, running_mean: Tensor | undefined, running_var: Tensor | undefined, training: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor {
     return batchNorm(this as unknown as Tensor, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled);
   }
 
@@ -698,22 +698,22 @@ export abstract class TensorOps {
   }
 
   /** upsample_bilinear2d.vec */
-  interpolateBilinear(output_size: number[], align_corners: boolean, scale_factors?: number[]): Tensor {
+  interpolateBilinear(output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
     return interpolateBilinear(this as unknown as Tensor, output_size, align_corners, scale_factors);
   }
 
   /** upsample_bicubic2d.vec */
-  interpolateBicubic(output_size: number[], align_corners: boolean, scale_factors?: number[]): Tensor {
+  interpolateBicubic(output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
     return interpolateBicubic(this as unknown as Tensor, output_size, align_corners, scale_factors);
   }
 
   /** _upsample_bilinear2d_aa.vec */
-  interpolateBilinearAA(output_size: number[], align_corners: boolean, scale_factors?: number[]): Tensor {
+  interpolateBilinearAA(output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
     return interpolateBilinearAA(this as unknown as Tensor, output_size, align_corners, scale_factors);
   }
 
   /** _upsample_bicubic2d_aa.vec */
-  interpolateBicubicAA(output_size: number[], align_corners: boolean, scale_factors?: number[]): Tensor {
+  interpolateBicubicAA(output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
     return interpolateBicubicAA(this as unknown as Tensor, output_size, align_corners, scale_factors);
   }
 
