@@ -1,0 +1,185 @@
+// Heun sampler in sigma space: EDM's 2nd-order deterministic sampler (Karras et al. 2022, Algorithm 1),
+// following diffusers' HeunDiscreteScheduler (v0.31) step for step.
+//
+// Each ODE step σ_j -> σ_{j+1} takes two model evaluations: an Euler predictor at σ_j, then a corrector
+// at σ_{j+1} that averages the two slopes; the last step (to σ = 0) is a plain Euler step. So N steps
+// give 2N-1 model calls, and the schedule repeats every inner level:
+//   sigmas    = [σ0, σ1, σ1, σ2, σ2, ..., σ_{N-1}, σ_{N-1}, 0]
+//   timesteps = [t0, t1, t1, t2, t2, ..., t_{N-1}, t_{N-1}]
+// Call step() once per timestep, exactly as with Euler; `order` is 2.
+//
+// Beyond diffusers' Heun (documented differences):
+//  - timestepType 'continuous' gives the model 0.25·ln σ, as SVD's UNet expects (diffusers' Heun only
+//    has discrete timesteps, which SVD cannot use);
+//  - sigmaMin / sigmaMax bound the Karras range, as in Euler (diffusers' Heun takes the training ends).
+// No churn (γ = 0), as diffusers.
+import * as torch from '../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
+import {
+  alphasCumprod, configFromJson, continuousTimesteps, indexForTimestep, inputScale, interpIndex, karrasSigmas, sigmaToT,
+  spacedTimesteps, trainingBetas, trainingSigmas,
+  type DiscreteScheduleConfig, type Scheduler, type StepOutput,
+} from './scheduler.ts';
+import { predictOriginal } from './euler-discrete.ts';
+
+export interface HeunDiscreteConfig extends DiscreteScheduleConfig {
+  timestepType: 'discrete' | 'continuous';
+  /** Clamp x0 to [-clipSampleRange, clipSampleRange]. */
+  clipSample: boolean;
+  clipSampleRange: number;
+}
+
+/** diffusers' HeunDiscreteScheduler defaults (plus ours: discrete timesteps, training-range Karras). */
+export const HEUN_DEFAULTS: HeunDiscreteConfig = {
+  numTrainTimesteps: 1000,
+  betaStart: 0.00085,
+  betaEnd: 0.012,
+  betaSchedule: 'linear',
+  trainedBetas: null,
+  predictionType: 'epsilon',
+  useKarrasSigmas: false,
+  sigmaMin: null,
+  sigmaMax: null,
+  clipSample: false,
+  clipSampleRange: 1,
+  timestepSpacing: 'linspace',
+  stepsOffset: 0,
+  timestepType: 'discrete',
+};
+
+// Keys of other schedulers' configs (an SVD Euler config loads as a Heun one) that do not apply here.
+const IGNORED = ['set_alpha_to_one', 'skip_prk_steps', 'interpolation_type', 'final_sigmas_type', 'thresholding'];
+const f32 = Math.fround;
+
+interface FirstOrderState {
+  derivative: Tensor;
+  dt: number;
+  sample: Tensor;
+}
+
+export class HeunDiscreteScheduler implements Scheduler {
+  readonly order = 2;
+  readonly config: HeunDiscreteConfig;
+  timesteps: Float32Array = new Float32Array(0);
+  sigmas: Float32Array = new Float32Array(0);
+  numInferenceSteps: number | undefined;
+  readonly trainSigmas: Float32Array;
+  #logSigmas: Float32Array;
+  #stepIndex: number | undefined;
+  #beginIndex: number | undefined;
+  /** Set between the predictor and the corrector of one ODE step. */
+  #pending: FirstOrderState | undefined;
+
+  constructor(config: Partial<HeunDiscreteConfig> = {}) {
+    const c = { ...HEUN_DEFAULTS, ...config };
+    if (!['epsilon', 'v_prediction', 'sample'].includes(c.predictionType)) throw new Error(`HeunDiscreteScheduler: unknown prediction_type '${c.predictionType}'`);
+    this.config = c;
+    this.trainSigmas = trainingSigmas(alphasCumprod(trainingBetas(c)));
+    this.#logSigmas = this.trainSigmas.map((s) => Math.log(s));
+    this.setTimesteps(c.numTrainTimesteps);
+    this.numInferenceSteps = undefined;
+  }
+
+  /** From a diffusers scheduler config (snake_case keys); an SVD Euler config works too. */
+  static fromConfig(json: Record<string, unknown>): HeunDiscreteScheduler {
+    const extra = ['use_exponential_sigmas', 'use_beta_sigmas', 'rescale_betas_zero_snr'];
+    for (const k of extra) if (json[k]) throw new Error(`HeunDiscreteScheduler: ${k} is not implemented`);
+    return new HeunDiscreteScheduler(configFromJson(json, Object.keys(HEUN_DEFAULTS), [...IGNORED, ...extra]) as Partial<HeunDiscreteConfig>);
+  }
+
+  get initNoiseSigma(): number {
+    const max = this.sigmas.reduce((a, b) => Math.max(a, b), 0);
+    return this.config.timestepSpacing === 'linspace' || this.config.timestepSpacing === 'trailing' ? max : inputScale(max);
+  }
+
+  get stepIndex(): number | undefined {
+    return this.#stepIndex;
+  }
+
+  /** True when the next step() is a predictor (Euler) step. */
+  get stateInFirstOrder(): boolean {
+    return this.#pending === undefined;
+  }
+
+  setBeginIndex(i = 0): void {
+    this.#beginIndex = i;
+  }
+
+  setTimesteps(numInferenceSteps: number): void {
+    const c = this.config;
+    if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) throw new Error(`setTimesteps: need a positive integer, got ${numInferenceSteps}`);
+    this.numInferenceSteps = numInferenceSteps;
+    const spaced = spacedTimesteps(c, numInferenceSteps);
+    let sigmas: Float64Array = interpIndex(spaced, this.trainSigmas);
+    let timesteps: ArrayLike<number> = spaced;
+    if (c.useKarrasSigmas) {
+      sigmas = karrasSigmas(c.sigmaMin ?? sigmas[sigmas.length - 1]!, c.sigmaMax ?? sigmas[0]!, numInferenceSteps);
+      timesteps = sigmas.map((s) => sigmaToT(s, this.#logSigmas));
+    }
+    const levels = Float32Array.from([...sigmas, 0]);
+    const repeated: number[] = [levels[0]!];
+    for (let i = 1; i < levels.length - 1; i++) repeated.push(levels[i]!, levels[i]!);
+    repeated.push(0);
+    this.sigmas = Float32Array.from(repeated);
+    if (c.timestepType === 'continuous') {
+      this.timesteps = continuousTimesteps(this.sigmas.subarray(0, this.sigmas.length - 1));
+    } else {
+      const t = Float32Array.from(timesteps);
+      const rep: number[] = [t[0]!];
+      for (let i = 1; i < t.length; i++) rep.push(t[i]!, t[i]!);
+      this.timesteps = Float32Array.from(rep);
+    }
+    this.#clearPending();
+    this.#stepIndex = undefined;
+    this.#beginIndex = undefined;
+  }
+
+  #initStepIndex(timestep: number): number {
+    this.#stepIndex ??= this.#beginIndex ?? indexForTimestep(timestep, this.timesteps);
+    return this.#stepIndex;
+  }
+
+  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+    return sample.div(inputScale(this.sigmas[this.#initStepIndex(timestep)]!));
+  }
+
+  step(modelOutput: Tensor, timestep: number, sample: Tensor): StepOutput {
+    const i = this.#initStepIndex(timestep);
+    if (i + 1 >= this.sigmas.length) throw new Error(`HeunDiscreteScheduler.step: no step left after index ${i}`);
+    const pending = this.#pending;
+    const sigma = pending ? this.sigmas[i - 1]! : this.sigmas[i]!;
+    const sigmaNext = pending ? this.sigmas[i]! : this.sigmas[i + 1]!;
+    const sigmaHat = sigma; // γ = 0
+    const c = this.config;
+    const out = torch.scope(() => {
+      let x0 = predictOriginal(c.predictionType, modelOutput, sample, pending ? sigmaNext : sigmaHat, pending ? sigmaNext : sigmaHat);
+      if (c.clipSample) x0 = x0.clamp(-c.clipSampleRange, c.clipSampleRange);
+      if (!pending) {
+        const derivative = sample.sub(x0).div(sigmaHat);
+        const dt = f32(sigmaNext - sigmaHat);
+        const prev = sample.add(derivative.mul(dt));
+        return { prevSample: prev, predOriginalSample: x0, derivative, dt };
+      }
+      const derivative = pending.derivative.add(sample.sub(x0).div(sigmaNext)).div(2);
+      const prev = pending.sample.add(derivative.mul(pending.dt));
+      return { prevSample: prev, predOriginalSample: x0, derivative: undefined, dt: 0 };
+    });
+    if (pending) {
+      this.#clearPending();
+    } else if (i + 2 < this.sigmas.length) {
+      // the corrector needs this step's slope and starting point; keep them beyond any caller scope.
+      // (After the final Euler step to the last sigma no corrector follows, so nothing is kept.)
+      this.#pending = { derivative: torch.keep(out.derivative!), dt: out.dt, sample: torch.keep(sample.clone()) };
+    } else {
+      out.derivative!.dispose();
+    }
+    this.#stepIndex = i + 1;
+    return { prevSample: out.prevSample, predOriginalSample: out.predOriginalSample };
+  }
+
+  #clearPending(): void {
+    this.#pending?.derivative.dispose();
+    this.#pending?.sample.dispose();
+    this.#pending = undefined;
+  }
+}

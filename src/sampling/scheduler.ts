@@ -1,0 +1,228 @@
+// The scheduler protocol (diffusers' tiny interface, so samplers are swappable) and the discrete training
+// noise schedule that the sigma-space samplers (Euler, Heun) share.
+//
+//   scheduler.setTimesteps(25);
+//   let x = noise.mul(scheduler.initNoiseSigma);
+//   for (const t of scheduler.timesteps) {
+//     const out = unet(scheduler.scaleModelInput(x, t), t, ...);
+//     x = scheduler.step(out, t, x).prevSample;
+//   }
+//
+// The schedule math mirrors diffusers v0.31 number for number: float32 where the reference holds torch
+// float32 tensors, float64 where it holds numpy float64 arrays (Math.fround marks every f32 rounding).
+import * as torch from '../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
+
+export interface StepOptions {
+  /** EDM's S_churn: stochasticity; gamma = min(sChurn / (num sigmas - 1), sqrt(2) - 1). Default 0. */
+  sChurn?: number;
+  /** Churn only applies where sTmin <= sigma <= sTmax. Defaults 0 and Infinity. */
+  sTmin?: number;
+  sTmax?: number;
+  /** Scale of the churn noise (EDM's S_noise). Default 1. */
+  sNoise?: number;
+  /** Source of the churn noise; required when churn is active. */
+  generator?: torch.Generator;
+}
+
+export interface StepOutput {
+  /** The sample at the next (smaller) noise level. */
+  prevSample: Tensor;
+  /** The model's estimate of the clean sample (x0) at this step. */
+  predOriginalSample: Tensor;
+}
+
+export interface Scheduler {
+  /** Model evaluations per step of the ODE: 1 for Euler, 2 for Heun. */
+  readonly order: number;
+  /** Model timesteps, one per model evaluation, in the order they are used. */
+  readonly timesteps: Float32Array;
+  /** Noise levels; one more than the timesteps (the last is the final level, usually 0). */
+  readonly sigmas: Float32Array;
+  /** The standard deviation of the initial noise: multiply unit Gaussian noise by this. */
+  readonly initNoiseSigma: number;
+  setTimesteps(numInferenceSteps: number): void;
+  /** Divides the sample by sqrt(sigma² + 1), the input scaling the model was trained with. */
+  scaleModelInput(sample: Tensor, timestep: number): Tensor;
+  step(modelOutput: Tensor, timestep: number, sample: Tensor, opts?: StepOptions): StepOutput;
+}
+
+export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
+export type TimestepSpacing = 'linspace' | 'leading' | 'trailing';
+
+/** The settings every discrete-sigma scheduler reads (diffusers' names in camelCase). */
+export interface DiscreteScheduleConfig {
+  numTrainTimesteps: number;
+  betaStart: number;
+  betaEnd: number;
+  betaSchedule: BetaSchedule;
+  /** Overrides betaSchedule when given. */
+  trainedBetas: number[] | null;
+  predictionType: PredictionType;
+  /** Karras et al. (2022) sigmas, rho = 7, between sigmaMin and sigmaMax. */
+  useKarrasSigmas: boolean;
+  /** Karras range; null takes the ends of the training schedule. */
+  sigmaMin: number | null;
+  sigmaMax: number | null;
+  timestepSpacing: TimestepSpacing;
+  stepsOffset: number;
+}
+
+const f32 = Math.fround;
+
+/** Converts a diffusers `scheduler_config.json` object (snake_case keys) to camelCase settings. */
+export function configFromJson(json: Record<string, unknown>, known: readonly string[], ignored: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  for (const [key, value] of Object.entries(json)) {
+    if (key.startsWith('_') || ignored.includes(key)) continue;
+    const name = camel(key);
+    if (!known.includes(name)) throw new Error(`scheduler config: unsupported key '${key}'`);
+    if (value !== null || name === 'trainedBetas' || name === 'sigmaMin' || name === 'sigmaMax') out[name] = value;
+  }
+  return out;
+}
+
+/** f32 training betas as diffusers builds them. */
+export function trainingBetas(c: DiscreteScheduleConfig): Float32Array {
+  const n = c.numTrainTimesteps;
+  if (c.trainedBetas) return Float32Array.from(c.trainedBetas);
+  if (c.betaSchedule === 'linear' || c.betaSchedule === 'scaled_linear') {
+    // torch.linspace in f32 (libtorch's own kernel, so the rounding is the reference's)
+    const scaled = c.betaSchedule === 'scaled_linear';
+    const t = torch.linspace(scaled ? Math.sqrt(c.betaStart) : c.betaStart, scaled ? Math.sqrt(c.betaEnd) : c.betaEnd, n, 'f32');
+    const lin = t.data<'f32'>();
+    t.dispose();
+    return scaled ? lin.map((b) => f32(b * b)) : lin;
+  }
+  if (c.betaSchedule === 'squaredcos_cap_v2') {
+    const alphaBar = (t: number) => Math.cos(((t + 0.008) / 1.008) * Math.PI / 2) ** 2;
+    return Float32Array.from({ length: n }, (_, i) => Math.min(1 - alphaBar((i + 1) / n) / alphaBar(i / n), 0.999));
+  }
+  throw new Error(`scheduler config: unknown beta_schedule '${c.betaSchedule as string}'`);
+}
+
+/** cumprod(1 - betas) in f32; torch's CPU cumprod carries a float64 accumulator. */
+export function alphasCumprod(betas: Float32Array): Float32Array {
+  const out = new Float32Array(betas.length);
+  let acc = 1;
+  for (let i = 0; i < betas.length; i++) {
+    acc *= f32(1 - betas[i]!);
+    out[i] = acc;
+  }
+  return out;
+}
+
+/** sqrt((1 - ᾱ) / ᾱ) in f32, indexed by training timestep (increasing). */
+export function trainingSigmas(alphasCumprod: Float32Array): Float32Array {
+  return alphasCumprod.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
+}
+
+/** np.linspace(start, stop, num) in float64. */
+export function linspace64(start: number, stop: number, num: number): Float64Array {
+  const out = new Float64Array(num);
+  if (num === 1) { out[0] = start; return out; }
+  const step = (stop - start) / (num - 1);
+  for (let i = 0; i < num; i++) out[i] = step === 0 ? (i / (num - 1)) * (stop - start) + start : i * step + start;
+  out[num - 1] = stop;
+  return out;
+}
+
+/** The inference timesteps (f32, descending) for a spacing, before any Karras remapping. */
+export function spacedTimesteps(c: DiscreteScheduleConfig, numInferenceSteps: number): Float32Array {
+  const n = numInferenceSteps;
+  const T = c.numTrainTimesteps;
+  if (c.timestepSpacing === 'linspace') return Float32Array.from(linspace64(0, T - 1, n)).reverse();
+  if (c.timestepSpacing === 'leading') {
+    const ratio = Math.floor(T / n);
+    return Float32Array.from({ length: n }, (_, i) => f32(roundHalfEven((n - 1 - i) * ratio) + c.stepsOffset));
+  }
+  if (c.timestepSpacing === 'trailing') {
+    // np.arange(T, 0, -T/n).round() - 1; numpy fills an arange as start + i·((start + step) - start)
+    const step = -T / n;
+    const count = Math.ceil((0 - T) / step);
+    const delta = (T + step) - T;
+    return Float32Array.from({ length: count }, (_, i) => f32(roundHalfEven(T + i * delta) - 1));
+  }
+  throw new Error(`scheduler config: unknown timestep_spacing '${c.timestepSpacing as string}'`);
+}
+
+/** numpy's round: halves to even. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** np.interp(x, arange(len(fp)), fp) in float64 (fp is indexed by integer positions). */
+export function interpIndex(x: ArrayLike<number>, fp: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(x.length);
+  const last = fp.length - 1;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v <= 0) { out[i] = fp[0]!; continue; }
+    if (v >= last) { out[i] = fp[last]!; continue; }
+    const j = Math.floor(v);
+    if (j === v) { out[i] = fp[j]!; continue; }
+    const slope = fp[j + 1]! - fp[j]!;
+    out[i] = slope * (v - j) + fp[j]!;
+  }
+  return out;
+}
+
+/** Karras et al. (2022) eq. 5 with rho = 7, in float64. */
+export function karrasSigmas(sigmaMin: number, sigmaMax: number, n: number, rho = 7): Float64Array {
+  const ramp = linspace64(0, 1, n);
+  const minInv = sigmaMin ** (1 / rho);
+  const maxInv = sigmaMax ** (1 / rho);
+  return ramp.map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
+}
+
+/**
+ * A sigma's fractional training timestep: linear interpolation in log sigma between the two training
+ * levels around it (diffusers' _sigma_to_t, with its f32/f64 mix).
+ */
+export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
+  const logSigma = Math.log(Math.max(sigma, 1e-10));
+  // the last index whose log sigma is <= logSigma (0 if none), clipped to len - 2
+  let lowIdx = 0;
+  for (let i = 0; i < logSigmas.length; i++) if (logSigma - logSigmas[i]! >= 0) lowIdx = i;
+  lowIdx = Math.min(lowIdx, logSigmas.length - 2);
+  const low = logSigmas[lowIdx]!;
+  const high = logSigmas[lowIdx + 1]!;
+  let w = (low - logSigma) / f32(low - high);
+  w = Math.min(Math.max(w, 0), 1);
+  return (1 - w) * lowIdx + w * (lowIdx + 1);
+}
+
+/**
+ * 0.25·ln σ in f32, the continuous (EDM) timestep. The log is libtorch's on a 0-d f32 tensor, as the
+ * reference takes it, since a double log rounded to f32 differs from it by one ulp for some σ.
+ */
+export function continuousTimesteps(sigmas: ArrayLike<number>): Float32Array {
+  return Float32Array.from(sigmas, (s) => {
+    const t = torch.full([], s, 'f32');
+    const l = t.log();
+    const v = f32(0.25 * l.item());
+    t.dispose();
+    l.dispose();
+    return v;
+  });
+}
+
+/** (sigma² + 1)^½ in f32, the input scaling (and, at the largest sigma, the initial noise std). */
+export function inputScale(sigma: number): number {
+  return f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+}
+
+/**
+ * The index of `timestep` in `schedule`; with repeats (Heun), the second occurrence, so that a run that
+ * starts mid-schedule does not skip a sigma (as diffusers).
+ */
+export function indexForTimestep(timestep: number, schedule: Float32Array): number {
+  const t = f32(timestep);
+  const hits: number[] = [];
+  schedule.forEach((s, i) => { if (s === t) hits.push(i); });
+  if (!hits.length) throw new Error(`scheduler: timestep ${timestep} is not in the schedule [${[...schedule].slice(0, 4).join(', ')}, ...]`);
+  return hits[hits.length > 1 ? 1 : 0]!;
+}
