@@ -30,6 +30,7 @@ export const OP_TABLE: Record<string, OpSpec> = {
   log: { aten: 'aten::log' },
   log1p: { aten: 'aten::log1p' },
   log2: { aten: 'aten::log2' },
+  log10: { aten: 'aten::log10' },
   sqrt: { aten: 'aten::sqrt' },
   rsqrt: { aten: 'aten::rsqrt' },
   square: { aten: 'aten::square' },

@@ -3,7 +3,7 @@ import type { DType } from '../dtype.ts';
 import type { Device, MemoryFormat } from '../codes.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
-import { add, sub, mul, div, divMode, remainder, pow, neg, abs, sign, reciprocal, exp, expm1, log, log1p, log2, sqrt, rsqrt, square, sin, cos, tan, atan, atan2, tanh, sigmoid, erf, floor, ceil, round, trunc, clamp, clampMin, clampMax, maximum, minimum, lerp, addcmul, addcdiv, nanToNum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot, isnan, isfinite, maskedFill, allclose, sum, mean, prod, var_, std, varMean, stdMean, max, min, maxDim, minDim, amax, amin, argmax, argmin, norm, logsumexp, cumsum, all, any, topk, sort, argsort, matmul, mm, bmm, baddbmm, addmm, outer, linear, view, reshape, permute, transpose, expand, expandAs, repeat, repeatInterleave, split, chunk, unbind, narrow, slice, select, indexSelect, index, indexPut, gather, scatter, scatterAdd, maskedSelect, nonzero, flip, roll, squeeze, unsqueeze, flatten, unflatten, contiguous, clone, detach, tril, triu, diagonal, pad, toDtype, toCopy, conv1d, conv2d, conv3d, convTranspose2d, groupNorm, layerNorm, batchNorm, dropout, relu, leakyRelu, prelu, silu, gelu, softplus, softmax, logSoftmax, interpolateNearest, interpolateNearest3d, interpolateBilinear, interpolateBicubic, interpolateBilinearAA, interpolateBicubicAA, maxPool2d, avgPool2d, adaptiveAvgPool2d, mseLoss, l1Loss, crossEntropy, bceWithLogits, cosineSimilarity, svd, det, inv, solve, zerosLike, onesLike, fullLike, bernoulli, multinomial, add_, sub_, mul_, div_, addcmul_, addcdiv_, lerp_, clamp_, copy_, zero_, fill_, normal_, uniform_ } from './ops.ts';
+import { add, sub, mul, div, divMode, remainder, pow, neg, abs, sign, reciprocal, exp, expm1, log, log1p, log2, log10, sqrt, rsqrt, square, sin, cos, tan, atan, atan2, tanh, sigmoid, erf, floor, ceil, round, trunc, clamp, clampMin, clampMax, maximum, minimum, lerp, addcmul, addcdiv, nanToNum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot, isnan, isfinite, maskedFill, allclose, sum, mean, prod, var_, std, varMean, stdMean, max, min, maxDim, minDim, amax, amin, argmax, argmin, norm, logsumexp, cumsum, all, any, topk, sort, argsort, matmul, mm, bmm, baddbmm, addmm, outer, linear, view, reshape, permute, transpose, expand, expandAs, repeat, repeatInterleave, split, chunk, unbind, narrow, slice, select, indexSelect, index, indexPut, gather, scatter, scatterAdd, maskedSelect, nonzero, flip, roll, squeeze, unsqueeze, flatten, unflatten, contiguous, clone, detach, tril, triu, diagonal, pad, toDtype, toCopy, conv1d, conv2d, conv3d, convTranspose2d, groupNorm, layerNorm, batchNorm, dropout, relu, leakyRelu, prelu, silu, gelu, softplus, softmax, logSoftmax, interpolateNearest, interpolateNearest3d, interpolateBilinear, interpolateBicubic, interpolateBilinearAA, interpolateBicubicAA, maxPool2d, avgPool2d, adaptiveAvgPool2d, mseLoss, l1Loss, crossEntropy, bceWithLogits, cosineSimilarity, svd, det, inv, solve, zerosLike, onesLike, fullLike, bernoulli, multinomial, add_, sub_, mul_, div_, addcmul_, addcdiv_, lerp_, clamp_, copy_, zero_, fill_, normal_, uniform_ } from './ops.ts';
 
 /** Every table op whose first argument is a tensor, as a method. */
 export abstract class TensorOps {
@@ -85,6 +85,11 @@ export abstract class TensorOps {
   /** log2 */
   log2(): Tensor {
     return log2(this as unknown as Tensor);
+  }
+
+  /** log10 */
+  log10(): Tensor {
+    return log10(this as unknown as Tensor);
   }
 
   /** sqrt */

@@ -5,7 +5,7 @@ import { dtypeCode, memoryFormatCode, type Device, type MemoryFormat } from '../
 import { wrap, type Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
 
-const op = opIds(["aten::add.Tensor", "aten::add.Scalar", "aten::sub.Tensor", "aten::sub.Scalar", "aten::mul.Tensor", "aten::mul.Scalar", "aten::div.Tensor", "aten::div.Scalar", "aten::div.Tensor_mode", "aten::remainder.Tensor", "aten::remainder.Scalar", "aten::pow.Tensor_Tensor", "aten::pow.Tensor_Scalar", "aten::pow.Scalar", "aten::neg", "aten::abs", "aten::sign", "aten::reciprocal", "aten::exp", "aten::expm1", "aten::log", "aten::log1p", "aten::log2", "aten::sqrt", "aten::rsqrt", "aten::square", "aten::sin", "aten::cos", "aten::tan", "aten::atan", "aten::atan2", "aten::tanh", "aten::sigmoid", "aten::erf", "aten::floor", "aten::ceil", "aten::round", "aten::trunc", "aten::clamp.Tensor", "aten::clamp", "aten::clamp_min.Tensor", "aten::clamp_min", "aten::clamp_max.Tensor", "aten::clamp_max", "aten::maximum", "aten::minimum", "aten::lerp.Tensor", "aten::lerp.Scalar", "aten::addcmul", "aten::addcdiv", "aten::nan_to_num", "aten::eq.Tensor", "aten::eq.Scalar", "aten::ne.Tensor", "aten::ne.Scalar", "aten::lt.Tensor", "aten::lt.Scalar", "aten::le.Tensor", "aten::le.Scalar", "aten::gt.Tensor", "aten::gt.Scalar", "aten::ge.Tensor", "aten::ge.Scalar", "aten::logical_and", "aten::logical_or", "aten::logical_not", "aten::isnan", "aten::isfinite", "aten::where.self", "aten::where.ScalarOther", "aten::where.ScalarSelf", "aten::where.Scalar", "aten::masked_fill.Tensor", "aten::masked_fill.Scalar", "aten::allclose", "aten::sum.dim_IntList", "aten::mean.dim", "aten::prod", "aten::var.correction", "aten::std.correction", "aten::var_mean.correction", "aten::std_mean.correction", "aten::max", "aten::min", "aten::max.dim", "aten::min.dim", "aten::amax", "aten::amin", "aten::argmax", "aten::argmin", "aten::linalg_vector_norm", "aten::logsumexp", "aten::cumsum", "aten::all", "aten::any", "aten::topk", "aten::sort", "aten::argsort", "aten::matmul", "aten::mm", "aten::bmm", "aten::baddbmm", "aten::addmm", "aten::outer", "aten::einsum", "aten::linear", "aten::view", "aten::reshape", "aten::permute", "aten::transpose.int", "aten::expand", "aten::expand_as", "aten::repeat", "aten::repeat_interleave.self_Tensor", "aten::repeat_interleave.self_int", "aten::cat", "aten::stack", "aten::split_with_sizes", "aten::split.Tensor", "aten::chunk", "aten::unbind.int", "aten::narrow", "aten::slice.Tensor", "aten::select.int", "aten::index_select", "aten::index.Tensor", "aten::index_put", "aten::gather", "aten::scatter.src", "aten::scatter.value", "aten::scatter_add", "aten::masked_select", "aten::nonzero", "aten::flip", "aten::roll", "aten::squeeze.dim", "aten::squeeze", "aten::unsqueeze", "aten::flatten.using_ints", "aten::unflatten.int", "aten::contiguous", "aten::clone", "aten::detach", "aten::tril", "aten::triu", "aten::diagonal", "aten::pad", "aten::to.dtype", "aten::_to_copy", "aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::conv_transpose2d.input", "aten::group_norm", "aten::layer_norm", "aten::batch_norm", "aten::embedding", "aten::dropout", "aten::relu", "aten::leaky_relu", "aten::prelu", "aten::silu", "aten::gelu", "aten::softplus", "aten::softmax.int", "aten::log_softmax.int", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec", "aten::upsample_bilinear2d.vec", "aten::upsample_bicubic2d.vec", "aten::_upsample_bilinear2d_aa.vec", "aten::_upsample_bicubic2d_aa.vec", "aten::max_pool2d", "aten::avg_pool2d", "aten::adaptive_avg_pool2d", "aten::mse_loss", "aten::l1_loss", "aten::cross_entropy_loss", "aten::binary_cross_entropy_with_logits", "aten::cosine_similarity", "aten::linalg_svd", "aten::linalg_det", "aten::linalg_inv", "aten::linalg_solve", "aten::zeros", "aten::ones", "aten::full", "aten::empty.memory_format", "aten::arange.start_step", "aten::linspace", "aten::eye", "aten::zeros_like", "aten::ones_like", "aten::full_like", "aten::randn.generator", "aten::rand.generator", "aten::randint.low_generator", "aten::randperm.generator", "aten::bernoulli.p", "aten::multinomial", "aten::add_.Tensor", "aten::add_.Scalar", "aten::sub_.Tensor", "aten::sub_.Scalar", "aten::mul_.Tensor", "aten::mul_.Scalar", "aten::div_.Tensor", "aten::div_.Scalar", "aten::addcmul_", "aten::addcdiv_", "aten::lerp_.Tensor", "aten::lerp_.Scalar", "aten::clamp_", "aten::copy_", "aten::zero_", "aten::fill_.Tensor", "aten::fill_.Scalar", "aten::normal_", "aten::uniform_"]);
+const op = opIds(["aten::add.Tensor", "aten::add.Scalar", "aten::sub.Tensor", "aten::sub.Scalar", "aten::mul.Tensor", "aten::mul.Scalar", "aten::div.Tensor", "aten::div.Scalar", "aten::div.Tensor_mode", "aten::remainder.Tensor", "aten::remainder.Scalar", "aten::pow.Tensor_Tensor", "aten::pow.Tensor_Scalar", "aten::pow.Scalar", "aten::neg", "aten::abs", "aten::sign", "aten::reciprocal", "aten::exp", "aten::expm1", "aten::log", "aten::log1p", "aten::log2", "aten::log10", "aten::sqrt", "aten::rsqrt", "aten::square", "aten::sin", "aten::cos", "aten::tan", "aten::atan", "aten::atan2", "aten::tanh", "aten::sigmoid", "aten::erf", "aten::floor", "aten::ceil", "aten::round", "aten::trunc", "aten::clamp.Tensor", "aten::clamp", "aten::clamp_min.Tensor", "aten::clamp_min", "aten::clamp_max.Tensor", "aten::clamp_max", "aten::maximum", "aten::minimum", "aten::lerp.Tensor", "aten::lerp.Scalar", "aten::addcmul", "aten::addcdiv", "aten::nan_to_num", "aten::eq.Tensor", "aten::eq.Scalar", "aten::ne.Tensor", "aten::ne.Scalar", "aten::lt.Tensor", "aten::lt.Scalar", "aten::le.Tensor", "aten::le.Scalar", "aten::gt.Tensor", "aten::gt.Scalar", "aten::ge.Tensor", "aten::ge.Scalar", "aten::logical_and", "aten::logical_or", "aten::logical_not", "aten::isnan", "aten::isfinite", "aten::where.self", "aten::where.ScalarOther", "aten::where.ScalarSelf", "aten::where.Scalar", "aten::masked_fill.Tensor", "aten::masked_fill.Scalar", "aten::allclose", "aten::sum.dim_IntList", "aten::mean.dim", "aten::prod", "aten::var.correction", "aten::std.correction", "aten::var_mean.correction", "aten::std_mean.correction", "aten::max", "aten::min", "aten::max.dim", "aten::min.dim", "aten::amax", "aten::amin", "aten::argmax", "aten::argmin", "aten::linalg_vector_norm", "aten::logsumexp", "aten::cumsum", "aten::all", "aten::any", "aten::topk", "aten::sort", "aten::argsort", "aten::matmul", "aten::mm", "aten::bmm", "aten::baddbmm", "aten::addmm", "aten::outer", "aten::einsum", "aten::linear", "aten::view", "aten::reshape", "aten::permute", "aten::transpose.int", "aten::expand", "aten::expand_as", "aten::repeat", "aten::repeat_interleave.self_Tensor", "aten::repeat_interleave.self_int", "aten::cat", "aten::stack", "aten::split_with_sizes", "aten::split.Tensor", "aten::chunk", "aten::unbind.int", "aten::narrow", "aten::slice.Tensor", "aten::select.int", "aten::index_select", "aten::index.Tensor", "aten::index_put", "aten::gather", "aten::scatter.src", "aten::scatter.value", "aten::scatter_add", "aten::masked_select", "aten::nonzero", "aten::flip", "aten::roll", "aten::squeeze.dim", "aten::squeeze", "aten::unsqueeze", "aten::flatten.using_ints", "aten::unflatten.int", "aten::contiguous", "aten::clone", "aten::detach", "aten::tril", "aten::triu", "aten::diagonal", "aten::pad", "aten::to.dtype", "aten::_to_copy", "aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::conv_transpose2d.input", "aten::group_norm", "aten::layer_norm", "aten::batch_norm", "aten::embedding", "aten::dropout", "aten::relu", "aten::leaky_relu", "aten::prelu", "aten::silu", "aten::gelu", "aten::softplus", "aten::softmax.int", "aten::log_softmax.int", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec", "aten::upsample_bilinear2d.vec", "aten::upsample_bicubic2d.vec", "aten::_upsample_bilinear2d_aa.vec", "aten::_upsample_bicubic2d_aa.vec", "aten::max_pool2d", "aten::avg_pool2d", "aten::adaptive_avg_pool2d", "aten::mse_loss", "aten::l1_loss", "aten::cross_entropy_loss", "aten::binary_cross_entropy_with_logits", "aten::cosine_similarity", "aten::linalg_svd", "aten::linalg_det", "aten::linalg_inv", "aten::linalg_solve", "aten::zeros", "aten::ones", "aten::full", "aten::empty.memory_format", "aten::arange.start_step", "aten::linspace", "aten::eye", "aten::zeros_like", "aten::ones_like", "aten::full_like", "aten::randn.generator", "aten::rand.generator", "aten::randint.low_generator", "aten::randperm.generator", "aten::bernoulli.p", "aten::multinomial", "aten::add_.Tensor", "aten::add_.Scalar", "aten::sub_.Tensor", "aten::sub_.Scalar", "aten::mul_.Tensor", "aten::mul_.Scalar", "aten::div_.Tensor", "aten::div_.Scalar", "aten::addcmul_", "aten::addcdiv_", "aten::lerp_.Tensor", "aten::lerp_.Scalar", "aten::clamp_", "aten::copy_", "aten::zero_", "aten::fill_.Tensor", "aten::fill_.Scalar", "aten::normal_", "aten::uniform_"]);
 
 /** add.Tensor | add.Scalar */
 export function add(self: Tensor, other: Tensor | number, alpha?: number): Tensor {
@@ -98,886 +98,891 @@ export function log2(self: Tensor): Tensor {
   { const r = native.opCall(op(22), self?.h); return wrap(r as Handle); }
 }
 
+/** log10 */
+export function log10(self: Tensor): Tensor {
+  { const r = native.opCall(op(23), self?.h); return wrap(r as Handle); }
+}
+
 /** sqrt */
 export function sqrt(self: Tensor): Tensor {
-  { const r = native.opCall(op(23), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(24), self?.h); return wrap(r as Handle); }
 }
 
 /** rsqrt */
 export function rsqrt(self: Tensor): Tensor {
-  { const r = native.opCall(op(24), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(25), self?.h); return wrap(r as Handle); }
 }
 
 /** square */
 export function square(self: Tensor): Tensor {
-  { const r = native.opCall(op(25), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(26), self?.h); return wrap(r as Handle); }
 }
 
 /** sin */
 export function sin(self: Tensor): Tensor {
-  { const r = native.opCall(op(26), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(27), self?.h); return wrap(r as Handle); }
 }
 
 /** cos */
 export function cos(self: Tensor): Tensor {
-  { const r = native.opCall(op(27), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(28), self?.h); return wrap(r as Handle); }
 }
 
 /** tan */
 export function tan(self: Tensor): Tensor {
-  { const r = native.opCall(op(28), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(29), self?.h); return wrap(r as Handle); }
 }
 
 /** atan */
 export function atan(self: Tensor): Tensor {
-  { const r = native.opCall(op(29), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(30), self?.h); return wrap(r as Handle); }
 }
 
 /** atan2 */
 export function atan2(self: Tensor, other: Tensor): Tensor {
-  { const r = native.opCall(op(30), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(31), self?.h, other?.h); return wrap(r as Handle); }
 }
 
 /** tanh */
 export function tanh(self: Tensor): Tensor {
-  { const r = native.opCall(op(31), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(32), self?.h); return wrap(r as Handle); }
 }
 
 /** sigmoid */
 export function sigmoid(self: Tensor): Tensor {
-  { const r = native.opCall(op(32), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(33), self?.h); return wrap(r as Handle); }
 }
 
 /** erf */
 export function erf(self: Tensor): Tensor {
-  { const r = native.opCall(op(33), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(34), self?.h); return wrap(r as Handle); }
 }
 
 /** floor */
 export function floor(self: Tensor): Tensor {
-  { const r = native.opCall(op(34), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(35), self?.h); return wrap(r as Handle); }
 }
 
 /** ceil */
 export function ceil(self: Tensor): Tensor {
-  { const r = native.opCall(op(35), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(36), self?.h); return wrap(r as Handle); }
 }
 
 /** round */
 export function round(self: Tensor): Tensor {
-  { const r = native.opCall(op(36), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(37), self?.h); return wrap(r as Handle); }
 }
 
 /** trunc */
 export function trunc(self: Tensor): Tensor {
-  { const r = native.opCall(op(37), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(38), self?.h); return wrap(r as Handle); }
 }
 
 /** clamp.Tensor | clamp */
 export function clamp(self: Tensor, min?: Tensor | number, max?: Tensor | number): Tensor {
-  if ((min === undefined || typeof min === 'object') && (max === undefined || typeof max === 'object')) { const r = native.opCall(op(38), self?.h, min?.h, max?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(39), self?.h, min, max); return wrap(r as Handle); }
+  if ((min === undefined || typeof min === 'object') && (max === undefined || typeof max === 'object')) { const r = native.opCall(op(39), self?.h, min?.h, max?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(40), self?.h, min, max); return wrap(r as Handle); }
 }
 
 /** clamp_min.Tensor | clamp_min */
 export function clampMin(self: Tensor, min: Tensor | number): Tensor {
-  if ((typeof min === 'object')) { const r = native.opCall(op(40), self?.h, min?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(41), self?.h, min); return wrap(r as Handle); }
+  if ((typeof min === 'object')) { const r = native.opCall(op(41), self?.h, min?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(42), self?.h, min); return wrap(r as Handle); }
 }
 
 /** clamp_max.Tensor | clamp_max */
 export function clampMax(self: Tensor, max: Tensor | number): Tensor {
-  if ((typeof max === 'object')) { const r = native.opCall(op(42), self?.h, max?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(43), self?.h, max); return wrap(r as Handle); }
+  if ((typeof max === 'object')) { const r = native.opCall(op(43), self?.h, max?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(44), self?.h, max); return wrap(r as Handle); }
 }
 
 /** maximum */
 export function maximum(self: Tensor, other: Tensor): Tensor {
-  { const r = native.opCall(op(44), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(45), self?.h, other?.h); return wrap(r as Handle); }
 }
 
 /** minimum */
 export function minimum(self: Tensor, other: Tensor): Tensor {
-  { const r = native.opCall(op(45), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(46), self?.h, other?.h); return wrap(r as Handle); }
 }
 
 /** lerp.Tensor | lerp.Scalar */
 export function lerp(self: Tensor, end: Tensor, weight: Tensor | number): Tensor {
-  if ((typeof weight === 'object')) { const r = native.opCall(op(46), self?.h, end?.h, weight?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(47), self?.h, end?.h, weight); return wrap(r as Handle); }
+  if ((typeof weight === 'object')) { const r = native.opCall(op(47), self?.h, end?.h, weight?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(48), self?.h, end?.h, weight); return wrap(r as Handle); }
 }
 
 /** addcmul */
 export function addcmul(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number): Tensor {
-  { const r = native.opCall(op(48), self?.h, tensor1?.h, tensor2?.h, value); return wrap(r as Handle); }
+  { const r = native.opCall(op(49), self?.h, tensor1?.h, tensor2?.h, value); return wrap(r as Handle); }
 }
 
 /** addcdiv */
 export function addcdiv(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number): Tensor {
-  { const r = native.opCall(op(49), self?.h, tensor1?.h, tensor2?.h, value); return wrap(r as Handle); }
+  { const r = native.opCall(op(50), self?.h, tensor1?.h, tensor2?.h, value); return wrap(r as Handle); }
 }
 
 /** nan_to_num */
 export function nanToNum(self: Tensor, nan?: number, posinf?: number, neginf?: number): Tensor {
-  { const r = native.opCall(op(50), self?.h, nan, posinf, neginf); return wrap(r as Handle); }
+  { const r = native.opCall(op(51), self?.h, nan, posinf, neginf); return wrap(r as Handle); }
 }
 
 /** eq.Tensor | eq.Scalar */
 export function eq(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { const r = native.opCall(op(51), self?.h, other?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(52), self?.h, other); return wrap(r as Handle); }
+  if ((typeof other === 'object')) { const r = native.opCall(op(52), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(53), self?.h, other); return wrap(r as Handle); }
 }
 
 /** ne.Tensor | ne.Scalar */
 export function ne(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { const r = native.opCall(op(53), self?.h, other?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(54), self?.h, other); return wrap(r as Handle); }
+  if ((typeof other === 'object')) { const r = native.opCall(op(54), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(55), self?.h, other); return wrap(r as Handle); }
 }
 
 /** lt.Tensor | lt.Scalar */
 export function lt(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { const r = native.opCall(op(55), self?.h, other?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(56), self?.h, other); return wrap(r as Handle); }
+  if ((typeof other === 'object')) { const r = native.opCall(op(56), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(57), self?.h, other); return wrap(r as Handle); }
 }
 
 /** le.Tensor | le.Scalar */
 export function le(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { const r = native.opCall(op(57), self?.h, other?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(58), self?.h, other); return wrap(r as Handle); }
+  if ((typeof other === 'object')) { const r = native.opCall(op(58), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(59), self?.h, other); return wrap(r as Handle); }
 }
 
 /** gt.Tensor | gt.Scalar */
 export function gt(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { const r = native.opCall(op(59), self?.h, other?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(60), self?.h, other); return wrap(r as Handle); }
+  if ((typeof other === 'object')) { const r = native.opCall(op(60), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(61), self?.h, other); return wrap(r as Handle); }
 }
 
 /** ge.Tensor | ge.Scalar */
 export function ge(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { const r = native.opCall(op(61), self?.h, other?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(62), self?.h, other); return wrap(r as Handle); }
+  if ((typeof other === 'object')) { const r = native.opCall(op(62), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(63), self?.h, other); return wrap(r as Handle); }
 }
 
 /** logical_and */
 export function logicalAnd(self: Tensor, other: Tensor): Tensor {
-  { const r = native.opCall(op(63), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(64), self?.h, other?.h); return wrap(r as Handle); }
 }
 
 /** logical_or */
 export function logicalOr(self: Tensor, other: Tensor): Tensor {
-  { const r = native.opCall(op(64), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(65), self?.h, other?.h); return wrap(r as Handle); }
 }
 
 /** logical_not */
 export function logicalNot(self: Tensor): Tensor {
-  { const r = native.opCall(op(65), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(66), self?.h); return wrap(r as Handle); }
 }
 
 /** isnan */
 export function isnan(self: Tensor): Tensor {
-  { const r = native.opCall(op(66), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(67), self?.h); return wrap(r as Handle); }
 }
 
 /** isfinite */
 export function isfinite(self: Tensor): Tensor {
-  { const r = native.opCall(op(67), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(68), self?.h); return wrap(r as Handle); }
 }
 
 /** where.self | where.ScalarOther | where.ScalarSelf | where.Scalar */
 export function where(condition: Tensor, self: Tensor | number, other: Tensor | number): Tensor {
-  if ((typeof self === 'object') && (typeof other === 'object')) { const r = native.opCall(op(68), condition?.h, self?.h, other?.h); return wrap(r as Handle); }
-  if ((typeof self === 'object') && (typeof other === 'number')) { const r = native.opCall(op(69), condition?.h, self?.h, other); return wrap(r as Handle); }
-  if ((typeof self === 'number') && (typeof other === 'object')) { const r = native.opCall(op(70), condition?.h, self, other?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(71), condition?.h, self, other); return wrap(r as Handle); }
+  if ((typeof self === 'object') && (typeof other === 'object')) { const r = native.opCall(op(69), condition?.h, self?.h, other?.h); return wrap(r as Handle); }
+  if ((typeof self === 'object') && (typeof other === 'number')) { const r = native.opCall(op(70), condition?.h, self?.h, other); return wrap(r as Handle); }
+  if ((typeof self === 'number') && (typeof other === 'object')) { const r = native.opCall(op(71), condition?.h, self, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(72), condition?.h, self, other); return wrap(r as Handle); }
 }
 
 /** masked_fill.Tensor | masked_fill.Scalar */
 export function maskedFill(self: Tensor, mask: Tensor, value: Tensor | number): Tensor {
-  if ((typeof value === 'object')) { const r = native.opCall(op(72), self?.h, mask?.h, value?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(73), self?.h, mask?.h, value); return wrap(r as Handle); }
+  if ((typeof value === 'object')) { const r = native.opCall(op(73), self?.h, mask?.h, value?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(74), self?.h, mask?.h, value); return wrap(r as Handle); }
 }
 
 /** allclose */
 export function allclose(self: Tensor, other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): boolean {
-  { const r = native.opCall(op(74), self?.h, other?.h, rtol, atol, equal_nan); return r as boolean; }
+  { const r = native.opCall(op(75), self?.h, other?.h, rtol, atol, equal_nan); return r as boolean; }
 }
 
 /** sum.dim_IntList */
 export function sum(self: Tensor, dim?: number | number[], keepdim?: boolean, dtype?: DType): Tensor {
-  { const r = native.opCall(op(75), self?.h, dim, keepdim, dtypeCode(dtype)); return wrap(r as Handle); }
+  { const r = native.opCall(op(76), self?.h, dim, keepdim, dtypeCode(dtype)); return wrap(r as Handle); }
 }
 
 /** mean.dim */
 export function mean(self: Tensor, dim?: number | number[], keepdim?: boolean, dtype?: DType): Tensor {
-  { const r = native.opCall(op(76), self?.h, dim, keepdim, dtypeCode(dtype)); return wrap(r as Handle); }
+  { const r = native.opCall(op(77), self?.h, dim, keepdim, dtypeCode(dtype)); return wrap(r as Handle); }
 }
 
 /** prod */
 export function prod(self: Tensor, dtype?: DType): Tensor {
-  { const r = native.opCall(op(77), self?.h, dtypeCode(dtype)); return wrap(r as Handle); }
+  { const r = native.opCall(op(78), self?.h, dtypeCode(dtype)); return wrap(r as Handle); }
 }
 
 /** var.correction */
 export function var_(self: Tensor, dim?: number | number[], correction?: number, keepdim?: boolean): Tensor {
-  { const r = native.opCall(op(78), self?.h, dim, correction, keepdim); return wrap(r as Handle); }
+  { const r = native.opCall(op(79), self?.h, dim, correction, keepdim); return wrap(r as Handle); }
 }
 
 /** std.correction */
 export function std(self: Tensor, dim?: number | number[], correction?: number, keepdim?: boolean): Tensor {
-  { const r = native.opCall(op(79), self?.h, dim, correction, keepdim); return wrap(r as Handle); }
+  { const r = native.opCall(op(80), self?.h, dim, correction, keepdim); return wrap(r as Handle); }
 }
 
 /** var_mean.correction */
 export function varMean(self: Tensor, dim?: number | number[], correction?: number, keepdim?: boolean): [Tensor, Tensor] {
-  { const r = native.opCall(op(80), self?.h, dim, correction, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
+  { const r = native.opCall(op(81), self?.h, dim, correction, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
 }
 
 /** std_mean.correction */
 export function stdMean(self: Tensor, dim?: number | number[], correction?: number, keepdim?: boolean): [Tensor, Tensor] {
-  { const r = native.opCall(op(81), self?.h, dim, correction, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
+  { const r = native.opCall(op(82), self?.h, dim, correction, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
 }
 
 /** max */
 export function max(self: Tensor): Tensor {
-  { const r = native.opCall(op(82), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(83), self?.h); return wrap(r as Handle); }
 }
 
 /** min */
 export function min(self: Tensor): Tensor {
-  { const r = native.opCall(op(83), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(84), self?.h); return wrap(r as Handle); }
 }
 
 /** max.dim */
 export function maxDim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  { const r = native.opCall(op(84), self?.h, dim, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
+  { const r = native.opCall(op(85), self?.h, dim, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
 }
 
 /** min.dim */
 export function minDim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  { const r = native.opCall(op(85), self?.h, dim, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
+  { const r = native.opCall(op(86), self?.h, dim, keepdim); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
 }
 
 /** amax */
 export function amax(self: Tensor, dim?: number | number[], keepdim?: boolean): Tensor {
-  { const r = native.opCall(op(86), self?.h, dim, keepdim); return wrap(r as Handle); }
+  { const r = native.opCall(op(87), self?.h, dim, keepdim); return wrap(r as Handle); }
 }
 
 /** amin */
 export function amin(self: Tensor, dim?: number | number[], keepdim?: boolean): Tensor {
-  { const r = native.opCall(op(87), self?.h, dim, keepdim); return wrap(r as Handle); }
+  { const r = native.opCall(op(88), self?.h, dim, keepdim); return wrap(r as Handle); }
 }
 
 /** argmax */
 export function argmax(self: Tensor, dim?: number, keepdim?: boolean): Tensor {
-  { const r = native.opCall(op(88), self?.h, dim, keepdim); return wrap(r as Handle); }
+  { const r = native.opCall(op(89), self?.h, dim, keepdim); return wrap(r as Handle); }
 }
 
 /** argmin */
 export function argmin(self: Tensor, dim?: number, keepdim?: boolean): Tensor {
-  { const r = native.opCall(op(89), self?.h, dim, keepdim); return wrap(r as Handle); }
+  { const r = native.opCall(op(90), self?.h, dim, keepdim); return wrap(r as Handle); }
 }
 
 /** linalg_vector_norm */
 export function norm(self: Tensor, ord?: number, dim?: number | number[], keepdim?: boolean, dtype?: DType): Tensor {
-  { const r = native.opCall(op(90), self?.h, ord, dim, keepdim, dtypeCode(dtype)); return wrap(r as Handle); }
+  { const r = native.opCall(op(91), self?.h, ord, dim, keepdim, dtypeCode(dtype)); return wrap(r as Handle); }
 }
 
 /** logsumexp */
 export function logsumexp(self: Tensor, dim: number | number[], keepdim?: boolean): Tensor {
-  { const r = native.opCall(op(91), self?.h, dim, keepdim); return wrap(r as Handle); }
+  { const r = native.opCall(op(92), self?.h, dim, keepdim); return wrap(r as Handle); }
 }
 
 /** cumsum */
 export function cumsum(self: Tensor, dim: number, dtype?: DType): Tensor {
-  { const r = native.opCall(op(92), self?.h, dim, dtypeCode(dtype)); return wrap(r as Handle); }
+  { const r = native.opCall(op(93), self?.h, dim, dtypeCode(dtype)); return wrap(r as Handle); }
 }
 
 /** all */
 export function all(self: Tensor): Tensor {
-  { const r = native.opCall(op(93), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(94), self?.h); return wrap(r as Handle); }
 }
 
 /** any */
 export function any(self: Tensor): Tensor {
-  { const r = native.opCall(op(94), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(95), self?.h); return wrap(r as Handle); }
 }
 
 /** topk */
 export function topk(self: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean): [Tensor, Tensor] {
-  { const r = native.opCall(op(95), self?.h, k, dim, largest, sorted); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
+  { const r = native.opCall(op(96), self?.h, k, dim, largest, sorted); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
 }
 
 /** sort */
 export function sort(self: Tensor, dim?: number, descending?: boolean): [Tensor, Tensor] {
-  { const r = native.opCall(op(96), self?.h, dim, descending); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
+  { const r = native.opCall(op(97), self?.h, dim, descending); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle)]; }
 }
 
 /** argsort */
 export function argsort(self: Tensor, dim?: number, descending?: boolean): Tensor {
-  { const r = native.opCall(op(97), self?.h, dim, descending); return wrap(r as Handle); }
+  { const r = native.opCall(op(98), self?.h, dim, descending); return wrap(r as Handle); }
 }
 
 /** matmul */
 export function matmul(self: Tensor, other: Tensor): Tensor {
-  { const r = native.opCall(op(98), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(99), self?.h, other?.h); return wrap(r as Handle); }
 }
 
 /** mm */
 export function mm(self: Tensor, mat2: Tensor): Tensor {
-  { const r = native.opCall(op(99), self?.h, mat2?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(100), self?.h, mat2?.h); return wrap(r as Handle); }
 }
 
 /** bmm */
 export function bmm(self: Tensor, mat2: Tensor): Tensor {
-  { const r = native.opCall(op(100), self?.h, mat2?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(101), self?.h, mat2?.h); return wrap(r as Handle); }
 }
 
 /** baddbmm */
 export function baddbmm(self: Tensor, batch1: Tensor, batch2: Tensor, beta?: number, alpha?: number): Tensor {
-  { const r = native.opCall(op(101), self?.h, batch1?.h, batch2?.h, beta, alpha); return wrap(r as Handle); }
+  { const r = native.opCall(op(102), self?.h, batch1?.h, batch2?.h, beta, alpha); return wrap(r as Handle); }
 }
 
 /** addmm */
 export function addmm(self: Tensor, mat1: Tensor, mat2: Tensor, beta?: number, alpha?: number): Tensor {
-  { const r = native.opCall(op(102), self?.h, mat1?.h, mat2?.h, beta, alpha); return wrap(r as Handle); }
+  { const r = native.opCall(op(103), self?.h, mat1?.h, mat2?.h, beta, alpha); return wrap(r as Handle); }
 }
 
 /** outer */
 export function outer(self: Tensor, vec2: Tensor): Tensor {
-  { const r = native.opCall(op(103), self?.h, vec2?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(104), self?.h, vec2?.h); return wrap(r as Handle); }
 }
 
 /** einsum */
 export function einsum(equation: string, tensors: Tensor[], path?: number[]): Tensor {
-  { const r = native.opCall(op(104), equation, tensors.map((t) => t.h), path); return wrap(r as Handle); }
+  { const r = native.opCall(op(105), equation, tensors.map((t) => t.h), path); return wrap(r as Handle); }
 }
 
 /** linear */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  { const r = native.opCall(op(105), input?.h, weight?.h, bias?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(106), input?.h, weight?.h, bias?.h); return wrap(r as Handle); }
 }
 
 /** view */
 export function view(self: Tensor, size: number[]): Tensor {
-  { const r = native.opCall(op(106), self?.h, size); return wrap(r as Handle); }
+  { const r = native.opCall(op(107), self?.h, size); return wrap(r as Handle); }
 }
 
 /** reshape */
 export function reshape(self: Tensor, shape: number[]): Tensor {
-  { const r = native.opCall(op(107), self?.h, shape); return wrap(r as Handle); }
+  { const r = native.opCall(op(108), self?.h, shape); return wrap(r as Handle); }
 }
 
 /** permute */
 export function permute(self: Tensor, dims: number[]): Tensor {
-  { const r = native.opCall(op(108), self?.h, dims); return wrap(r as Handle); }
+  { const r = native.opCall(op(109), self?.h, dims); return wrap(r as Handle); }
 }
 
 /** transpose.int */
 export function transpose(self: Tensor, dim0: number, dim1: number): Tensor {
-  { const r = native.opCall(op(109), self?.h, dim0, dim1); return wrap(r as Handle); }
+  { const r = native.opCall(op(110), self?.h, dim0, dim1); return wrap(r as Handle); }
 }
 
 /** expand */
 export function expand(self: Tensor, size: number[], implicit?: boolean): Tensor {
-  { const r = native.opCall(op(110), self?.h, size, implicit); return wrap(r as Handle); }
+  { const r = native.opCall(op(111), self?.h, size, implicit); return wrap(r as Handle); }
 }
 
 /** expand_as */
 export function expandAs(self: Tensor, other: Tensor): Tensor {
-  { const r = native.opCall(op(111), self?.h, other?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(112), self?.h, other?.h); return wrap(r as Handle); }
 }
 
 /** repeat */
 export function repeat(self: Tensor, repeats: number[]): Tensor {
-  { const r = native.opCall(op(112), self?.h, repeats); return wrap(r as Handle); }
+  { const r = native.opCall(op(113), self?.h, repeats); return wrap(r as Handle); }
 }
 
 /** repeat_interleave.self_Tensor | repeat_interleave.self_int */
 export function repeatInterleave(self: Tensor, repeats: Tensor | number, dim?: number, output_size?: number): Tensor {
-  if ((typeof repeats === 'object')) { const r = native.opCall(op(113), self?.h, repeats?.h, dim, output_size); return wrap(r as Handle); }
-  { const r = native.opCall(op(114), self?.h, repeats, dim, output_size); return wrap(r as Handle); }
+  if ((typeof repeats === 'object')) { const r = native.opCall(op(114), self?.h, repeats?.h, dim, output_size); return wrap(r as Handle); }
+  { const r = native.opCall(op(115), self?.h, repeats, dim, output_size); return wrap(r as Handle); }
 }
 
 /** cat */
 export function cat(tensors: Tensor[], dim?: number): Tensor {
-  { const r = native.opCall(op(115), tensors.map((t) => t.h), dim); return wrap(r as Handle); }
+  { const r = native.opCall(op(116), tensors.map((t) => t.h), dim); return wrap(r as Handle); }
 }
 
 /** stack */
 export function stack(tensors: Tensor[], dim?: number): Tensor {
-  { const r = native.opCall(op(116), tensors.map((t) => t.h), dim); return wrap(r as Handle); }
+  { const r = native.opCall(op(117), tensors.map((t) => t.h), dim); return wrap(r as Handle); }
 }
 
 /** split_with_sizes | split.Tensor */
 export function split(self: Tensor, split_sizes: number[] | number, dim?: number): Tensor[] {
-  if ((Array.isArray(split_sizes))) { const r = native.opCall(op(117), self?.h, split_sizes, dim); return (r as Handle[]).map(wrap); }
-  { const r = native.opCall(op(118), self?.h, split_sizes, dim); return (r as Handle[]).map(wrap); }
+  if ((Array.isArray(split_sizes))) { const r = native.opCall(op(118), self?.h, split_sizes, dim); return (r as Handle[]).map(wrap); }
+  { const r = native.opCall(op(119), self?.h, split_sizes, dim); return (r as Handle[]).map(wrap); }
 }
 
 /** chunk */
 export function chunk(self: Tensor, chunks: number, dim?: number): Tensor[] {
-  { const r = native.opCall(op(119), self?.h, chunks, dim); return (r as Handle[]).map(wrap); }
+  { const r = native.opCall(op(120), self?.h, chunks, dim); return (r as Handle[]).map(wrap); }
 }
 
 /** unbind.int */
 export function unbind(self: Tensor, dim?: number): Tensor[] {
-  { const r = native.opCall(op(120), self?.h, dim); return (r as Handle[]).map(wrap); }
+  { const r = native.opCall(op(121), self?.h, dim); return (r as Handle[]).map(wrap); }
 }
 
 /** narrow */
 export function narrow(self: Tensor, dim: number, start: number, length: number): Tensor {
-  { const r = native.opCall(op(121), self?.h, dim, start, length); return wrap(r as Handle); }
+  { const r = native.opCall(op(122), self?.h, dim, start, length); return wrap(r as Handle); }
 }
 
 /** slice.Tensor */
 export function slice(self: Tensor, dim?: number, start?: number, end?: number, step?: number): Tensor {
-  { const r = native.opCall(op(122), self?.h, dim, start, end, step); return wrap(r as Handle); }
+  { const r = native.opCall(op(123), self?.h, dim, start, end, step); return wrap(r as Handle); }
 }
 
 /** select.int */
 export function select(self: Tensor, dim: number, index: number): Tensor {
-  { const r = native.opCall(op(123), self?.h, dim, index); return wrap(r as Handle); }
+  { const r = native.opCall(op(124), self?.h, dim, index); return wrap(r as Handle); }
 }
 
 /** index_select */
 export function indexSelect(self: Tensor, dim: number, index: Tensor): Tensor {
-  { const r = native.opCall(op(124), self?.h, dim, index?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(125), self?.h, dim, index?.h); return wrap(r as Handle); }
 }
 
 /** index.Tensor */
 export function index(self: Tensor, indices: (Tensor | undefined)[]): Tensor {
-  { const r = native.opCall(op(125), self?.h, indices.map((t) => t?.h)); return wrap(r as Handle); }
+  { const r = native.opCall(op(126), self?.h, indices.map((t) => t?.h)); return wrap(r as Handle); }
 }
 
 /** index_put */
 export function indexPut(self: Tensor, indices: (Tensor | undefined)[], values: Tensor, accumulate?: boolean): Tensor {
-  { const r = native.opCall(op(126), self?.h, indices.map((t) => t?.h), values?.h, accumulate); return wrap(r as Handle); }
+  { const r = native.opCall(op(127), self?.h, indices.map((t) => t?.h), values?.h, accumulate); return wrap(r as Handle); }
 }
 
 /** gather */
 export function gather(self: Tensor, dim: number, index: Tensor, sparse_grad?: boolean): Tensor {
-  { const r = native.opCall(op(127), self?.h, dim, index?.h, sparse_grad); return wrap(r as Handle); }
+  { const r = native.opCall(op(128), self?.h, dim, index?.h, sparse_grad); return wrap(r as Handle); }
 }
 
 /** scatter.src | scatter.value */
 export function scatter(self: Tensor, dim: number, index: Tensor, src: Tensor | number): Tensor {
-  if ((typeof src === 'object')) { const r = native.opCall(op(128), self?.h, dim, index?.h, src?.h); return wrap(r as Handle); }
-  { const r = native.opCall(op(129), self?.h, dim, index?.h, src); return wrap(r as Handle); }
+  if ((typeof src === 'object')) { const r = native.opCall(op(129), self?.h, dim, index?.h, src?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(130), self?.h, dim, index?.h, src); return wrap(r as Handle); }
 }
 
 /** scatter_add */
 export function scatterAdd(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  { const r = native.opCall(op(130), self?.h, dim, index?.h, src?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(131), self?.h, dim, index?.h, src?.h); return wrap(r as Handle); }
 }
 
 /** masked_select */
 export function maskedSelect(self: Tensor, mask: Tensor): Tensor {
-  { const r = native.opCall(op(131), self?.h, mask?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(132), self?.h, mask?.h); return wrap(r as Handle); }
 }
 
 /** nonzero */
 export function nonzero(self: Tensor): Tensor {
-  { const r = native.opCall(op(132), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(133), self?.h); return wrap(r as Handle); }
 }
 
 /** flip */
 export function flip(self: Tensor, dims: number[]): Tensor {
-  { const r = native.opCall(op(133), self?.h, dims); return wrap(r as Handle); }
+  { const r = native.opCall(op(134), self?.h, dims); return wrap(r as Handle); }
 }
 
 /** roll */
 export function roll(self: Tensor, shifts: number | number[], dims?: number | number[]): Tensor {
-  { const r = native.opCall(op(134), self?.h, shifts, dims); return wrap(r as Handle); }
+  { const r = native.opCall(op(135), self?.h, shifts, dims); return wrap(r as Handle); }
 }
 
 /** squeeze.dim | squeeze */
 export function squeeze(self: Tensor, dim?: number): Tensor {
-  if ((typeof dim === 'number')) { const r = native.opCall(op(135), self?.h, dim); return wrap(r as Handle); }
-  { const r = native.opCall(op(136), self?.h); return wrap(r as Handle); }
+  if ((typeof dim === 'number')) { const r = native.opCall(op(136), self?.h, dim); return wrap(r as Handle); }
+  { const r = native.opCall(op(137), self?.h); return wrap(r as Handle); }
 }
 
 /** unsqueeze */
 export function unsqueeze(self: Tensor, dim: number): Tensor {
-  { const r = native.opCall(op(137), self?.h, dim); return wrap(r as Handle); }
+  { const r = native.opCall(op(138), self?.h, dim); return wrap(r as Handle); }
 }
 
 /** flatten.using_ints */
 export function flatten(self: Tensor, start_dim?: number, end_dim?: number): Tensor {
-  { const r = native.opCall(op(138), self?.h, start_dim, end_dim); return wrap(r as Handle); }
+  { const r = native.opCall(op(139), self?.h, start_dim, end_dim); return wrap(r as Handle); }
 }
 
 /** unflatten.int */
 export function unflatten(self: Tensor, dim: number, sizes: number[]): Tensor {
-  { const r = native.opCall(op(139), self?.h, dim, sizes); return wrap(r as Handle); }
+  { const r = native.opCall(op(140), self?.h, dim, sizes); return wrap(r as Handle); }
 }
 
 /** contiguous */
 export function contiguous(self: Tensor, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(140), self?.h, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(141), self?.h, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** clone */
 export function clone(self: Tensor, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(141), self?.h, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(142), self?.h, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** detach */
 export function detach(self: Tensor): Tensor {
-  { const r = native.opCall(op(142), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(143), self?.h); return wrap(r as Handle); }
 }
 
 /** tril */
 export function tril(self: Tensor, diagonal?: number): Tensor {
-  { const r = native.opCall(op(143), self?.h, diagonal); return wrap(r as Handle); }
+  { const r = native.opCall(op(144), self?.h, diagonal); return wrap(r as Handle); }
 }
 
 /** triu */
 export function triu(self: Tensor, diagonal?: number): Tensor {
-  { const r = native.opCall(op(144), self?.h, diagonal); return wrap(r as Handle); }
+  { const r = native.opCall(op(145), self?.h, diagonal); return wrap(r as Handle); }
 }
 
 /** diagonal */
 export function diagonal(self: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor {
-  { const r = native.opCall(op(145), self?.h, offset, dim1, dim2); return wrap(r as Handle); }
+  { const r = native.opCall(op(146), self?.h, offset, dim1, dim2); return wrap(r as Handle); }
 }
 
 /** pad */
 export function pad(self: Tensor, padArg: number[], mode?: string, value?: number): Tensor {
-  { const r = native.opCall(op(146), self?.h, padArg, mode, value); return wrap(r as Handle); }
+  { const r = native.opCall(op(147), self?.h, padArg, mode, value); return wrap(r as Handle); }
 }
 
 /** to.dtype */
 export function toDtype(self: Tensor, dtype: DType, non_blocking?: boolean, copy?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(147), self?.h, dtypeCode(dtype), non_blocking, copy, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(148), self?.h, dtypeCode(dtype), non_blocking, copy, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** _to_copy */
 export function toCopy(self: Tensor, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, non_blocking?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(148), self?.h, dtypeCode(dtype), layout, device, pin_memory, non_blocking, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(149), self?.h, dtypeCode(dtype), layout, device, pin_memory, non_blocking, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** conv1d */
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor {
-  { const r = native.opCall(op(149), input?.h, weight?.h, bias?.h, stride, padding, dilation, groups); return wrap(r as Handle); }
+  { const r = native.opCall(op(150), input?.h, weight?.h, bias?.h, stride, padding, dilation, groups); return wrap(r as Handle); }
 }
 
 /** conv2d */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor {
-  { const r = native.opCall(op(150), input?.h, weight?.h, bias?.h, stride, padding, dilation, groups); return wrap(r as Handle); }
+  { const r = native.opCall(op(151), input?.h, weight?.h, bias?.h, stride, padding, dilation, groups); return wrap(r as Handle); }
 }
 
 /** conv3d */
 export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor {
-  { const r = native.opCall(op(151), input?.h, weight?.h, bias?.h, stride, padding, dilation, groups); return wrap(r as Handle); }
+  { const r = native.opCall(op(152), input?.h, weight?.h, bias?.h, stride, padding, dilation, groups); return wrap(r as Handle); }
 }
 
 /** conv_transpose2d.input */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor {
-  { const r = native.opCall(op(152), input?.h, weight?.h, bias?.h, stride, padding, output_padding, groups, dilation); return wrap(r as Handle); }
+  { const r = native.opCall(op(153), input?.h, weight?.h, bias?.h, stride, padding, output_padding, groups, dilation); return wrap(r as Handle); }
 }
 
 /** group_norm */
 export function groupNorm(input: Tensor, num_groups: number, weight?: Tensor, bias?: Tensor, eps?: number, cudnn_enabled?: boolean): Tensor {
-  { const r = native.opCall(op(153), input?.h, num_groups, weight?.h, bias?.h, eps, cudnn_enabled); return wrap(r as Handle); }
+  { const r = native.opCall(op(154), input?.h, num_groups, weight?.h, bias?.h, eps, cudnn_enabled); return wrap(r as Handle); }
 }
 
 /** layer_norm */
 export function layerNorm(input: Tensor, normalized_shape: number[], weight?: Tensor, bias?: Tensor, eps?: number, cudnn_enable?: boolean): Tensor {
-  { const r = native.opCall(op(154), input?.h, normalized_shape, weight?.h, bias?.h, eps, cudnn_enable); return wrap(r as Handle); }
+  { const r = native.opCall(op(155), input?.h, normalized_shape, weight?.h, bias?.h, eps, cudnn_enable); return wrap(r as Handle); }
 }
 
 /** batch_norm */
 export function batchNorm(input: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, running_mean: Tensor | undefined, running_var: Tensor | undefined, training: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor {
-  { const r = native.opCall(op(155), input?.h, weight?.h, bias?.h, running_mean?.h, running_var?.h, training, momentum, eps, cudnn_enabled); return wrap(r as Handle); }
+  { const r = native.opCall(op(156), input?.h, weight?.h, bias?.h, running_mean?.h, running_var?.h, training, momentum, eps, cudnn_enabled); return wrap(r as Handle); }
 }
 
 /** embedding */
 export function embedding(weight: Tensor, indices: Tensor, padding_idx?: number, scale_grad_by_freq?: boolean, sparse?: boolean): Tensor {
-  { const r = native.opCall(op(156), weight?.h, indices?.h, padding_idx, scale_grad_by_freq, sparse); return wrap(r as Handle); }
+  { const r = native.opCall(op(157), weight?.h, indices?.h, padding_idx, scale_grad_by_freq, sparse); return wrap(r as Handle); }
 }
 
 /** dropout */
 export function dropout(input: Tensor, p: number, train: boolean): Tensor {
-  { const r = native.opCall(op(157), input?.h, p, train); return wrap(r as Handle); }
+  { const r = native.opCall(op(158), input?.h, p, train); return wrap(r as Handle); }
 }
 
 /** relu */
 export function relu(self: Tensor): Tensor {
-  { const r = native.opCall(op(158), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(159), self?.h); return wrap(r as Handle); }
 }
 
 /** leaky_relu */
 export function leakyRelu(self: Tensor, negative_slope?: number): Tensor {
-  { const r = native.opCall(op(159), self?.h, negative_slope); return wrap(r as Handle); }
+  { const r = native.opCall(op(160), self?.h, negative_slope); return wrap(r as Handle); }
 }
 
 /** prelu */
 export function prelu(self: Tensor, weight: Tensor): Tensor {
-  { const r = native.opCall(op(160), self?.h, weight?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(161), self?.h, weight?.h); return wrap(r as Handle); }
 }
 
 /** silu */
 export function silu(self: Tensor): Tensor {
-  { const r = native.opCall(op(161), self?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(162), self?.h); return wrap(r as Handle); }
 }
 
 /** gelu */
 export function gelu(self: Tensor, approximate?: string): Tensor {
-  { const r = native.opCall(op(162), self?.h, approximate); return wrap(r as Handle); }
+  { const r = native.opCall(op(163), self?.h, approximate); return wrap(r as Handle); }
 }
 
 /** softplus */
 export function softplus(self: Tensor, beta?: number, threshold?: number): Tensor {
-  { const r = native.opCall(op(163), self?.h, beta, threshold); return wrap(r as Handle); }
+  { const r = native.opCall(op(164), self?.h, beta, threshold); return wrap(r as Handle); }
 }
 
 /** softmax.int */
 export function softmax(self: Tensor, dim: number, dtype?: DType): Tensor {
-  { const r = native.opCall(op(164), self?.h, dim, dtypeCode(dtype)); return wrap(r as Handle); }
+  { const r = native.opCall(op(165), self?.h, dim, dtypeCode(dtype)); return wrap(r as Handle); }
 }
 
 /** log_softmax.int */
 export function logSoftmax(self: Tensor, dim: number, dtype?: DType): Tensor {
-  { const r = native.opCall(op(165), self?.h, dim, dtypeCode(dtype)); return wrap(r as Handle); }
+  { const r = native.opCall(op(166), self?.h, dim, dtypeCode(dtype)); return wrap(r as Handle); }
 }
 
 /** upsample_nearest2d.vec */
 export function interpolateNearest(input: Tensor, output_size?: number[], scale_factors?: number[]): Tensor {
-  { const r = native.opCall(op(166), input?.h, output_size, scale_factors); return wrap(r as Handle); }
+  { const r = native.opCall(op(167), input?.h, output_size, scale_factors); return wrap(r as Handle); }
 }
 
 /** upsample_nearest3d.vec */
 export function interpolateNearest3d(input: Tensor, output_size?: number[], scale_factors?: number[]): Tensor {
-  { const r = native.opCall(op(167), input?.h, output_size, scale_factors); return wrap(r as Handle); }
+  { const r = native.opCall(op(168), input?.h, output_size, scale_factors); return wrap(r as Handle); }
 }
 
 /** upsample_bilinear2d.vec */
 export function interpolateBilinear(input: Tensor, output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
-  { const r = native.opCall(op(168), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
+  { const r = native.opCall(op(169), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
 }
 
 /** upsample_bicubic2d.vec */
 export function interpolateBicubic(input: Tensor, output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
-  { const r = native.opCall(op(169), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
+  { const r = native.opCall(op(170), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
 }
 
 /** _upsample_bilinear2d_aa.vec */
 export function interpolateBilinearAA(input: Tensor, output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
-  { const r = native.opCall(op(170), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
+  { const r = native.opCall(op(171), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
 }
 
 /** _upsample_bicubic2d_aa.vec */
 export function interpolateBicubicAA(input: Tensor, output_size: number[] | undefined, align_corners: boolean, scale_factors?: number[]): Tensor {
-  { const r = native.opCall(op(171), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
+  { const r = native.opCall(op(172), input?.h, output_size, align_corners, scale_factors); return wrap(r as Handle); }
 }
 
 /** max_pool2d */
 export function maxPool2d(self: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor {
-  { const r = native.opCall(op(172), self?.h, kernel_size, stride, padding, dilation, ceil_mode); return wrap(r as Handle); }
+  { const r = native.opCall(op(173), self?.h, kernel_size, stride, padding, dilation, ceil_mode); return wrap(r as Handle); }
 }
 
 /** avg_pool2d */
 export function avgPool2d(self: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number): Tensor {
-  { const r = native.opCall(op(173), self?.h, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override); return wrap(r as Handle); }
+  { const r = native.opCall(op(174), self?.h, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override); return wrap(r as Handle); }
 }
 
 /** adaptive_avg_pool2d */
 export function adaptiveAvgPool2d(self: Tensor, output_size: number | number[]): Tensor {
-  { const r = native.opCall(op(174), self?.h, output_size); return wrap(r as Handle); }
+  { const r = native.opCall(op(175), self?.h, output_size); return wrap(r as Handle); }
 }
 
 /** mse_loss */
 export function mseLoss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  { const r = native.opCall(op(175), self?.h, target?.h, reduction); return wrap(r as Handle); }
+  { const r = native.opCall(op(176), self?.h, target?.h, reduction); return wrap(r as Handle); }
 }
 
 /** l1_loss */
 export function l1Loss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  { const r = native.opCall(op(176), self?.h, target?.h, reduction); return wrap(r as Handle); }
+  { const r = native.opCall(op(177), self?.h, target?.h, reduction); return wrap(r as Handle); }
 }
 
 /** cross_entropy_loss */
 export function crossEntropy(self: Tensor, target: Tensor, weight?: Tensor, reduction?: number, ignore_index?: number, label_smoothing?: number): Tensor {
-  { const r = native.opCall(op(177), self?.h, target?.h, weight?.h, reduction, ignore_index, label_smoothing); return wrap(r as Handle); }
+  { const r = native.opCall(op(178), self?.h, target?.h, weight?.h, reduction, ignore_index, label_smoothing); return wrap(r as Handle); }
 }
 
 /** binary_cross_entropy_with_logits */
 export function bceWithLogits(self: Tensor, target: Tensor, weight?: Tensor, pos_weight?: Tensor, reduction?: number): Tensor {
-  { const r = native.opCall(op(178), self?.h, target?.h, weight?.h, pos_weight?.h, reduction); return wrap(r as Handle); }
+  { const r = native.opCall(op(179), self?.h, target?.h, weight?.h, pos_weight?.h, reduction); return wrap(r as Handle); }
 }
 
 /** cosine_similarity */
 export function cosineSimilarity(x1: Tensor, x2: Tensor, dim?: number, eps?: number): Tensor {
-  { const r = native.opCall(op(179), x1?.h, x2?.h, dim, eps); return wrap(r as Handle); }
+  { const r = native.opCall(op(180), x1?.h, x2?.h, dim, eps); return wrap(r as Handle); }
 }
 
 /** linalg_svd */
 export function svd(A: Tensor, full_matrices?: boolean, driver?: string): [Tensor, Tensor, Tensor] {
-  { const r = native.opCall(op(180), A?.h, full_matrices, driver); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle), wrap((r as unknown[])[2] as Handle)]; }
+  { const r = native.opCall(op(181), A?.h, full_matrices, driver); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle), wrap((r as unknown[])[2] as Handle)]; }
 }
 
 /** linalg_det */
 export function det(A: Tensor): Tensor {
-  { const r = native.opCall(op(181), A?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(182), A?.h); return wrap(r as Handle); }
 }
 
 /** linalg_inv */
 export function inv(A: Tensor): Tensor {
-  { const r = native.opCall(op(182), A?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(183), A?.h); return wrap(r as Handle); }
 }
 
 /** linalg_solve */
 export function solve(A: Tensor, B: Tensor, left?: boolean): Tensor {
-  { const r = native.opCall(op(183), A?.h, B?.h, left); return wrap(r as Handle); }
+  { const r = native.opCall(op(184), A?.h, B?.h, left); return wrap(r as Handle); }
 }
 
 /** zeros */
 export function zeros(size: number[], dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(184), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(185), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** ones */
 export function ones(size: number[], dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(185), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(186), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** full */
 export function full(size: number[], fill_value: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(186), size, fill_value, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(187), size, fill_value, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** empty.memory_format */
 export function empty(size: number[], dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(187), size, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(188), size, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** arange.start_step */
 export function arange(start: number, end: number, step?: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(188), start, end, step, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(189), start, end, step, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** linspace */
 export function linspace(start: number, end: number, steps: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(189), start, end, steps, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(190), start, end, steps, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** eye */
 export function eye(n: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(190), n, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(191), n, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** zeros_like */
 export function zerosLike(self: Tensor, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(191), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(192), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** ones_like */
 export function onesLike(self: Tensor, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(192), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(193), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** full_like */
 export function fullLike(self: Tensor, fill_value: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(193), self?.h, fill_value, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(194), self?.h, fill_value, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** randn.generator */
 export function randn(size: number[], generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(194), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(195), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** rand.generator */
 export function rand(size: number[], generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(195), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(196), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** randint.low_generator */
 export function randint(low: number, high: number, size: number[], generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(196), low, high, size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(197), low, high, size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** randperm.generator */
 export function randperm(n: number, generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(197), n, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(198), n, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** bernoulli.p */
 export function bernoulli(self: Tensor, p: number, generator?: Generator): Tensor {
-  { const r = native.opCall(op(198), self?.h, p, generator?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(199), self?.h, p, generator?.h); return wrap(r as Handle); }
 }
 
 /** multinomial */
 export function multinomial(self: Tensor, num_samples: number, replacement?: boolean, generator?: Generator): Tensor {
-  { const r = native.opCall(op(199), self?.h, num_samples, replacement, generator?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(200), self?.h, num_samples, replacement, generator?.h); return wrap(r as Handle); }
 }
 
 /** add_.Tensor | add_.Scalar */
 export function add_(self: Tensor, other: Tensor | number, alpha?: number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(200), self?.h, other?.h, alpha) as Handle); return self; }
-  { native.dispose(native.opCall(op(201), self?.h, other, alpha) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(201), self?.h, other?.h, alpha) as Handle); return self; }
+  { native.dispose(native.opCall(op(202), self?.h, other, alpha) as Handle); return self; }
 }
 
 /** sub_.Tensor | sub_.Scalar */
 export function sub_(self: Tensor, other: Tensor | number, alpha?: number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(202), self?.h, other?.h, alpha) as Handle); return self; }
-  { native.dispose(native.opCall(op(203), self?.h, other, alpha) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(203), self?.h, other?.h, alpha) as Handle); return self; }
+  { native.dispose(native.opCall(op(204), self?.h, other, alpha) as Handle); return self; }
 }
 
 /** mul_.Tensor | mul_.Scalar */
 export function mul_(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(204), self?.h, other?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(205), self?.h, other) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(205), self?.h, other?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(206), self?.h, other) as Handle); return self; }
 }
 
 /** div_.Tensor | div_.Scalar */
 export function div_(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(206), self?.h, other?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(207), self?.h, other) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(207), self?.h, other?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(208), self?.h, other) as Handle); return self; }
 }
 
 /** addcmul_ */
 export function addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number): Tensor {
-  { native.dispose(native.opCall(op(208), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
+  { native.dispose(native.opCall(op(209), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
 }
 
 /** addcdiv_ */
 export function addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number): Tensor {
-  { native.dispose(native.opCall(op(209), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
+  { native.dispose(native.opCall(op(210), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
 }
 
 /** lerp_.Tensor | lerp_.Scalar */
 export function lerp_(self: Tensor, end: Tensor, weight: Tensor | number): Tensor {
-  if ((typeof weight === 'object')) { native.dispose(native.opCall(op(210), self?.h, end?.h, weight?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(211), self?.h, end?.h, weight) as Handle); return self; }
+  if ((typeof weight === 'object')) { native.dispose(native.opCall(op(211), self?.h, end?.h, weight?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(212), self?.h, end?.h, weight) as Handle); return self; }
 }
 
 /** clamp_ */
 export function clamp_(self: Tensor, min?: number, max?: number): Tensor {
-  { native.dispose(native.opCall(op(212), self?.h, min, max) as Handle); return self; }
+  { native.dispose(native.opCall(op(213), self?.h, min, max) as Handle); return self; }
 }
 
 /** copy_ */
 export function copy_(self: Tensor, src: Tensor, non_blocking?: boolean): Tensor {
-  { native.dispose(native.opCall(op(213), self?.h, src?.h, non_blocking) as Handle); return self; }
+  { native.dispose(native.opCall(op(214), self?.h, src?.h, non_blocking) as Handle); return self; }
 }
 
 /** zero_ */
 export function zero_(self: Tensor): Tensor {
-  { native.dispose(native.opCall(op(214), self?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(215), self?.h) as Handle); return self; }
 }
 
 /** fill_.Tensor | fill_.Scalar */
 export function fill_(self: Tensor, value: Tensor | number): Tensor {
-  if ((typeof value === 'object')) { native.dispose(native.opCall(op(215), self?.h, value?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(216), self?.h, value) as Handle); return self; }
+  if ((typeof value === 'object')) { native.dispose(native.opCall(op(216), self?.h, value?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(217), self?.h, value) as Handle); return self; }
 }
 
 /** normal_ */
 export function normal_(self: Tensor, mean?: number, std?: number, generator?: Generator): Tensor {
-  { native.dispose(native.opCall(op(217), self?.h, mean, std, generator?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(218), self?.h, mean, std, generator?.h) as Handle); return self; }
 }
 
 /** uniform_ */
 export function uniform_(self: Tensor, from?: number, to?: number, generator?: Generator): Tensor {
-  { native.dispose(native.opCall(op(218), self?.h, from, to, generator?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(219), self?.h, from, to, generator?.h) as Handle); return self; }
 }
