@@ -1,0 +1,125 @@
+// diffusers' `AutoencoderKLTemporalDecoder` (SVD's VAE): a 2-D KL encoder (+ quant_conv) and the
+// temporal decoder, built from its config.json.
+import * as torch from '../../torch/index.ts';
+import type { Device, DType, Tensor } from '../../torch/index.ts';
+import * as nn from '../../nn/index.ts';
+import { DiagonalGaussianDistribution } from './gaussian.ts';
+import { loadPretrained } from './pretrained.ts';
+import { TemporalDecoder } from './temporal-decoder.ts';
+import { Encoder } from './vae-encoder.ts';
+
+/** The diffusers config fields (snake_case, as in config.json), defaults as diffusers'. */
+export interface AutoencoderTemporalConfig {
+  in_channels: number;
+  out_channels: number;
+  down_block_types: string[];
+  block_out_channels: number[];
+  layers_per_block: number;
+  latent_channels: number;
+  sample_size: number;
+  scaling_factor: number;
+  force_upcast: boolean;
+}
+
+export const VAE_DEFAULT_CONFIG: AutoencoderTemporalConfig = {
+  in_channels: 3,
+  out_channels: 3,
+  down_block_types: ['DownEncoderBlock2D'],
+  block_out_channels: [64],
+  layers_per_block: 1,
+  latent_channels: 4,
+  sample_size: 32,
+  scaling_factor: 0.18215,
+  force_upcast: true,
+};
+
+export class AutoencoderKLTemporalDecoder extends nn.Module {
+  encoder: Encoder;
+  decoder: TemporalDecoder;
+  quant_conv: nn.Conv2d;
+  readonly config: AutoencoderTemporalConfig;
+
+  constructor(config: Partial<AutoencoderTemporalConfig> = {}) {
+    super();
+    const c: AutoencoderTemporalConfig = { ...VAE_DEFAULT_CONFIG, ...config };
+    this.config = c;
+    if (c.block_out_channels.length !== c.down_block_types.length) {
+      throw new Error(`VAE config: ${c.block_out_channels.length} block_out_channels for ${c.down_block_types.length} down blocks`);
+    }
+    this.encoder = new Encoder({
+      inChannels: c.in_channels, outChannels: c.latent_channels, downBlockTypes: c.down_block_types,
+      blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block, doubleZ: true,
+    });
+    this.decoder = new TemporalDecoder({
+      inChannels: c.latent_channels, outChannels: c.out_channels, blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block,
+    });
+    this.quant_conv = new nn.Conv2d(2 * c.latent_channels, 2 * c.latent_channels, 1);
+  }
+
+  /** A model from a diffusers config.json object (unknown fields such as _class_name are ignored). */
+  static fromConfig(json: Record<string, unknown>): AutoencoderKLTemporalDecoder {
+    const known = Object.keys(VAE_DEFAULT_CONFIG);
+    return new AutoencoderKLTemporalDecoder(Object.fromEntries(Object.entries(json).filter(([k]) => known.includes(k))) as Partial<AutoencoderTemporalConfig>);
+  }
+
+  /** Loads `dir/config.json` and `dir/diffusion_pytorch_model[.fp16].safetensors` (SVD's `vae/` folder). */
+  static fromPretrained(dir: string, opts: { dtype?: DType; device?: Device; variant?: 'fp16' } = {}): AutoencoderKLTemporalDecoder {
+    return loadPretrained(dir, 'AutoencoderKLTemporalDecoder', (cfg) => AutoencoderKLTemporalDecoder.fromConfig(cfg), opts);
+  }
+
+  get scalingFactor(): number {
+    return this.config.scaling_factor;
+  }
+
+  /** images [N, 3, H, W] in [-1, 1] -> the latent posterior (mean/logvar [N, latent, H/8, W/8] for SVD). */
+  encode(images: Tensor): DiagonalGaussianDistribution {
+    const moments = torch.scope(() => this.quant_conv.forward(this.encoder.forward(images)));
+    return new DiagonalGaussianDistribution(moments);
+  }
+
+  /**
+   * latents [B·F, latent, h, w], frames of each of the B videos consecutive -> images [B·F, 3, H, W].
+   * The decoder's temporal layers mix the numFrames frames of each video (diffusers' vae.decode
+   * builds image_only_indicator = zeros(B, F); with the decoder's 'learned' mixing it only tells the
+   * frame count). Latents as the UNet sees them: divide by scalingFactor first.
+   */
+  decode(latents: Tensor, numFrames: number): Tensor {
+    if (latents.ndim !== 4) throw new Error(`VAE decode: latents must be [frames, channels, h, w], got [${latents.shape}]`);
+    if (!Number.isInteger(numFrames) || numFrames < 1 || latents.size(0) % numFrames) {
+      throw new Error(`VAE decode: ${latents.size(0)} latent frames are not a whole number of videos of ${numFrames} frames`);
+    }
+    return this.decoder.forward(latents, { numFrames });
+  }
+
+  /**
+   * The SVD pipeline's chunked decode (`decode_latents`): latents [N, latent, h, w] decoded
+   * decodeChunkSize frames at a time, each chunk as one clip of its own length (so the temporal
+   * layers never see across chunk borders, exactly as diffusers), concatenated -> [N, 3, H, W].
+   * decodeChunkSize undefined or ≥ N decodes all frames as one clip.
+   */
+  decodeChunked(latents: Tensor, decodeChunkSize?: number): Tensor {
+    const n = latents.size(0);
+    const chunk = decodeChunkSize && decodeChunkSize > 0 ? Math.min(decodeChunkSize, n) : n;
+    if (chunk === n) return this.decode(latents, n);
+    return torch.scope(() => {
+      const parts: Tensor[] = [];
+      for (let s = 0; s < n; s += chunk) {
+        const len = Math.min(chunk, n - s);
+        parts.push(this.decode(latents.narrow(0, s, len), len));
+      }
+      return torch.cat(parts, 0);
+    });
+  }
+
+  /** Gradient checkpointing of the decoder's mid and up blocks while a graph is recorded. */
+  enableGradientCheckpointing(on = true): this {
+    this.decoder.gradientCheckpointing = on;
+    return this;
+  }
+
+  /** Bounds the score matrix of the mid-block attentions (elements per chunk of queries). */
+  setAttentionMemory(maxScoreElements: number): this {
+    for (const [, m] of this.modules()) if ('maxScoreElements' in m) (m as { maxScoreElements: number }).maxScoreElements = maxScoreElements;
+    return this;
+  }
+}
