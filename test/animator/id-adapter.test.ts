@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
-import type { Tensor } from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { IdAdapterProcessor, idAdapterFromAttention } from '../../src/models/animator/id-adapter.ts';
+import { Attention } from '../../src/models/svd/attention.ts';
 import { get, loadFixture, relError } from '../face/fixture.ts';
 
 const DIR = 'id_adapter_processor';
 
-/** Stand-in for diffusers' Attention(query 32, cross 24, heads 2, dim_head 16, bias=False, out_bias=True) with its processor child. */
-class TestAttention extends nn.Module {
-  readonly heads = 2;
-  to_q = new nn.Linear(32, 32, { bias: false });
-  to_k = new nn.Linear(24, 32, { bias: false });
-  to_v = new nn.Linear(24, 32, { bias: false });
-  to_out = new nn.ModuleList<nn.Layer>([new nn.Linear(32, 32), new nn.Dropout(0)]);
-  processor = new IdAdapterProcessor(32, 24, { numTokens: 4, scale: 1.0 });
-  forward(hidden: Tensor, encoderHiddenStates?: Tensor): Tensor {
-    return this.processor.forward(this, hidden, encoderHiddenStates);
-  }
+/** diffusers' Attention(query 32, cross 24, heads 2, dim_head 16, bias=False, out_bias=True), as attn2 is built, with the ID-Adapter installed. */
+function idAttention(): Attention {
+  const attn = new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16, bias: false, outBias: true });
+  attn.setProcessor(new IdAdapterProcessor(32, 24, { numTokens: 4, scale: 1.0 }));
+  return attn;
 }
 
-function fixtureAttention(): TestAttention {
-  const attn = nn.withInit({ device: 'meta' }, () => new TestAttention());
+function fixtureAttention(): Attention {
+  const attn = nn.withInit({ device: 'meta' }, idAttention);
   attn.loadStateDict(loadFixture(DIR, 'weights.safetensors'), { assign: true });
   return attn.eval();
 }
@@ -38,6 +32,10 @@ test('ID-Adapter processor matches the reference with 1 and 3 context tokens (1e
     console.log(`id_adapter_processor: out_${n} ${err.toExponential(3)}`);
     assert.ok(err <= 1e-5, `out_${n}: ${err}`);
   }
+  // query chunking (a small score budget) gives the same result
+  attn.maxScoreElements = 64;
+  const chunked = torch.noGrad(() => attn.forward(hidden, get(inputs, 'encoder_hidden_states_3ctx')));
+  assert.ok(relError(chunked, get(outputs, 'out_3ctx')) <= 1e-5);
 });
 
 test('ID-Adapter: all-zero encoder states (CFG uncond) give IP\' = 0, so the output is to_out(0) = its bias', () => {
@@ -72,7 +70,7 @@ test('ID-Adapter: the face branch is aligned to the context branch (same mean an
 });
 
 test('idAdapterFromAttention copies to_k / to_v into id_to_k / id_to_v (independent tensors)', () => {
-  const attn = nn.withInit({ seed: 11 }, () => new TestAttention());
+  const attn = nn.withInit({ seed: 11 }, () => new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16 }));
   const proc = idAdapterFromAttention(attn, 4);
   assert.equal(proc.numTokens, 4);
   assert.deepEqual(proc.id_to_k.weight.shape, [32, 24]);
@@ -86,7 +84,7 @@ test('idAdapterFromAttention copies to_k / to_v into id_to_k / id_to_v (independ
 });
 
 test('ID-Adapter state-dict keys sit under the attention as processor.id_to_{k,v}.weight', () => {
-  const attn = nn.withInit({ device: 'meta' }, () => new TestAttention());
+  const attn = nn.withInit({ device: 'meta' }, idAttention);
   assert.deepEqual([...attn.stateDict().keys()].filter((k) => k.startsWith('processor.')), ['processor.id_to_k.weight', 'processor.id_to_v.weight']);
 });
 
@@ -95,4 +93,15 @@ test('ID-Adapter rejects missing or too-short encoder states', () => {
   const hidden = torch.zeros([1, 4, 32]);
   assert.throws(() => attn.forward(hidden), /encoder hidden states are required/);
   assert.throws(() => attn.forward(hidden, torch.zeros([1, 4, 24])), /4 tokens, need context tokens/);
+});
+
+test('ID-Adapter: a forward leaves no tensor behind but its output', () => {
+  const attn = nn.withInit({ seed: 2 }, idAttention);
+  const hidden = torch.zeros([2, 6, 32]);
+  const ehs = torch.ones([2, 5, 24]);
+  torch.noGrad(() => {
+    const before = torch.liveTensors();
+    attn.forward(hidden, ehs).dispose();
+    assert.equal(torch.liveTensors(), before);
+  });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { PoseNet } from '../../src/models/animator/pose-net.ts';
-import { get, keyEntries, loadFixture, readKeyList, relError } from '../face/fixture.ts';
+import { FIXTURES, get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from '../face/fixture.ts';
 
 test('PoseNet matches the reference on posenet_full (1e-5 of max|ref|)', () => {
   const model = nn.withInit({ device: 'meta' }, () => new PoseNet(320));
@@ -47,4 +48,36 @@ test('PoseNet init: He-normal hidden convs, zero final_proj (a fresh PoseNet out
 test('PoseNet rejects a non-RGB input with a clear message', () => {
   const model = new PoseNet();
   assert.throws(() => model.forward(torch.zeros([1, 4, 16, 16])), /PoseNet: expected \[F,3,H,W\]/);
+});
+
+test('PoseNet.fromCheckpoint loads a checkpoint file strictly, widening F16 to f32', () => {
+  const pose = get(loadFixture('posenet_full', 'inputs.safetensors'), 'pose');
+  const ref = get(loadFixture('posenet_full', 'output.safetensors'), 'pose_latents');
+  withCheckpointFile('posenet_full', 'weights.safetensors', (path) => {
+    const model = PoseNet.fromCheckpoint(path);
+    assert.equal(model.training, false);
+    assert.equal(model.scale.dtype, 'f32');
+    assert.equal(model.conv_layers.at(0).parameters()[0].device, 'cpu');
+    assert.ok(relError(torch.noGrad(() => model.forward(pose)), ref) <= 1e-5);
+  });
+});
+
+test('PoseNet.fromCheckpoint names the file and every wrong key', () => {
+  withCheckpointFile('posenet_full', 'weights.safetensors', (path) => {
+    assert.throws(() => PoseNet.fromCheckpoint(path), (err: Error) => {
+      assert.match(err.message, /state dict from .*model\.safetensors does not match the model/);
+      assert.match(err.message, /missing keys \(1\): scale/);
+      assert.match(err.message, /unexpected keys \(1\): gain/);
+      return true;
+    });
+  }, (state) => { state.set('gain', state.get('scale')!); state.delete('scale'); });
+  // a .pth state dict (torch.save) with other keys and shapes
+  const pth = join(FIXTURES, 'pth_state_dict', 'state_dict.pth');
+  assert.throws(() => PoseNet.fromCheckpoint(pth), (err: Error) => {
+    assert.match(err.message, /state_dict\.pth does not match the model/);
+    assert.match(err.message, /missing keys \(15\): conv_layers\.2\.weight, .*, final_proj\.bias\n/);
+    assert.match(err.message, /unexpected keys \(7\): half\.weight, bf16\.weight, steps, mask/);
+    assert.match(err.message, /shape of final_proj\.weight: expected \[320,128,1,1\], found \[8,3,1,1\]/);
+    return true;
+  });
 });

@@ -4,7 +4,7 @@ import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { FusionFaceId } from '../../src/models/face/face-encoder.ts';
 import { PerceiverAttention } from '../../src/models/face/perceiver.ts';
-import { get, keyEntries, loadFixture, readKeyList, relError } from './fixture.ts';
+import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from './fixture.ts';
 
 const DIR = 'face_encoder_tiny';
 
@@ -64,4 +64,41 @@ test('FusionFaceId checks its input shapes', () => {
   const model = nn.withInit({ seed: 1 }, () => new FusionFaceId(64, 32, 48, 4));
   assert.throws(() => model.forward(torch.zeros([1, 31]), torch.zeros([1, 1, 48])), /idEmbeds must be \[B, 32\]/);
   assert.throws(() => model.forward(torch.zeros([1, 32]), torch.zeros([1, 48])), /clipEmbeds must be \[B, L, 48\]/);
+});
+
+test('FusionFaceId.fromCheckpoint loads strictly and reproduces the reference; wrong keys are named', () => {
+  const config = { crossAttentionDim: 64, idEmbeddingsDim: 32, clipEmbeddingsDim: 48, numTokens: 4 };
+  const inputs = loadFixture(DIR, 'inputs.safetensors');
+  const ref = get(loadFixture(DIR, 'output.safetensors'), 'face_tokens');
+  withCheckpointFile(DIR, 'weights.safetensors', (path) => {
+    const model = FusionFaceId.fromCheckpoint(path, { config });
+    assert.equal(model.training, false);
+    assert.equal(model.norm.weight!.dtype, 'f32');
+    const out = torch.noGrad(() => model.forward(get(inputs, 'id_embeds'), get(inputs, 'clip_embeds')));
+    assert.ok(relError(out, ref) <= 1e-5);
+    // the tiny checkpoint cannot be read as the full-size encoder: every shape differs
+    assert.throws(() => FusionFaceId.fromCheckpoint(path), /shape of fusion_model\.layers\.0\.0\.norm1\.bias: expected \[1024\], found \[64\][^]*56 mis-shaped keys in all/);
+  });
+  withCheckpointFile(DIR, 'weights.safetensors', (path) => {
+    assert.throws(() => FusionFaceId.fromCheckpoint(path, { config }), (err: Error) => {
+      assert.match(err.message, /model\.safetensors does not match the model/);
+      assert.match(err.message, /missing keys \(1\): fusion_model\.layers\.3\.1\.3\.weight/);
+      assert.match(err.message, /unexpected keys \(1\): fusion_model\.layers\.3\.1\.2\.weight/);
+      return true;
+    });
+  }, (state) => {
+    state.set('fusion_model.layers.3.1.2.weight', state.get('fusion_model.layers.3.1.3.weight')!);
+    state.delete('fusion_model.layers.3.1.3.weight');
+  });
+});
+
+test('FusionFaceId: a forward leaves no tensor behind but its output', () => {
+  const model = nn.withInit({ seed: 1 }, () => new FusionFaceId(64, 32, 48, 4));
+  const id = torch.zeros([1, 32]);
+  const clip = torch.zeros([1, 1, 48]);
+  torch.noGrad(() => {
+    const before = torch.liveTensors();
+    model.forward(id, clip).dispose();
+    assert.equal(torch.liveTensors(), before);
+  });
 });

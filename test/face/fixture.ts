@@ -1,32 +1,42 @@
 // Fixture access for the StableAnimator module tests (test/face, test/animator): golden safetensors
 // files widened to f32, key lists of the full-size models, and the relative-error measure.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.ts';
-import type { DType, Tensor } from '../../src/torch/index.ts';
+import type { DType, RawTensor, Tensor } from '../../src/torch/index.ts';
+import { readSafetensors, writeSafetensors } from '../../src/torch/serialization/index.ts';
 import type { Module } from '../../src/nn/index.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
-const DTYPES: Record<string, DType> = { F16: 'f16', F32: 'f32', F64: 'f64', BF16: 'bf16', I64: 'i64', I32: 'i32', U8: 'u8', BOOL: 'bool' };
-
-/** All tensors of a safetensors file, floating ones widened to f32 (the fixtures compute in f32). */
+/** All tensors of a fixture safetensors file, floating ones widened to f32 (the fixtures compute in f32). */
 export function loadFixture(dir: string, file: string): Map<string, Tensor> {
-  const buf = readFileSync(join(FIXTURES, dir, file));
-  const headerLen = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  const base = 8 + headerLen;
   const out = new Map<string, Tensor>();
-  for (const [name, e] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const dtype = DTYPES[e.dtype];
-    if (!dtype) throw new Error(`${file}: ${name} has unsupported dtype ${e.dtype}`);
-    const data = new Uint8Array(buf.subarray(base + e.data_offsets[0], base + e.data_offsets[1]));
-    const t = torch.fromRaw({ dtype, shape: e.shape, data });
-    out.set(name, torch.isFloating(dtype) && dtype !== 'f32' ? t.float() : t);
+  for (const [name, raw] of readSafetensors(join(FIXTURES, dir, file))) {
+    const t = torch.fromRaw(raw);
+    out.set(name, torch.isFloating(t.dtype) && t.dtype !== 'f32' ? t.float() : t);
   }
   return out;
+}
+
+/**
+ * Runs fn on a temporary copy of a fixture's weights as a checkpoint file (the F16 tensors as stored,
+ * optionally edited), then deletes it.
+ */
+export function withCheckpointFile<T>(dir: string, file: string, fn: (path: string) => T,
+  edit?: (state: Map<string, RawTensor>) => void): T {
+  const state = readSafetensors(join(FIXTURES, dir, file));
+  edit?.(state);
+  const tmp = mkdtempSync(join(tmpdir(), 'sa-ckpt-'));
+  try {
+    const path = join(tmp, 'model.safetensors');
+    writeSafetensors(path, state);
+    return fn(path);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export function get(m: Map<string, Tensor>, key: string): Tensor {

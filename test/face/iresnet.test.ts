@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { IResNet, iresnet100 } from '../../src/models/face/iresnet.ts';
-import { get, keyEntries, loadFixture, readKeyList, relError } from './fixture.ts';
+import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from './fixture.ts';
 
 const TINY = { layers: [2, 2, 2, 1] as [number, number, number, number], numFeatures: 16, stemWidth: 8, widths: [8, 16, 32, 64] as [number, number, number, number] };
 
@@ -45,4 +45,33 @@ test('iresnet100 state dict equals glintr100_torch.pth keys, shapes, dtypes and 
 test('IResNet checks the input size', () => {
   const model = nn.withInit({ seed: 5 }, () => new IResNet(TINY)).eval();
   assert.throws(() => model.forward(torch.zeros([1, 3, 96, 96])), /IResNet: expected faces \[B,3,112,112\]/);
+});
+
+test('IResNet.fromCheckpoint loads strictly (num_batches_tracked may be absent) and names a missing key', () => {
+  const face = get(loadFixture('iresnet_tiny', 'inputs.safetensors'), 'face');
+  const ref = get(loadFixture('iresnet_tiny', 'output.safetensors'), 'embedding');
+  withCheckpointFile('iresnet_tiny', 'weights.safetensors', (path) => {
+    const model = IResNet.fromCheckpoint(path, { config: TINY });
+    assert.equal(model.training, false);
+    assert.equal(model.fc.weight.requiresGrad, false);
+    assert.equal(model.bn1.num_batches_tracked.dtype, 'i64');
+    assert.ok(relError(torch.noGrad(() => model.forward(face)), ref) <= 1e-5);
+  });
+  withCheckpointFile('iresnet_tiny', 'weights.safetensors', (path) => {
+    assert.throws(() => IResNet.fromCheckpoint(path, { config: TINY }), (err: Error) => {
+      assert.match(err.message, /model\.safetensors does not match the model/);
+      assert.match(err.message, /missing keys \(1\): layer2\.0\.downsample\.1\.running_var$/);
+      return true;
+    });
+  }, (state) => { state.delete('layer2.0.downsample.1.running_var'); });
+});
+
+test('IResNet: a forward leaves no tensor behind but its output', () => {
+  const net = nn.withInit({ seed: 5 }, () => new IResNet(TINY)).eval();
+  const face = torch.zeros([1, 3, 112, 112]);
+  torch.noGrad(() => {
+    const before = torch.liveTensors();
+    net.forward(face).dispose();
+    assert.equal(torch.liveTensors(), before);
+  });
 });

@@ -7,16 +7,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
-
-/** What the processor needs of the attention module it serves (diffusers' `Attention` names). */
-export interface AttentionHost {
-  heads: number;
-  to_q: nn.Linear;
-  to_k: nn.Linear;
-  to_v: nn.Linear;
-  /** [0] the output Linear, [1] Dropout. */
-  to_out: nn.ModuleList<nn.Layer>;
-}
+import type { Attention, AttentionProcessor } from '../svd/attention.ts';
 
 export interface IdAdapterOptions {
   /** Trailing face tokens of the encoder states (4). */
@@ -27,7 +18,8 @@ export interface IdAdapterOptions {
   eps?: number;
 }
 
-export class IdAdapterProcessor extends nn.Module {
+/** Install with `attn.setProcessor(p)` on a cross-attention (attn2) whose context ends with the face tokens. */
+export class IdAdapterProcessor extends nn.Module implements AttentionProcessor {
   id_to_k: nn.Linear;
   id_to_v: nn.Linear;
   readonly numTokens: number;
@@ -54,12 +46,12 @@ export class IdAdapterProcessor extends nn.Module {
    *
    * All-zero encoder states (the CFG uncond branch) give H = IP = 0, std 0, so IP' = 0.
    */
-  forward(attn: AttentionHost, hidden: Tensor, encoderHiddenStates?: Tensor): Tensor {
+  forward(attn: Attention, hidden: Tensor, encoderHiddenStates?: Tensor): Tensor {
     if (!encoderHiddenStates) throw new Error('IdAdapterProcessor: cross-attention only, encoder hidden states are required');
-    const total = encoderHiddenStates.size(1);
     if (hidden.ndim !== 3 || encoderHiddenStates.ndim !== 3) {
       throw new Error(`IdAdapterProcessor: expected 3-D hidden and encoder states, got [${hidden.shape}] and [${encoderHiddenStates.shape}]`);
     }
+    const total = encoderHiddenStates.size(1);
     if (total <= this.numTokens) {
       throw new Error(`IdAdapterProcessor: encoder states have ${total} tokens, need context tokens before the ${this.numTokens} face tokens`);
     }
@@ -67,17 +59,14 @@ export class IdAdapterProcessor extends nn.Module {
       const ctxLen = total - this.numTokens;
       const ctx = encoderHiddenStates.narrow(1, 0, ctxLen);
       const face = encoderHiddenStates.narrow(1, ctxLen, this.numTokens);
-      const heads = attn.heads;
-      const split = (x: Tensor) => x.view([x.size(0), x.size(1), heads, -1]).transpose(1, 2);
-      const merge = (x: Tensor) => x.transpose(1, 2).flatten(2);
-      const q = split(attn.to_q.forward(hidden));
-      const h = merge(nn.scaledDotProductAttention(q, split(attn.to_k.forward(ctx)), split(attn.to_v.forward(ctx))));
-      const ip = merge(nn.scaledDotProductAttention(q, split(this.id_to_k.forward(face)), split(this.id_to_v.forward(face))));
+      const q = attn.to_q.forward(hidden);
+      const h = attn.attend(q, attn.to_k.forward(ctx), attn.to_v.forward(ctx));
+      const ip = attn.attend(q, this.id_to_k.forward(face), this.id_to_v.forward(face));
       const [sdH, muH] = torch.stdMean(h, [1, 2], 1, true);
       const [sdI, muI] = torch.stdMean(ip, [1, 2], 1, true);
       const aligned = ip.sub(muI).mul(sdH.div(sdI.add(this.eps))).add(muH);
       const mixed = this.scale === 1 ? h.add(aligned) : h.add(aligned.mul(this.scale));
-      return attn.to_out.at(1).forward(attn.to_out.at(0).forward(mixed));
+      return attn.projectOut(mixed);
     });
   }
 }
@@ -86,7 +75,7 @@ export class IdAdapterProcessor extends nn.Module {
  * The reference's initialisation: an ID-Adapter whose id_to_k / id_to_v start as copies of the
  * attention's to_k / to_v (the released `unet.pth` then overwrites them).
  */
-export function idAdapterFromAttention(attn: AttentionHost, numTokens = 4, opts: Omit<IdAdapterOptions, 'numTokens'> = {}): IdAdapterProcessor {
+export function idAdapterFromAttention(attn: Attention, numTokens = 4, opts: Omit<IdAdapterOptions, 'numTokens'> = {}): IdAdapterProcessor {
   const [hiddenSize, crossAttentionDim] = attn.to_k.weight.shape;
   const proc = nn.withInit({ device: 'meta' }, () => new IdAdapterProcessor(hiddenSize, crossAttentionDim, { ...opts, numTokens }));
   const copy = (t: Tensor) => torch.noGrad(() => t.clone());

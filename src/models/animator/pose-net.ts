@@ -2,8 +2,9 @@
 // (stride 8), which the UNet adds to its conv_in output. StableAnimator's (and MimicMotion's)
 // `animation/modules/pose_net.py`; state-dict keys as in `pose_net.pth`.
 import * as torch from '../../torch/index.ts';
-import type { DType, Tensor } from '../../torch/index.ts';
+import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { loadCheckpointInto, type CheckpointOptions } from '../checkpoint.ts';
 
 /** [in, out, kernel, stride] of the eight hidden convs (padding 1 each), SiLU after every one. */
 const HIDDEN: [number, number, number, number][] = [
@@ -51,5 +52,11 @@ export class PoseNet extends nn.Module {
       if (x.ndim !== 4 || x.size(1) !== 3) throw new Error(`PoseNet: expected [F,3,H,W] or [B,F,3,H,W], got [${pose.shape}]`);
       return this.final_proj.forward(this.conv_layers.forward(x)).mul(this.scale);
     });
+  }
+
+  /** Loads `pose_net.pth` (or a .safetensors with its keys): built on 'meta', loaded strictly, eval mode. */
+  static fromCheckpoint(path: string, opts: CheckpointOptions & { noiseLatentChannels?: number } = {}): PoseNet {
+    const model = nn.withInit({ device: 'meta' }, () => new PoseNet(opts.noiseLatentChannels));
+    return loadCheckpointInto(model, path, opts);
   }
 }

@@ -4,6 +4,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { loadCheckpointInto, type CheckpointOptions } from '../checkpoint.ts';
 import { FacePerceiver } from './perceiver.ts';
 
 export interface FusionFaceIdConfig {
@@ -60,5 +61,12 @@ export class FusionFaceId extends nn.Module {
       throw new Error(`FusionFaceId: clipEmbeds must be [B, L, ${this.config.clipEmbeddingsDim}], got [${clipEmbeds.shape}]`);
     }
     return torch.scope(() => this.fusion_model.forward(this.faceTokens(idEmbeds), clipEmbeds));
+  }
+
+  /** Loads `face_encoder.pth` (or a .safetensors with its keys): built on 'meta', loaded strictly, eval mode. */
+  static fromCheckpoint(path: string, opts: CheckpointOptions & { config?: FusionFaceIdConfig } = {}): FusionFaceId {
+    const c = opts.config ?? FACE_ENCODER_CONFIG;
+    const model = nn.withInit({ device: 'meta' }, () => new FusionFaceId(c.crossAttentionDim, c.idEmbeddingsDim, c.clipEmbeddingsDim, c.numTokens));
+    return loadCheckpointInto(model, path, opts);
   }
 }

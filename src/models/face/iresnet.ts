@@ -5,6 +5,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { readStateDict, type CheckpointOptions } from '../checkpoint.ts';
 
 /** arcface_torch builds every BatchNorm with eps 1e-5. */
 const BN_EPS = 1e-5;
@@ -131,6 +132,12 @@ export class IResNet extends nn.Module {
     }
     this.loadStateDict(full, { strict: true, assign: true, source });
     return this.eval().requiresGrad_(false);
+  }
+
+  /** Loads `glintr100_torch.pth` (iresnet100 unless `config` says otherwise): built on 'meta', strict, eval, frozen. */
+  static fromCheckpoint(path: string, opts: CheckpointOptions & { config?: Partial<IResNetConfig> } = {}): IResNet {
+    const model = nn.withInit({ device: 'meta' }, () => new IResNet(opts.config ?? IRESNET100));
+    return model.loadWeights(readStateDict(path, opts), path);
   }
 }
 
