@@ -33,6 +33,11 @@ function make(shape: number[], fill: (t: Tensor) => void): Tensor {
   return t;
 }
 
+/** An integer buffer (e.g. BatchNorm's step counter) on the context's device, zero-filled. */
+export function integerZeros(shape: number[]): Tensor {
+  return torch.zeros(shape, 'i64', undefined, ctx.device as Device);
+}
+
 export function uniform(shape: number[], bound: number): Tensor {
   return make(shape, (t) => t.uniform_(-bound, bound, ctx.generator));
 }

@@ -1,6 +1,6 @@
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
-import { constant } from './init.ts';
+import { constant, integerZeros } from './init.ts';
 import { buffer, Module, parameter } from './module.ts';
 
 export class GroupNorm extends Module {
@@ -49,7 +49,7 @@ export class BatchNorm extends Module {
     this.bias = parameter(constant([numFeatures], 0));
     this.running_mean = buffer(constant([numFeatures], 0));
     this.running_var = buffer(constant([numFeatures], 1));
-    this.num_batches_tracked = buffer(torch.zeros([], 'i64'));
+    this.num_batches_tracked = buffer(integerZeros([]));
   }
   forward(x: Tensor): Tensor {
     return torch.batchNorm(x, this.weight, this.bias, this.running_mean, this.running_var, this.training, this.momentum, this.eps, false);

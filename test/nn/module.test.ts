@@ -54,6 +54,7 @@ test('loadStateDict copies values and reports missing, unexpected and mis-shaped
 test('meta construction allocates nothing and assign-loading adopts tensors', () => {
   const meta = nn.withInit({ device: 'meta' }, () => new Fusion());
   assert.equal(meta.proj_in.weight.device, 'meta');
+  assert.equal(meta.bn.num_batches_tracked.device, 'meta');
   const real = new Fusion();
   meta.loadStateDict(real.stateDict(), { assign: true });
   assert.equal(meta.proj_in.weight.device, 'cpu');
