@@ -1,0 +1,67 @@
+// StableAnimator's denoising UNet (`animation/modules/unet.py` as assembled by `inference_basic.py`): the
+// SVD spatio-temporal UNet with
+//   - the encoder states [CLIP token, 4 face tokens]: the temporal blocks drop the trailing face tokens
+//     (`numFaceTokens`), the spatial blocks see all five;
+//   - a distribution-aware ID-Adapter (`IdAdapterProcessor`) on every spatial cross-attention (attn2; 16 in
+//     SVD-xt), its `id_to_k`/`id_to_v` started as copies of that layer's `to_k`/`to_v`;
+//   - PoseNet features added to the conv_in output (`poseLatents` of the forward options).
+// The state dict is exactly `Animation/unet.pth`: SVD's names plus 32 `...attn2.processor.id_to_{k,v}.weight`.
+import type { Device, DType } from '../../torch/index.ts';
+import * as nn from '../../nn/index.ts';
+import { UNetSpatioTemporalConditionModel, UNET_DEFAULT_CONFIG, type UNetSpatioTemporalConfig } from '../svd/unet.ts';
+import { findWeightFiles, loadWeights, readModelConfig } from '../svd/pretrained.ts';
+import { idAdapterFromAttention } from './id-adapter.ts';
+
+/** Face tokens of the Face Encoder appended to the CLIP token (4 in every released model). */
+export const NUM_FACE_TOKENS = 4;
+
+export interface StableAnimatorUNetOptions {
+  numFaceTokens?: number;
+  /** Weight of the aligned face branch in every ID-Adapter (1.0 in the reference). */
+  idScale?: number;
+}
+
+export interface StableAnimatorUNetLoadOptions extends StableAnimatorUNetOptions {
+  /**
+   * The UNet config: an object, or a diffusers model folder holding config.json (SVD-xt's `unet/`).
+   * Default: SVD-xt's (UNET_DEFAULT_CONFIG).
+   */
+  config?: Partial<UNetSpatioTemporalConfig> | string;
+  dtype?: DType;
+  device?: Device;
+}
+
+export class StableAnimatorUNet extends UNetSpatioTemporalConditionModel {
+  readonly idScale: number;
+
+  constructor(config: Partial<UNetSpatioTemporalConfig> = {}, opts: StableAnimatorUNetOptions = {}) {
+    const numFaceTokens = opts.numFaceTokens ?? NUM_FACE_TOKENS;
+    super(config, { numFaceTokens });
+    this.idScale = opts.idScale ?? 1.0;
+    this.setSpatialCrossAttentionProcessors((attn) => idAdapterFromAttention(attn, numFaceTokens, { scale: this.idScale }));
+  }
+
+  /** From a diffusers config object (unknown fields such as _class_name or num_tokens are ignored). */
+  static override fromConfig(json: Record<string, unknown>, opts: StableAnimatorUNetOptions = {}): StableAnimatorUNet {
+    const known = Object.keys(UNET_DEFAULT_CONFIG);
+    const config = Object.fromEntries(Object.entries(json).filter(([k]) => known.includes(k))) as Partial<UNetSpatioTemporalConfig>;
+    return new StableAnimatorUNet(config, opts);
+  }
+
+  /**
+   * Loads `unet.pth` (or a .safetensors, or a list of shards) strictly into a model built without memory:
+   * every key of the model present, none extra, shapes equal (the error names all differences and the file),
+   * floating tensors converted to `dtype` (default f32); eval mode.
+   */
+  static fromCheckpoint(files: string | string[], opts: StableAnimatorUNetLoadOptions = {}): StableAnimatorUNet {
+    const config = typeof opts.config === 'string' ? readModelConfig(opts.config, 'UNetSpatioTemporalConditionModel') : (opts.config ?? {});
+    const model = nn.withInit({ device: 'meta' }, () => StableAnimatorUNet.fromConfig(config as Record<string, unknown>, opts));
+    loadWeights(model, files, { dtype: opts.dtype, device: opts.device });
+    return model.eval();
+  }
+
+  /** A diffusers-layout folder (config.json + diffusion_pytorch_model[.fp16].safetensors) holding a StableAnimator UNet. */
+  static override fromPretrained(dir: string, opts: Omit<StableAnimatorUNetLoadOptions, 'config'> & { variant?: 'fp16' } = {}): StableAnimatorUNet {
+    return StableAnimatorUNet.fromCheckpoint(findWeightFiles(dir, opts.variant), { ...opts, config: dir });
+  }
+}
