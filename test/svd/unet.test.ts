@@ -10,7 +10,8 @@ import * as torch from '../../src/torch/index.ts';
 import type { Tensor } from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { readSafetensors } from '../../src/torch/serialization/index.ts';
-import { Attention, type AttentionProcessor } from '../../src/models/svd/attention.ts';
+import { Attention, DEFAULT_MAX_SCORE_ELEMENTS, type AttentionProcessor } from '../../src/models/svd/attention.ts';
+import { DEFAULT_FF_CHUNK_ELEMENTS } from '../../src/models/svd/feed-forward.ts';
 import { sinusoidalEmbedding } from '../../src/models/svd/timesteps.ts';
 import { UNetSpatioTemporalConditionModel } from '../../src/models/svd/unet.ts';
 
@@ -91,6 +92,18 @@ test('pose latents are added to the conv_in output', () => {
     assert.ok(relError(run(unet), viaOption) < 1e-6);
   } finally {
     convIn.forward = original;
+  }
+});
+
+test('attention and feed-forward chunking under small memory limits give the same result', () => {
+  const base = run(unet);
+  unet.setMemoryLimits({ maxScoreElements: 2 ** 13, maxFeedForwardElements: 2 ** 14 });
+  try {
+    // equal up to the summation order of differently blocked matrix products
+    const ratio = relError(run(unet), base);
+    assert.ok(ratio < 1e-5, `ratio ${ratio}`);
+  } finally {
+    unet.setMemoryLimits({ maxScoreElements: DEFAULT_MAX_SCORE_ELEMENTS, maxFeedForwardElements: DEFAULT_FF_CHUNK_ELEMENTS });
   }
 });
 

@@ -2,13 +2,13 @@
 // two levels (32, 64) so the resnet shortcut and one down/up-sampling run), plus the pipeline's
 // chunked decode, posterior sampling and decoder gradient checkpointing (StableAnimator's HJB path).
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import type { Tensor } from '../../src/torch/index.ts';
-import { readSafetensors } from '../../src/torch/serialization/index.ts';
+import { readSafetensors, writeSafetensors } from '../../src/torch/serialization/index.ts';
 import { AutoencoderKLTemporalDecoder } from '../../src/models/svd/autoencoder.ts';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'vae_temporal_tiny');
@@ -58,6 +58,9 @@ test('encode: posterior mode and clamped logvar match diffusers to 1e-4 of max|r
     report('latent_mode', mode);
     report('latent_logvar', logvar);
     assert.ok(mode <= 1e-4 && logvar <= 1e-4);
+    // the mid-block attention in query chunks: the same numbers
+    const chunked = fromFixture().setMemoryLimits({ maxScoreElements: 2 ** 10 }).encode(inputs.get('image')!);
+    assert.ok(relError(chunked.mode(), posterior.mode()) < 1e-6);
   });
 });
 
@@ -123,4 +126,32 @@ test('decoder checkpointing in eval mode gives the same gradients (latents and w
   console.log(`  vae decoder checkpointing: max|Δgrad| / max|grad| = ${(diff / scale).toExponential(3)}`);
   assert.ok(diff <= 1e-5 * scale);
   assert.equal(model.training, false);
+});
+
+test('sharded checkpoints (safetensors index), f16 loading and a missing shard key', () => {
+  const raws = readSafetensors(join(DIR, 'weights.safetensors'));
+  const names = [...raws.keys()];
+  const dir = mkdtempSync(join(tmpdir(), 'svd-vae-shards-'));
+  try {
+    copyFileSync(join(DIR, 'config.json'), join(dir, 'config.json'));
+    const half = Math.floor(names.length / 2);
+    const shards = [names.slice(0, half), names.slice(half)];
+    const weightMap: Record<string, string> = {};
+    shards.forEach((keys, i) => {
+      const file = `diffusion_pytorch_model-0000${i + 1}-of-00002.safetensors`;
+      writeSafetensors(join(dir, file), new Map(keys.map((k) => [k, raws.get(k)!])));
+      for (const k of keys) weightMap[k] = file;
+    });
+    writeFileSync(join(dir, 'diffusion_pytorch_model.safetensors.index.json'), JSON.stringify({ weight_map: weightMap }));
+    const sharded = AutoencoderKLTemporalDecoder.fromPretrained(dir, { dtype: 'f16' });
+    assert.ok(sharded.parameters().every((p) => p.dtype === 'f16'));
+    // the f16 weights are exact: widened to f32 they give the reference result
+    const out = torch.noGrad(() => sharded.to('f32').decode(latent, 3));
+    assert.ok(relError(out, ref.get('decoded')!) <= 1e-4);
+    // a shard that lacks keys: the missing ones are named
+    writeFileSync(join(dir, 'diffusion_pytorch_model.safetensors.index.json'), JSON.stringify({ weight_map: { [names[0]]: 'diffusion_pytorch_model-00001-of-00002.safetensors' } }));
+    assert.throws(() => AutoencoderKLTemporalDecoder.fromPretrained(dir), /missing keys \(\d+\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

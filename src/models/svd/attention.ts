@@ -121,7 +121,9 @@ export class Attention extends nn.Module {
     return torch.scope(() => {
       const [b, lq] = q.shape;
       const lk = k.size(1);
-      const split = (x: Tensor) => x.view([x.size(0), x.size(1), this.heads, -1]).transpose(1, 2);
+      // [B, heads, L, d] made contiguous once: matmul folds (B, heads) into one batch dimension,
+      // and would otherwise copy k and v again for every chunk of queries
+      const split = (x: Tensor) => x.view([x.size(0), x.size(1), this.heads, -1]).transpose(1, 2).contiguous();
       const perQuery = b * this.heads * lk;
       const chunkSize = perQuery * lq > this.maxScoreElements ? Math.max(1, Math.floor(this.maxScoreElements / perQuery)) : undefined;
       const o = nn.scaledDotProductAttention(split(q), split(k), split(v), { scale: this.scale, chunkSize });

@@ -4,6 +4,7 @@ import * as torch from '../../torch/index.ts';
 import type { Device, DType, Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import { DiagonalGaussianDistribution } from './gaussian.ts';
+import { setMemoryLimits, type MemoryLimits } from './memory-limits.ts';
 import { loadPretrained } from './pretrained.ts';
 import { TemporalDecoder } from './temporal-decoder.ts';
 import { Encoder } from './vae-encoder.ts';
@@ -117,9 +118,9 @@ export class AutoencoderKLTemporalDecoder extends nn.Module {
     return this;
   }
 
-  /** Bounds the score matrix of the mid-block attentions (elements per chunk of queries). */
-  setAttentionMemory(maxScoreElements: number): this {
-    for (const [, m] of this.modules()) if ('maxScoreElements' in m) (m as { maxScoreElements: number }).maxScoreElements = maxScoreElements;
+  /** Bounds the transient attention scores of the mid blocks (same results, less memory). */
+  setMemoryLimits(limits: MemoryLimits): this {
+    setMemoryLimits(this, limits);
     return this;
   }
 }

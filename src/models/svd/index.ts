@@ -7,7 +7,8 @@ export {
 export { AutoencoderKLTemporalDecoder, VAE_DEFAULT_CONFIG, type AutoencoderTemporalConfig } from './autoencoder.ts';
 export { DiagonalGaussianDistribution } from './gaussian.ts';
 export { Attention, DEFAULT_MAX_SCORE_ELEMENTS, type AttentionProcessor, type AttentionConfig } from './attention.ts';
-export { FeedForward, GEGLU } from './feed-forward.ts';
+export { FeedForward, GEGLU, DEFAULT_FF_CHUNK_ELEMENTS } from './feed-forward.ts';
+export { setMemoryLimits, type MemoryLimits } from './memory-limits.ts';
 export { BasicTransformerBlock } from './transformer-block.ts';
 export { TemporalBasicTransformerBlock } from './temporal-transformer-block.ts';
 export { TransformerSpatioTemporalModel, type TransformerSpatioTemporalOptions } from './transformer-spatio-temporal.ts';

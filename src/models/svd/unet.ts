@@ -6,6 +6,7 @@ import * as torch from '../../torch/index.ts';
 import type { Device, DType, Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import type { Attention, AttentionProcessor } from './attention.ts';
+import { setMemoryLimits, type MemoryLimits } from './memory-limits.ts';
 import { loadPretrained } from './pretrained.ts';
 import type { FrameLayout } from './spatio-temporal-res-block.ts';
 import { TimestepEmbedding } from './timestep-embedding.ts';
@@ -252,9 +253,9 @@ export class UNetSpatioTemporalConditionModel extends nn.Module {
     return n;
   }
 
-  /** Bounds the score matrix of every attention (elements per chunk of queries). */
-  setAttentionMemory(maxScoreElements: number): this {
-    for (const [, m] of this.modules()) if ('maxScoreElements' in m) (m as Attention).maxScoreElements = maxScoreElements;
+  /** Bounds the transient attention scores and feed-forward intermediates (same results, less memory). */
+  setMemoryLimits(limits: MemoryLimits): this {
+    setMemoryLimits(this, limits);
     return this;
   }
 }
