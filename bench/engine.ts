@@ -1,5 +1,6 @@
 // Engine benchmark: our API against Python PyTorch on the same libtorch, same machine, same run.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.ts';
@@ -11,11 +12,20 @@ function attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor): torch.Ten
   return torch.matmul(p, v);
 }
 
-function ours(quick: boolean): Record<string, number> {
-  const reps = quick ? 3 : 10;
+/** bf16 kernels are fast only with AVX512-BF16 or AMX; elsewhere libtorch emulates them (~10x slower than f32). */
+export function nativeBf16(): boolean {
+  try {
+    return /\b(avx512_bf16|amx_bf16)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function ours(quick: boolean, dtypes: ('f32' | 'bf16')[]): Record<string, number> {
+  const reps = quick ? 2 : 10;
   const g = new torch.Generator(0);
   const out: Record<string, number> = {};
-  for (const dt of ['f32', 'bf16'] as const) {
+  for (const dt of dtypes) {
     torch.scope(() => {
       const x = torch.randn([2, 320, 64, 64], g).to(dt), w = torch.randn([320, 320, 3, 3], g).mul(0.02).to(dt);
       const a = torch.randn([2048, 2048], g).to(dt), b = torch.randn([2048, 2048], g).to(dt);
@@ -26,7 +36,7 @@ function ours(quick: boolean): Record<string, number> {
         attention: [() => attention(q, k, v), [q, k, v]],
       };
       for (const [op, [f, ins]] of Object.entries(cases)) {
-        const r = quick || op === 'attention' ? 2 : reps;
+        const r = quick ? 1 : op === 'attention' ? 3 : reps;
         out[`${op}_fwd_${dt}`] = timeMs(() => torch.noGrad(() => torch.scope(() => { f(); })), r);
         out[`${op}_fwdbwd_${dt}`] = timeMs(() => torch.scope(() => {
           for (const t of ins) { t.requiresGrad_(true); t.grad = undefined; }
@@ -46,17 +56,19 @@ function ours(quick: boolean): Record<string, number> {
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const threads = torch.getNumThreads();
-  console.log(`engine benchmark (${quick ? 'quick' : 'full'}), ${threads} threads, libtorch ${torch.engineInfo().torchVersion}`);
+  // --quick must finish in about a minute: it skips emulated bf16
+  const dtypes: ('f32' | 'bf16')[] = quick && !nativeBf16() ? ['f32'] : ['f32', 'bf16'];
+  console.log(`engine benchmark (${quick ? 'quick' : 'full'}), ${threads} threads, libtorch ${torch.engineInfo().torchVersion}, dtypes ${dtypes.join('+')}${nativeBf16() ? '' : ' (this CPU has no native bf16: bf16 kernels are emulated)'}`);
   const script = join(dirname(fileURLToPath(import.meta.url)), 'engine_torch.py');
-  const py = spawnSync('/usr/bin/python3', [script, String(threads), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' });
+  const py = spawnSync('/usr/bin/python3', [script, String(threads), dtypes.join(','), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' });
   if (py.status !== 0) {
     throw new Error(`Python PyTorch side failed (needs Debian's python3-torch: apt-get install python3-torch):\n${py.stderr}`);
   }
   const theirs = JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<string, number>;
-  const mine = ours(quick);
+  const mine = ours(quick, dtypes);
   const rows = Object.keys(mine).map((name) => ({
     name, ours_ms: mine[name], torch_ms: theirs[name], ratio: mine[name] / theirs[name],
   }));
   printTable(rows);
-  console.log(`wrote ${writeResult('engine', { threads, quick, rows })}`);
+  console.log(`wrote ${writeResult('engine', { threads, quick, nativeBf16: nativeBf16(), rows })}`);
 }

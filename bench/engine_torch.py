@@ -4,7 +4,8 @@ import torch
 
 quick = '--quick' in sys.argv
 torch.set_num_threads(int(sys.argv[1]))
-reps = 3 if quick else 10
+dtypes = sys.argv[2].split(',')
+reps = 2 if quick else 10
 
 def time_ms(fn, reps, warmup=1):
     for _ in range(warmup): fn()
@@ -20,7 +21,8 @@ def attention(q, k, v):
 
 g = torch.Generator().manual_seed(0)
 out = {}
-for dt, name in ((torch.float32, 'f32'), (torch.bfloat16, 'bf16')):
+for name in dtypes:
+    dt = {'f32': torch.float32, 'bf16': torch.bfloat16}[name]
     x = torch.randn(2, 320, 64, 64, generator=g).to(dt); w = torch.randn(320, 320, 3, 3, generator=g).mul(0.02).to(dt)
     a = torch.randn(2048, 2048, generator=g).to(dt); b = torch.randn(2048, 2048, generator=g).to(dt)
     q, k, v = [torch.randn(16, 5, 1024, 64, generator=g).to(dt) for _ in range(3)]
@@ -30,7 +32,7 @@ for dt, name in ((torch.float32, 'f32'), (torch.bfloat16, 'bf16')):
         'attention': (lambda: attention(q, k, v), [q, k, v]),
     }
     for op, (f, ins) in cases.items():
-        r = 2 if (quick or op == 'attention') else reps
+        r = 1 if quick else 3 if op == 'attention' else reps
         with torch.no_grad():
             out[f'{op}_fwd_{name}'] = time_ms(f, r)
         def fb():

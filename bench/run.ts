@@ -1,6 +1,7 @@
 // npm run bench -- <name> [--quick]: runs one benchmark and writes bench/results/<name>.json.
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   engine: () => import('./engine.ts'),
+  svd: () => import('./svd.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -10,3 +10,4 @@ export type { DType, RawTensor } from './dtype.ts';
 export { isFloating, ITEM_SIZE } from './dtype.ts';
 export type { Device, MemoryFormat } from './codes.ts';
 export { gradcheck, type GradcheckResult } from './gradcheck.ts';
+export { countFlops } from './flops.ts';

@@ -1,0 +1,75 @@
+// SVD-xt parts at full size on random weights: UNet forward (14 frames, 256x256), temporal VAE decode
+// (14 frames, 256x256), CLIP ViT-H/14 image embedding; seconds, achieved TFLOP/s next to the
+// machine's measured matmul rate, and peak RSS. Each case runs in its own process for a clean RSS.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as torch from '../src/torch/index.ts';
+import * as nn from '../src/nn/index.ts';
+import { AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel } from '../src/models/svd/index.ts';
+import { CLIPVisionModelWithProjection } from '../src/models/svd/clip-vision.ts';
+import { printTable, timeMs, writeResult } from './timing.ts';
+
+type Dt = 'f32' | 'bf16';
+interface Row { name: string; seconds: number; tflops: number; peak_tflops: number; peak_rss_mb: number }
+
+function matmulPeak(dt: Dt): number {
+  return torch.scope(() => {
+    const g = new torch.Generator(0);
+    const a = torch.randn([2048, 2048], g).to(dt), b = torch.randn([2048, 2048], g).to(dt);
+    const ms = timeMs(() => torch.scope(() => { torch.matmul(a, b); }), 3);
+    return (2 * 2048 ** 3) / (ms / 1000) / 1e12;
+  });
+}
+
+function runCase(name: string): Row {
+  const [part, dt] = name.split('_') as [string, Dt];
+  const g = new torch.Generator(1);
+  let work: () => torch.Tensor;
+  if (part === 'unet') {
+    const unet = nn.withInit({ seed: 0, dtype: dt }, () => new UNetSpatioTemporalConditionModel()).eval();
+    const sample = torch.randn([1, 14, 8, 32, 32], g).to(dt);
+    const ehs = torch.randn([1, 1, 1024], g).to(dt);
+    const ids = torch.tensor([[6, 127, 0.02]]).to(dt);
+    work = () => unet.forward(sample, 0.25 * Math.log(10), ehs, ids);
+  } else if (part === 'vae') {
+    const vae = nn.withInit({ seed: 0, dtype: dt }, () => new AutoencoderKLTemporalDecoder()).eval();
+    const latents = torch.randn([14, 4, 32, 32], g).to(dt);
+    work = () => vae.decode(latents, 14);
+  } else {
+    const clip = nn.withInit({ seed: 0, dtype: dt }, () => new CLIPVisionModelWithProjection()).eval();
+    const pixels = torch.randn([1, 3, 224, 224], g).to(dt);
+    work = () => clip.forward(pixels).imageEmbeds;
+  }
+  const once = () => torch.noGrad(() => torch.scope(() => torch.countFlops(() => { work(); }).flops));
+  const flops = once(); // also the warm-up
+  const t0 = performance.now();
+  once();
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    name, seconds, tflops: flops / seconds / 1e12, peak_tflops: matmulPeak(dt),
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+const CASES = ['clip_f32', 'clip_bf16', 'unet_f32', 'unet_bf16', 'vae_f32', 'vae_bf16'];
+
+export async function run(args: string[]): Promise<void> {
+  const only = args.find((a) => a.startsWith('--case='))?.slice(7);
+  if (only) {
+    console.log(JSON.stringify(runCase(only)));
+    return;
+  }
+  const wanted = args.filter((a) => !a.startsWith('--'));
+  const cases = wanted.length ? CASES.filter((c) => wanted.some((w) => c.startsWith(w))) : CASES;
+  console.log(`svd benchmark: full-size SVD-xt parts on random weights, ${torch.getNumThreads()} threads; one process per case`);
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./run.ts', import.meta.url)), 'svd', `--case=${c}`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`case ${c} failed:\n${r.stderr}`);
+    const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as Row;
+    rows.push(row);
+    console.log(`${c}: ${row.seconds.toFixed(2)} s, ${row.tflops.toFixed(3)} TFLOP/s (matmul peak ${row.peak_tflops.toFixed(3)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB`);
+  }
+  printTable(rows.map((r) => ({ ...r })));
+  console.log(`wrote ${writeResult('svd', { threads: torch.getNumThreads(), reference_python_unet_seconds: { bf16: 12.4, f32: 23.6 }, rows })}`);
+}
