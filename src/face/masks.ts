@@ -34,7 +34,7 @@ export function faceMask(width: number, height: number, boxes: Box[], fill: 0 | 
 
 export async function writeMask(path: string, mask: MaskImage): Promise<void> {
   await writeAtomically(path, async (temp) => {
-    await sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } }).png().toFile(temp);
+    await sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } }).toColourspace('b-w').png().toFile(temp);
   });
 }
 
