@@ -1,0 +1,306 @@
+// The StableAnimator(++) animation pipeline: a reference image and a sequence of (aligned) skeleton images in,
+// video frames out. It reads top to bottom as the steps of the reference's `inference_pipeline_animation.py`
+// (itself diffusers' SVD pipeline with MimicMotion's windows):
+//
+//   0. check inputs            4. reference latent (VAE)        8. windows, blend weights, guidance per frame
+//   1. CLIP image embedding    5. added time ids                9. HJB face optimisation (optional)
+//   2. face tokens             6. timesteps                    10. denoising loop
+//   3. encoder states          7. initial noise (tiled)        11. decode
+//
+// Differences from the reference, all deliberate:
+//   - guidance 1.0 runs one (conditional) pass; the reference batches two passes at >= 1 but combines at > 1;
+//   - a video shorter than a window is one window (the reference raises IndexError);
+//   - a missing face gives zero face tokens with a warning (`missingFace: 'zero-embedding'` feeds the Face
+//     Encoder a zero ArcFace embedding instead, as the reference's last fallback does).
+// Every random draw comes from one explicit generator (seed), in the reference's order: the reference's
+// noise augmentation, then the initial latents.
+import * as torch from '../torch/index.ts';
+import type { DType, Device, Tensor } from '../torch/index.ts';
+import type * as nn from '../nn/index.ts';
+import type { PoseNet } from '../models/animator/pose-net.ts';
+import type { FusionFaceId } from '../models/face/face-encoder.ts';
+import type { IResNet } from '../models/face/iresnet.ts';
+import type { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
+import type { CLIPVisionModelWithProjection } from '../models/svd/clip-vision.ts';
+import { clipPreprocess } from '../models/svd/image-preprocess.ts';
+import type { UNetSpatioTemporalConditionModel } from '../models/svd/unet.ts';
+import type { Scheduler } from '../sampling/scheduler.ts';
+import { slidingWindows, weightSums, type Window } from '../sampling/windows.ts';
+import { eulerFromX0, HjbFaceOptimizer, type HjbFaceTarget, type HjbOptions, type HjbStepReport } from './hjb.ts';
+
+export interface StableAnimatorComponents {
+  /** The StableAnimator UNet (SVD UNet with numFaceTokens and ID-Adapters; see StableAnimatorUNet). */
+  unet: UNetSpatioTemporalConditionModel;
+  vae: AutoencoderKLTemporalDecoder;
+  imageEncoder: CLIPVisionModelWithProjection;
+  poseNet: PoseNet;
+  faceEncoder: FusionFaceId;
+  scheduler: Scheduler;
+  /** ArcFace iResNet (glintr100) for the HJB face loss; needed only with HJB. */
+  faceRecognizer?: IResNet;
+}
+
+export interface AnimateInputs {
+  /** The reference image at the output size, [1,3,H,W] or [3,H,W] in [-1,1] (the VAE path). */
+  reference: Tensor;
+  /** The reference at its original size in [-1,1] (the CLIP path, which resizes it itself). Default `reference`. */
+  referenceOriginal?: Tensor;
+  /** Skeleton images at the output size, [F,3,H,W] in [-1,1] (pose/127.5 − 1). */
+  poses: Tensor;
+  /** The raw (un-normalised) ArcFace embedding of the reference's largest face, [D] or [1,D]; null: no face. */
+  faceEmbedding: Tensor | null;
+  /** Face boxes for HJB (required when `hjb` is given). */
+  faceTarget?: HjbFaceTarget;
+}
+
+export type WindowBlend = 'noise' | 'latents';
+
+export interface AnimateOptions {
+  numInferenceSteps?: number;
+  /** Guidance rises linearly over the frames from min to max (reference: linspace per frame). Defaults 1 and 3. */
+  minGuidanceScale?: number;
+  maxGuidanceScale?: number;
+  /** Frame rate the model is conditioned on (as fps − 1). Default 7. */
+  fps?: number;
+  motionBucketId?: number;
+  /** Std of the Gaussian noise added to the reference before the VAE (and a time id). Default 0.02. */
+  noiseAugStrength?: number;
+  /** Frames per window (default 16) and the overlap of consecutive windows (default 4). */
+  tileSize?: number;
+  tileOverlap?: number;
+  /**
+   * How windows are merged. 'noise' (default, the reference): noise predictions blended with triangular
+   * weights. 'latents' (ControlNeXt-SVD): each window takes its own step and the stepped latents are averaged
+   * uniformly; the Euler step is affine in the model output with the latent shared, so this is computed as
+   * one step on the uniformly averaged window outputs (identical for Euler).
+   */
+  blend?: WindowBlend;
+  /** Frames decoded at a time; default all. */
+  decodeChunkSize?: number;
+  seed?: number;
+  /** Takes precedence over seed. */
+  generator?: torch.Generator;
+  missingFace?: 'zero-tokens' | 'zero-embedding';
+  /** HJB face optimisation; off when undefined. Needs `faceRecognizer` and `inputs.faceTarget`. */
+  hjb?: HjbOptions;
+  onProgress?: (p: StepProgress) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface StepProgress {
+  phase: 'denoise' | 'decode';
+  /** Steps done (1-based) and their total. */
+  step: number;
+  total: number;
+  elapsedSeconds: number;
+  etaSeconds: number;
+  hjb?: HjbStepReport;
+}
+
+export interface AnimateResult {
+  /** [F,3,H,W] in [0,1], f32. */
+  frames: Tensor;
+  /** The final latents [1,F,4,h,w] (f32, scaled as the UNet sees them). */
+  latents: Tensor;
+  hjb: HjbStepReport[];
+  warnings: string[];
+}
+
+export const ANIMATE_DEFAULTS = {
+  numInferenceSteps: 25, minGuidanceScale: 1.0, maxGuidanceScale: 3.0, fps: 7, motionBucketId: 127, noiseAugStrength: 0.02,
+  tileSize: 16, tileOverlap: 4, blend: 'noise' as WindowBlend, seed: 23123134,
+};
+
+/** Spatial factor from pixels to the UNet's deepest level: 8 (VAE) x 8 (three downsamples). */
+export const SIZE_MULTIPLE = 64;
+
+export function checkOutputSize(width: number, height: number): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || width % SIZE_MULTIPLE || height % SIZE_MULTIPLE) {
+    throw new Error(`unsupported size ${width}x${height}: width and height must be positive multiples of ${SIZE_MULTIPLE} (e.g. 512x512, 576x1024)`);
+  }
+}
+
+const paramOf = (m: nn.Module): Tensor => {
+  const p = m.parameters()[0];
+  if (!p) throw new Error(`${m.constructor.name} has no parameters`);
+  return p;
+};
+
+export class StableAnimatorPipeline {
+  /** Components are used for inference only: eval mode, every weight frozen. */
+  constructor(readonly components: StableAnimatorComponents) {
+    const { unet, vae, imageEncoder, poseNet, faceEncoder, faceRecognizer } = components;
+    for (const m of [unet, vae, imageEncoder, poseNet, faceEncoder, faceRecognizer]) m?.eval().requiresGrad_(false);
+  }
+
+  get device(): Device {
+    return paramOf(this.components.unet).device;
+  }
+
+  get dtype(): DType {
+    return paramOf(this.components.unet).dtype;
+  }
+
+  call(inputs: AnimateInputs, options: AnimateOptions = {}): AnimateResult {
+    const o = { ...ANIMATE_DEFAULTS, ...options };
+    const { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler } = this.components;
+    const warnings: string[] = [];
+    const warn = (m: string) => { warnings.push(m); options.onWarning?.(m); };
+    const device = this.device;
+    const generator = options.generator ?? new torch.Generator(o.seed);
+    const on = (t: Tensor, m: nn.Module) => t.to(paramOf(m).dtype).to(paramOf(m).device);
+
+    return torch.noGrad(() => torch.scope(() => {
+      // 0. Check inputs and defaults
+      const reference = inputs.reference.ndim === 3 ? inputs.reference.unsqueeze(0) : inputs.reference;
+      if (reference.ndim !== 4 || reference.size(0) !== 1 || reference.size(1) !== 3) {
+        throw new Error(`animate: the reference must be [1,3,H,W] or [3,H,W], got [${inputs.reference.shape}]`);
+      }
+      const [height, width] = reference.shape.slice(2);
+      checkOutputSize(width, height);
+      const poses = inputs.poses;
+      if (poses.ndim !== 4 || poses.size(1) !== 3 || poses.size(2) !== height || poses.size(3) !== width) {
+        throw new Error(`animate: poses must be [frames,3,${height},${width}] (the reference's size), got [${poses.shape}]`);
+      }
+      const numFrames = poses.size(0);
+      if (numFrames < 1) throw new Error('animate: no pose frames');
+      if (!Number.isInteger(o.numInferenceSteps) || o.numInferenceSteps < 1) throw new Error(`animate: numInferenceSteps must be a positive integer, got ${o.numInferenceSteps}`);
+      const doCfg = o.minGuidanceScale !== 1 || o.maxGuidanceScale !== 1;
+
+      // 1. CLIP image embedding of the reference (one token); the unconditional branch gets zeros
+      const original = inputs.referenceOriginal ?? reference;
+      const clipEmbeds = torch.scope(() => {
+        const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(device), { size: imageEncoder.config.imageSize });
+        return imageEncoder.forward(on(pixels, imageEncoder)).imageEmbeds.to('f32').unsqueeze(1);
+      });
+
+      // 2. Face tokens: the Face Encoder refines the ArcFace embedding with the CLIP embedding
+      let faceTokens: Tensor;
+      const { crossAttentionDim, idEmbeddingsDim, numTokens } = faceEncoder.config;
+      if (inputs.faceEmbedding || o.missingFace === 'zero-embedding') {
+        if (!inputs.faceEmbedding) warn('no face in the reference: the Face Encoder gets a zero ArcFace embedding');
+        const id = inputs.faceEmbedding ? inputs.faceEmbedding.reshape([1, -1]) : torch.zeros([1, idEmbeddingsDim]);
+        if (id.size(1) !== idEmbeddingsDim) throw new Error(`animate: the face embedding has ${id.size(1)} values, the Face Encoder takes ${idEmbeddingsDim}`);
+        faceTokens = faceEncoder.forward(on(id, faceEncoder), on(clipEmbeds, faceEncoder)).to('f32');
+      } else {
+        warn('no face in the reference: running without face tokens (zeros); identity will be weaker');
+        faceTokens = torch.zeros([1, numTokens, crossAttentionDim], 'f32', undefined, device);
+      }
+
+      // 3. Encoder hidden states [CLIP token, face tokens]; unconditional: all zeros
+      const encoderStates = on(torch.cat([clipEmbeds, faceTokens], 1), unet);
+      const encoderStatesUncond = torch.zerosLike(encoderStates);
+
+      // 4. Reference latent: VAE posterior mode of the noise-augmented reference, NOT scaled by the VAE factor
+      const augNoise = torch.randn(reference.shape, generator).to(device);
+      const refLatent = torch.scope(() => {
+        const noisy = reference.to('f32').to(device).add(augNoise.mul(o.noiseAugStrength));
+        return vae.encode(on(noisy, vae)).mode().to('f32').unsqueeze(1); // [1, 1, 4, h, w]
+      });
+
+      // 5. Added time ids [fps − 1, motion bucket, noise augmentation]
+      const addedTimeIds = torch.tensor([[o.fps - 1, o.motionBucketId, o.noiseAugStrength]], { dtype: 'f32' }).to(device);
+
+      // 6. Timesteps
+      scheduler.setTimesteps(o.numInferenceSteps);
+      const timesteps = scheduler.timesteps;
+
+      // 7. Initial latents: noise for one window, repeated over the video (periodic with the window length),
+      //    as the reference draws it; scaled by the initial sigma
+      const tile = Math.min(o.tileSize, numFrames);
+      const [latentH, latentW] = refLatent.shape.slice(-2);
+      const channels = unet.config.out_channels;
+      const windowNoise = torch.randn([1, o.tileSize, channels, latentH, latentW], generator).narrow(1, 0, tile);
+      let latents = windowNoise.repeat([1, Math.floor(numFrames / tile) + 1, 1, 1, 1]).narrow(1, 0, numFrames)
+        .mul(scheduler.initNoiseSigma).contiguous().to(device);
+
+      // 8. Windows with their blend weights; guidance per frame
+      const windows: Window[] = slidingWindows(numFrames, o.tileSize, o.tileOverlap)
+        .map((w) => (o.blend === 'latents' ? { ...w, weights: w.weights.map(() => 1) } : w));
+      const weightSum = weightSums(numFrames, windows);
+      const uncovered = weightSum.findIndex((w) => !(w > 0));
+      if (uncovered >= 0) {
+        throw new Error(`animate: frame ${uncovered} is in no window (tile ${o.tileSize}, overlap ${o.tileOverlap}): ` +
+          'every window spends one frame on the anchor frame 0, so the overlap must be at least 1');
+      }
+      const sums = torch.tensor(weightSum, { dtype: 'f32' }).reshape([1, numFrames, 1, 1, 1]).to(device);
+      const guidance = torch.linspace(o.minGuidanceScale, o.maxGuidanceScale, numFrames, 'f32').reshape([1, numFrames, 1, 1, 1]).to(device);
+
+      // 9. HJB face optimisation
+      const hjb = options.hjb ? this.hjbOptimizer(reference, inputs, options.hjb, numFrames) : undefined;
+      if (hjb && scheduler.order !== 1) throw new Error('animate: HJB face optimisation needs a first-order sampler (Euler)');
+      const reports: HjbStepReport[] = [];
+
+      // 10. Denoising loop
+      const start = performance.now();
+      for (let i = 0; i < timesteps.length; i++) {
+        const t = timesteps[i];
+        const next = torch.scope(() => {
+          // 10a. Noise predictions per window (PoseNet on the window's poses), blended by frame
+          let cond = torch.zerosLike(latents);
+          let uncond = doCfg ? torch.zerosLike(latents) : undefined;
+          for (const w of windows) {
+            [cond, uncond] = torch.scope(() => {
+              const idx = torch.tensor(w.frames, { dtype: 'i64' }).to(device);
+              const weights = torch.tensor(w.weights, { dtype: 'f32' }).reshape([1, -1, 1, 1, 1]).to(device);
+              const x = scheduler.scaleModelInput(latents.indexSelect(1, idx), t);
+              const ref = refLatent.expand([1, w.frames.length, -1, -1, -1]);
+              const pose = poseNet.forward(on(poses.indexSelect(0, idx.to(poses.device)), poseNet));
+              const c = this.predict(torch.cat([x, ref], 2), t, encoderStates, addedTimeIds, on(pose, unet));
+              const u = uncond && this.predict(torch.cat([x, torch.zerosLike(ref)], 2), t, encoderStatesUncond, addedTimeIds);
+              return [
+                cond.indexPut([undefined, idx], c.mul(weights), true),
+                u && uncond!.indexPut([undefined, idx], u.mul(weights), true),
+              ] as const;
+            });
+          }
+          cond = cond.div(sums);
+          uncond = uncond?.div(sums);
+          // 10b. Classifier-free guidance, frame-wise scale
+          const noisePred = uncond ? uncond.add(guidance.mul(cond.sub(uncond))) : cond;
+          // 10c. Sampler step; with HJB the Euler update uses the face-optimised clean latent
+          const { prevSample, predOriginalSample } = scheduler.step(noisePred, t, latents);
+          if (!hjb?.isActive(i)) return prevSample;
+          const { z0, report } = hjb.optimize(predOriginalSample, i, o.numInferenceSteps);
+          reports.push(report);
+          return eulerFromX0(latents, z0, scheduler.sigmas[i], scheduler.sigmas[i + 1]);
+        });
+        latents.dispose();
+        latents = next;
+        const elapsed = (performance.now() - start) / 1000;
+        options.onProgress?.({
+          phase: 'denoise', step: i + 1, total: timesteps.length, elapsedSeconds: elapsed,
+          etaSeconds: (elapsed / (i + 1)) * (timesteps.length - i - 1), hjb: hjb?.isActive(i) ? reports[reports.length - 1] : undefined,
+        });
+      }
+      hjb?.dispose();
+
+      // 11. Decode latents / scaling factor in chunks; [-1,1] -> [0,1]
+      const decodeStart = performance.now();
+      const frames = torch.scope(() => {
+        const z = latents.squeeze(0).div(vae.scalingFactor);
+        const images = vae.decodeChunked(on(z, vae), options.decodeChunkSize);
+        return images.to('f32').div(2).add(0.5).clamp(0, 1);
+      });
+      options.onProgress?.({ phase: 'decode', step: 1, total: 1, elapsedSeconds: (performance.now() - decodeStart) / 1000, etaSeconds: 0 });
+      return { frames, latents, hjb: reports, warnings };
+    }));
+  }
+
+  /** One UNet pass -> f32 prediction [1, n, 4, h, w]. */
+  private predict(sample: Tensor, t: number, encoderStates: Tensor, addedTimeIds: Tensor, poseLatents?: Tensor): Tensor {
+    const { unet } = this.components;
+    const dtype = paramOf(unet).dtype;
+    return unet.forward(sample.to(dtype), t, encoderStates, addedTimeIds, { poseLatents }).to('f32');
+  }
+
+  private hjbOptimizer(reference: Tensor, inputs: AnimateInputs, opts: HjbOptions, numFrames: number): HjbFaceOptimizer {
+    const { vae, faceRecognizer } = this.components;
+    if (!faceRecognizer) throw new Error('animate: HJB face optimisation needs the ArcFace recognizer (glintr100_torch.pth)');
+    if (!inputs.faceTarget) throw new Error('animate: HJB face optimisation needs face boxes (from the driving poses or masks)');
+    if (inputs.faceTarget.frameBoxes.length !== numFrames) {
+      throw new Error(`animate: ${inputs.faceTarget.frameBoxes.length} HJB face boxes for ${numFrames} frames`);
+    }
+    return new HjbFaceOptimizer(vae, faceRecognizer, reference.to(paramOf(vae).device), inputs.faceTarget, opts);
+  }
+}
