@@ -1,0 +1,278 @@
+// `stable-animator animate`: a reference photo and driving poses (a video, a keypoint file or a folder of
+// skeleton images) -> an animation of the reference person (mp4, gif or PNG frames).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as torch from '../torch/index.ts';
+import type { Device, DType } from '../torch/index.ts';
+import { readImage, type Image } from '../io/image.ts';
+import { ALIGN_METHODS, isAlignMethod, type AlignMethod } from '../models/align/align-frames.ts';
+import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, LearnedAlignment } from '../models/align/learned-alignment.ts';
+import type { PoseDetector } from '../pose/detector.ts';
+import { openPoseDetector } from '../pose/extract.ts';
+import type { PoseFrame } from '../pose/keypoints.ts';
+import { writePoseImage } from '../pose/render.ts';
+import { ANIMATE_DEFAULTS, checkOutputSize, StableAnimatorPipeline, type WindowBlend } from '../pipeline/animate.ts';
+import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
+import { drivingKind, loadDrivingPoses } from '../pipeline/driving.ts';
+import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox } from '../pipeline/face-boxes.ts';
+import { posesToTensor, prepareReference } from '../pipeline/inputs.ts';
+import { framesToImages, outputKind, writeFrames } from '../pipeline/outputs.ts';
+import { referenceFace } from '../pipeline/reference-face.ts';
+import type { Command } from './main.ts';
+import { DEFAULT_ALIGN_WEIGHTS } from './poses-align.ts';
+import { progressBar } from './progress-bar.ts';
+
+const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoints.json|dir of skeleton PNGs> --weights DIR -o out.mp4
+      [--width W --height H | --size WxH] [--steps 25] [--guidance G | --guidance-min 3 --guidance-max 3] [--seed 23123134]
+      [--tile-size 16] [--tile-overlap 4] [--blend noise|latents] [--noise-aug 0.02] [--decode-chunk 4] [--fps 7]
+      [--motion-bucket 127] [--out-fps 8] [--frames-dir DIR] [--save-poses DIR] [--max-frames N]
+      [--hjb] [--hjb-start 0] [--hjb-end 20] [--hjb-iters 3] [--hjb-lr 0.1] [--face-masks DIR] [--ref-mask PNG]
+      [--align learned|svd|polyfit|none] [--align-weights DIR] [--pose-detector default|dwpose]
+      [--dtype f32|bf16|f16] [--device cpu|cuda[:N]] [--threads N]
+      [--unet FILE] [--pose-net FILE] [--face-encoder FILE] [--arcface FILE] [--arcface-onnx FILE] [--svd DIR]
+
+  --weights      a folder laid out as the released checkpoints (Animation/, stable-video-diffusion-img2vid-xt/,
+                 models/antelopev2/, DWPose/); single files can be overridden with --unet etc.
+  --driving      a video (poses are extracted: --pose-detector), a keypoint JSON (ours or DWPose), or a folder of
+                 skeleton images (used as they are). Keypoints are aligned to the reference's pose (--align,
+                 default learned = StableAnimator++'s alignment; svd = closed-form fit; polyfit = StableAnimator's
+                 rule) and drawn at the output size.
+  -o             .mp4 (H.264), .gif, or a folder (PNG frames); --frames-dir also writes the PNG frames.
+  size           multiples of 64; default 512 wide, the height following the reference's aspect.
+  guidance       frame-wise from --guidance-min to --guidance-max (both 3.0 by default); 1.0 = one pass, no CFG.
+  --blend        noise: blend window noise predictions with triangular weights (reference); latents: average
+                 each window's step (ControlNeXt).
+  --hjb          HJB face optimisation on steps --hjb-start..--hjb-end (inclusive); face boxes from the aligned
+                 driving keypoints, or --face-masks (one mask image per frame, white = face).
+  --dtype        of the UNet, CLIP, PoseNet, Face Encoder (default f32 on CPU, bf16 on CUDA); the VAE stays f32.`;
+
+const OPTIONS = {
+  ref: { type: 'string' }, driving: { type: 'string' }, weights: { type: 'string' }, output: { type: 'string', short: 'o' },
+  width: { type: 'string' }, height: { type: 'string' }, size: { type: 'string' }, steps: { type: 'string' },
+  guidance: { type: 'string' }, 'guidance-min': { type: 'string' }, 'guidance-max': { type: 'string' }, seed: { type: 'string' },
+  'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, blend: { type: 'string' }, 'noise-aug': { type: 'string' },
+  'decode-chunk': { type: 'string' }, fps: { type: 'string' }, 'motion-bucket': { type: 'string' }, 'out-fps': { type: 'string' },
+  'frames-dir': { type: 'string' }, 'save-poses': { type: 'string' }, 'max-frames': { type: 'string' },
+  hjb: { type: 'boolean' }, 'hjb-start': { type: 'string' }, 'hjb-end': { type: 'string' }, 'hjb-iters': { type: 'string' },
+  'hjb-lr': { type: 'string' }, 'face-masks': { type: 'string' }, 'ref-mask': { type: 'string' },
+  align: { type: 'string' }, 'align-weights': { type: 'string' }, 'pose-detector': { type: 'string' },
+  dtype: { type: 'string' }, device: { type: 'string' }, threads: { type: 'string' },
+  unet: { type: 'string' }, 'pose-net': { type: 'string' }, 'face-encoder': { type: 'string' }, arcface: { type: 'string' },
+  'arcface-onnx': { type: 'string' }, svd: { type: 'string' },
+} as const;
+
+type Values = Record<string, string | boolean | undefined>;
+
+function num(values: Values, name: string, kind: 'int' | 'posint' | 'number' | 'nonneg', fallback: number): number {
+  const text = values[name];
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  const ok = kind === 'int' ? Number.isInteger(v) : kind === 'posint' ? Number.isInteger(v) && v > 0 : kind === 'nonneg' ? Number.isFinite(v) && v >= 0 : Number.isFinite(v);
+  const what = { int: 'an integer', posint: 'a positive integer', number: 'a number', nonneg: 'a non-negative number' }[kind];
+  if (typeof text !== 'string' || !ok) throw new Error(`--${name} must be ${what}, got '${String(text)}'`);
+  return v;
+}
+
+/** The output size: --size, or --width/--height, the missing side following the reference's aspect (multiple of 64). */
+export function outputSize(values: Values, refWidth: number, refHeight: number): [number, number] {
+  if (typeof values.size === 'string') {
+    const m = /^(\d+)x(\d+)$/i.exec(values.size.trim());
+    if (!m) throw new Error(`--size must be WxH (e.g. 512x512), got '${values.size}'`);
+    const size: [number, number] = [Number(m[1]), Number(m[2])];
+    checkOutputSize(...size);
+    return size;
+  }
+  const round64 = (v: number) => Math.max(64, Math.round(v / 64) * 64);
+  const w = values.width !== undefined ? num(values, 'width', 'posint', 0) : undefined;
+  const h = values.height !== undefined ? num(values, 'height', 'posint', 0) : undefined;
+  const width = w ?? (h !== undefined ? round64((h * refWidth) / refHeight) : 512);
+  const height = h ?? round64((width * refHeight) / refWidth);
+  checkOutputSize(width, height);
+  return [width, height];
+}
+
+function parseDevice(text: string | undefined): Device {
+  if (text === undefined || text === 'cpu') return 'cpu';
+  if (text === 'cuda' || /^cuda:\d+$/.test(text)) return (text === 'cuda' ? 'cuda:0' : text) as Device;
+  throw new Error(`--device must be cpu, cuda or cuda:N, got '${text}'`);
+}
+
+function parseDtype(text: string | undefined, device: Device): DType {
+  if (text === undefined) return device === 'cpu' ? 'f32' : 'bf16';
+  if (text === 'f32' || text === 'bf16' || text === 'f16') return text;
+  throw new Error(`--dtype must be f32, bf16 or f16, got '${text}'`);
+}
+
+/** The learned alignment's folder: --align-weights, <weights>/Alignment, or the shipped one; undefined when none exists. */
+function alignmentFolder(values: Values): string | undefined {
+  const has = (d: string) => existsSync(join(d, ALIGNMENT_CONFIG_FILE)) && existsSync(join(d, ALIGNMENT_WEIGHTS_FILE));
+  if (typeof values['align-weights'] === 'string') {
+    if (!has(values['align-weights'])) throw new Error(`--align-weights ${values['align-weights']}: expected ${ALIGNMENT_CONFIG_FILE} and ${ALIGNMENT_WEIGHTS_FILE} in it`);
+    return values['align-weights'];
+  }
+  return [typeof values.weights === 'string' ? join(values.weights, 'Alignment') : undefined, DEFAULT_ALIGN_WEIGHTS].find((d) => d && has(d));
+}
+
+/** The largest person of a detected frame (by the extent of its visible body points), as a one-person frame. */
+function mainPerson(frame: PoseFrame): PoseFrame {
+  const extent = (p: PoseFrame['persons'][number]) => {
+    const pts = p.body.filter((k) => k[2] >= 0.3);
+    if (pts.length < 2) return 0;
+    const xs = pts.map((k) => k[0]), ys = pts.map((k) => k[1]);
+    return (Math.max(...xs) - Math.min(...xs)) * (Math.max(...ys) - Math.min(...ys));
+  };
+  const best = [...frame.persons].sort((a, b) => extent(b) - extent(a))[0];
+  return { persons: best ? [best] : [] };
+}
+
+export async function runAnimate(args: string[], log: (m: string) => void = (m) => console.error(m)): Promise<number> {
+  const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false });
+  // 1. Arguments
+  if (!values.ref || !values.driving || !values.output) throw new Error(`--ref, --driving and -o are required\n\nusage: ${USAGE}`);
+  const output = values.output;
+  outputKind(output);
+  const device = parseDevice(values.device);
+  const dtype = parseDtype(values.dtype, device);
+  if (values.threads !== undefined) torch.setNumThreads(num(values, 'threads', 'posint', 1));
+  const align = (values.align ?? 'learned') as AlignMethod;
+  if (!isAlignMethod(align)) throw new Error(`--align must be one of ${ALIGN_METHODS.join(', ')}, got '${values.align}'`);
+  const blend = (values.blend ?? 'noise') as WindowBlend;
+  if (blend !== 'noise' && blend !== 'latents') throw new Error(`--blend must be noise or latents, got '${values.blend}'`);
+  const detectorKind = values['pose-detector'] ?? 'default';
+  if (detectorKind !== 'default' && detectorKind !== 'dwpose') throw new Error(`--pose-detector must be default or dwpose, got '${detectorKind}'`);
+  const guidance = values.guidance !== undefined ? num(values, 'guidance', 'number', 3) : undefined;
+  const options = {
+    numInferenceSteps: num(values, 'steps', 'posint', ANIMATE_DEFAULTS.numInferenceSteps),
+    minGuidanceScale: guidance ?? num(values, 'guidance-min', 'number', 3.0),
+    maxGuidanceScale: guidance ?? num(values, 'guidance-max', 'number', 3.0),
+    seed: num(values, 'seed', 'int', ANIMATE_DEFAULTS.seed),
+    tileSize: num(values, 'tile-size', 'posint', ANIMATE_DEFAULTS.tileSize),
+    tileOverlap: num(values, 'tile-overlap', 'int', ANIMATE_DEFAULTS.tileOverlap),
+    noiseAugStrength: num(values, 'noise-aug', 'nonneg', ANIMATE_DEFAULTS.noiseAugStrength),
+    decodeChunkSize: num(values, 'decode-chunk', 'posint', 4),
+    fps: num(values, 'fps', 'posint', ANIMATE_DEFAULTS.fps),
+    motionBucketId: num(values, 'motion-bucket', 'int', ANIMATE_DEFAULTS.motionBucketId),
+    blend,
+  };
+  if (options.tileSize < 2 || options.tileOverlap < 1 || options.tileOverlap >= options.tileSize) {
+    throw new Error(`--tile-overlap must be in [1, --tile-size − 1] and --tile-size >= 2, got ${options.tileOverlap} and ${options.tileSize}`);
+  }
+  const hjb = values.hjb ? {
+    startStep: num(values, 'hjb-start', 'int', 0), endStep: num(values, 'hjb-end', 'int', 20),
+    iterations: num(values, 'hjb-iters', 'posint', 3), lr: num(values, 'hjb-lr', 'nonneg', 0.1), decodeChunkSize: options.decodeChunkSize,
+  } : undefined;
+  const maxFrames = values['max-frames'] !== undefined ? num(values, 'max-frames', 'posint', 0) : undefined;
+
+  // 2. Inputs that can fail fast: the reference image, the driving input, the weights
+  const refImage = await readImage(values.ref, { channels: 3 });
+  const [width, height] = outputSize(values, refImage.width, refImage.height);
+  const kind = await drivingKind(values.driving);
+  const paths = resolveWeightPaths(values.weights, {
+    unet: values.unet, poseNet: values['pose-net'], faceEncoder: values['face-encoder'], arcface: values.arcface,
+    arcfaceOnnx: values['arcface-onnx'], svdDir: values.svd,
+  }, { hjb: !!hjb });
+  if (hjb && kind === 'skeletons' && !values['face-masks']) {
+    throw new Error('--hjb needs face boxes: give --face-masks DIR, or drive with keypoints or a video (boxes from the face keypoints)');
+  }
+
+  // 3. Driving poses, aligned to the reference's pose
+  let detector: PoseDetector | undefined;
+  let drivingPoses;
+  try {
+    let alignModel: LearnedAlignment | undefined;
+    let method = align;
+    if (kind !== 'skeletons' && method === 'learned') {
+      const dir = alignmentFolder(values);
+      if (dir) alignModel = LearnedAlignment.fromPretrained(dir);
+      else {
+        log('--align learned: no learned alignment weights (--align-weights, <weights>/Alignment or the shipped weights/align); using the closed-form SVD alignment');
+        method = 'svd';
+      }
+    }
+    let referencePose: PoseFrame | undefined;
+    if (kind === 'video' || (kind === 'keypoints' && method !== 'none')) {
+      detector = await openPoseDetector({ detector: detectorKind, dwposeDir: detectorKind === 'dwpose' ? paths.dwposeDir : undefined });
+      if (method !== 'none') referencePose = mainPerson(await detector.detect(refImage));
+    }
+    const bar = progressBar(kind === 'video' ? 'poses  ' : 'driving');
+    drivingPoses = await loadDrivingPoses(values.driving, {
+      width, height, align: method, alignModel, referencePose, referenceSize: [refImage.width, refImage.height], detector, maxFrames,
+      onProgress: (p) => bar.update(p.frames, p.total ?? p.frames), onNotice: log,
+    });
+    bar.finish(`${drivingPoses.images.length} driving frame(s) (${drivingPoses.kind}, alignment: ${drivingPoses.alignment})`);
+  } finally {
+    await detector?.dispose();
+  }
+  if (values['save-poses'] && drivingPoses.frames) {
+    for (let i = 0; i < drivingPoses.frames.length; i++) await writePoseImage(join(values['save-poses'], `frame_${i}.png`), drivingPoses.frames[i], width, height);
+  }
+
+  // 4. Models
+  const needArcface = !!hjb || !paths.arcfaceOnnx;
+  const components = loadComponents(paths, { dtype, device, arcface: needArcface, onStage: (s) => log(`loading ${s}`) });
+
+  // 5. The reference's face: identity embedding and box
+  const face = await referenceFace(refImage, { arcfaceOnnx: paths.arcfaceOnnx, recognizer: components.faceRecognizer });
+  if (face) log(`reference face at [${face.box.join(', ')}] (${face.embedder})`);
+
+  // 6. HJB face boxes at the output size
+  let faceTarget;
+  if (hjb) {
+    const refBox = await referenceFaceBox(values['ref-mask'], face?.box, refImage);
+    if (!refBox) throw new Error('--hjb needs the reference face: no face was found in the reference (give --ref-mask)');
+    const frameBoxes = values['face-masks']
+      ? await faceBoxesFromMaskFolder(values['face-masks'], width, height)
+      : faceBoxesFromPoses(drivingPoses.frames!, width, height);
+    if (frameBoxes.length < drivingPoses.images.length) {
+      throw new Error(`--face-masks ${values['face-masks']}: ${frameBoxes.length} masks for ${drivingPoses.images.length} frames`);
+    }
+    const boxes = frameBoxes.slice(0, drivingPoses.images.length);
+    const withFace = boxes.filter((b) => b).length;
+    if (withFace === 0) throw new Error('--hjb: no driving frame has a face box');
+    log(`HJB on steps ${hjb.startStep}..${hjb.endStep}, ${hjb.iterations} iteration(s), lr ${hjb.lr}; faces in ${withFace}/${boxes.length} frames`);
+    faceTarget = { referenceBox: scaleBox(refBox, [refImage.width, refImage.height], [width, height])!, frameBoxes: boxes };
+  }
+
+  // 7. Animate
+  const ref = await prepareReference(refImage, width, height);
+  const poses = await posesToTensor(drivingPoses.images, width, height);
+  const pipe = new StableAnimatorPipeline(components);
+  const bar = progressBar('denoise');
+  const t0 = performance.now();
+  const result = pipe.call(
+    { reference: ref.resized, referenceOriginal: ref.original, poses, faceEmbedding: face ? torch.tensor(face.embedding) : null, faceTarget },
+    {
+      ...options, hjb,
+      onWarning: (m) => { bar.finish(); log(m); },
+      onProgress: (p) => {
+        if (p.phase !== 'denoise') return;
+        const loss = p.hjb ? `face loss ${p.hjb.losses[0].toFixed(3)} -> ${p.hjb.losses[p.hjb.losses.length - 1].toFixed(3)}` : undefined;
+        bar.update(p.step, p.total, loss);
+      },
+    },
+  );
+  bar.finish(`denoised ${poses.size(0)} frame(s) at ${width}x${height} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  // 8. Outputs, written atomically
+  const images = framesToImages(result.frames);
+  const fps = values['out-fps'] !== undefined ? num(values, 'out-fps', 'posint', 8) : 8;
+  await writeFrames(output, images, { fps });
+  if (values['frames-dir']) await writeFrames(values['frames-dir'], images);
+  log(`wrote ${output}${values['frames-dir'] ? ` and ${values['frames-dir']}/frame_*.png` : ''}`);
+  return 0;
+}
+
+async function referenceFaceBox(maskPath: string | undefined, detected: PixelBox | undefined, ref: Image): Promise<PixelBox | undefined> {
+  if (!maskPath) return detected;
+  const mask = await readImage(maskPath, { channels: 3 });
+  const box = maskBox(mask);
+  if (!box) throw new Error(`--ref-mask ${maskPath}: the mask has no white pixels`);
+  return scaleBox(box, [mask.width, mask.height], [ref.width, ref.height]);
+}
+
+export const animate: Command = {
+  summary: 'animate a reference photo with driving poses (video, keypoints or skeleton images)',
+  usage: USAGE,
+  run: (args) => runAnimate(args),
+};

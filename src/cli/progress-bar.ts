@@ -1,0 +1,64 @@
+// A progress bar for counted work (denoising steps, downloaded bytes): one updating line on a terminal, a
+// line every few seconds otherwise. "denoise [########------] 12/25  3.4 s/step  ETA 44s  <extra>".
+
+export interface ProgressBar {
+  update(done: number, total: number, extra?: string): void;
+  /** Ends the line (terminal) and prints a final one. */
+  finish(message?: string): void;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+export interface ProgressBarOptions {
+  /** 'steps' (default) or 'bytes': how counts and rates are shown. */
+  unit?: 'steps' | 'bytes';
+  stream?: NodeJS.WriteStream;
+  intervalSeconds?: number;
+  width?: number;
+}
+
+export function progressBar(label: string, opts: ProgressBarOptions = {}): ProgressBar {
+  const stream = opts.stream ?? process.stderr;
+  const tty = stream.isTTY === true;
+  const interval = (tty ? 0.2 : opts.intervalSeconds ?? 5) * 1000;
+  const width = opts.width ?? 24;
+  const start = performance.now();
+  let last = -Infinity;
+  let line = '';
+  const render = (done: number, total: number, extra?: string) => {
+    const elapsed = (performance.now() - start) / 1000;
+    const frac = total > 0 ? Math.min(1, done / total) : 0;
+    const filled = Math.round(frac * width);
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+    const eta = done > 0 ? (elapsed / done) * (total - done) : NaN;
+    const counts = opts.unit === 'bytes' ? `${formatBytes(done)}/${formatBytes(total)}  ${formatBytes(done / Math.max(elapsed, 1e-9))}/s`
+      : `${done}/${total}  ${done > 0 ? (elapsed / done).toFixed(2) : '?'} s/step`;
+    return `${label} ${bar} ${counts}  ETA ${formatDuration(eta)}${extra ? `  ${extra}` : ''}`;
+  };
+  return {
+    update(done, total, extra) {
+      const now = performance.now();
+      if (done < total && now - last < interval) return;
+      last = now;
+      line = render(done, total, extra);
+      stream.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    },
+    finish(message) {
+      if (tty && line) stream.write('\n');
+      if (message) stream.write(`${message}\n`);
+      line = '';
+    },
+  };
+}

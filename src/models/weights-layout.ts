@@ -1,0 +1,92 @@
+// The released checkpoint folder (Hugging Face FrancisRing/StableAnimator), file by file: where each model's
+// weights live, in which format, which key list they must match (src/models/keys/, the reference state
+// dicts' names and shapes), and when they are needed. A path may have alternatives (fp16 variants); the first
+// one present is used.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const SVD_DIR = 'stable-video-diffusion-img2vid-xt';
+
+export type WeightFormat = 'pth' | 'safetensors' | 'json' | 'onnx' | 'folder';
+/** always: every animation; hjb: with HJB; face: an alternative reference-face embedder; optional: not needed. */
+export type WeightNeed = 'always' | 'hjb' | 'face' | 'dwpose' | 'optional';
+
+export interface WeightFileSpec {
+  id: string;
+  /** Paths relative to the weights folder, preferred first. */
+  candidates: string[];
+  format: WeightFormat;
+  /** Key list (src/models/keys/<name>.json) the state dict must match. */
+  keys?: KeyListName;
+  need: WeightNeed;
+  purpose: string;
+}
+
+export type KeyListName = 'posenet' | 'face_encoder' | 'unet' | 'unet_svd' | 'iresnet100' | 'clip_vit_h14_vision_with_projection' | 'vae_svd_temporal';
+
+export const WEIGHT_FILES: readonly WeightFileSpec[] = [
+  { id: 'pose_net', candidates: ['Animation/pose_net.pth'], format: 'pth', keys: 'posenet', need: 'always', purpose: 'PoseNet' },
+  { id: 'face_encoder', candidates: ['Animation/face_encoder.pth'], format: 'pth', keys: 'face_encoder', need: 'always', purpose: 'Face Encoder (FusionFaceId)' },
+  { id: 'unet', candidates: ['Animation/unet.pth'], format: 'pth', keys: 'unet', need: 'always', purpose: 'StableAnimator UNet with ID-Adapters' },
+  { id: 'arcface', candidates: ['Animation/glintr100_torch.pth'], format: 'pth', keys: 'iresnet100', need: 'hjb', purpose: 'ArcFace iResNet-100 (HJB face loss; reference face embedding without antelopev2)' },
+  { id: 'unet_config', candidates: [`${SVD_DIR}/unet/config.json`], format: 'json', need: 'always', purpose: 'SVD-xt UNet config' },
+  {
+    id: 'image_encoder', candidates: [`${SVD_DIR}/image_encoder/model.fp16.safetensors`, `${SVD_DIR}/image_encoder/model.safetensors`],
+    format: 'safetensors', keys: 'clip_vit_h14_vision_with_projection', need: 'always', purpose: 'CLIP ViT-H/14 image encoder',
+  },
+  { id: 'image_encoder_config', candidates: [`${SVD_DIR}/image_encoder/config.json`], format: 'json', need: 'always', purpose: 'CLIP config' },
+  {
+    id: 'vae', candidates: [`${SVD_DIR}/vae/diffusion_pytorch_model.fp16.safetensors`, `${SVD_DIR}/vae/diffusion_pytorch_model.safetensors`],
+    format: 'safetensors', keys: 'vae_svd_temporal', need: 'always', purpose: 'SVD temporal VAE',
+  },
+  { id: 'vae_config', candidates: [`${SVD_DIR}/vae/config.json`], format: 'json', need: 'always', purpose: 'VAE config' },
+  { id: 'scheduler', candidates: [`${SVD_DIR}/scheduler/scheduler_config.json`], format: 'json', need: 'always', purpose: 'Euler scheduler config' },
+  {
+    id: 'svd_unet', candidates: [`${SVD_DIR}/unet/diffusion_pytorch_model.fp16.safetensors`, `${SVD_DIR}/unet/diffusion_pytorch_model.safetensors`],
+    format: 'safetensors', keys: 'unet_svd', need: 'optional', purpose: 'SVD-xt UNet weights (not needed: unet.pth holds the whole UNet)',
+  },
+  { id: 'antelopev2_glintr100', candidates: ['models/antelopev2/glintr100.onnx'], format: 'onnx', need: 'face', purpose: 'ArcFace (ONNX) for the reference face embedding, as the reference' },
+  { id: 'dwpose_det', candidates: ['DWPose/yolox_l.onnx'], format: 'onnx', need: 'dwpose', purpose: 'DWPose person detector' },
+  { id: 'dwpose_pose', candidates: ['DWPose/dw-ll_ucoco_384.onnx'], format: 'onnx', need: 'dwpose', purpose: 'DWPose whole-body keypoints' },
+];
+
+export function weightSpec(id: string): WeightFileSpec {
+  const spec = WEIGHT_FILES.find((s) => s.id === id);
+  if (!spec) throw new Error(`unknown weight file '${id}'`);
+  return spec;
+}
+
+/** The first candidate of `spec` present under root, or undefined. */
+export function findWeightFile(root: string, spec: WeightFileSpec): string | undefined {
+  return spec.candidates.map((c) => join(root, c)).find((p) => existsSync(p));
+}
+
+export interface KeyList {
+  /** [name, shape, dtype] in state-dict order; dtype 'float32' unless the list says otherwise. */
+  keys: [string, number[], string][];
+  /** Keys a checkpoint may omit. */
+  optional(key: string): boolean;
+  /** Extra keys a checkpoint may carry. */
+  allowedExtra(key: string): boolean;
+  config: Record<string, unknown>;
+}
+
+const cache = new Map<KeyListName, KeyList>();
+
+/** The reference key list of a model (shipped in src/models/keys/). */
+export function keyList(name: KeyListName): KeyList {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const file = name === 'unet_svd' ? 'unet' : name;
+  const json = JSON.parse(readFileSync(new URL(`./keys/${file}.json`, import.meta.url), 'utf8')) as { keys: [string, number[], string?][]; config: Record<string, unknown> };
+  let keys = json.keys.map(([k, s, d]) => [k, s, d ?? 'float32'] as [string, number[], string]);
+  if (name === 'unet_svd') keys = keys.filter(([k]) => !k.includes('.processor.id_to_'));
+  const list: KeyList = {
+    keys,
+    config: json.config,
+    optional: (k) => k.endsWith('.num_batches_tracked'),
+    allowedExtra: (k) => k === 'vision_model.embeddings.position_ids',
+  };
+  cache.set(name, list);
+  return list;
+}

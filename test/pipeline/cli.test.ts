@@ -1,0 +1,111 @@
+// `stable-animator animate` end to end with tiny random weights (64x64, 3 frames, 2 steps): skeleton-image and
+// keypoint driving, outputs, the no-face path, HJB from keypoint face boxes; and every error path of the command.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import * as torch from '../../src/torch/index.ts';
+import { writeImage } from '../../src/io/image.ts';
+import { writeKeypointJson } from '../../src/pose/keypoint-json.ts';
+import type { Keypoint, PersonPose } from '../../src/pose/keypoints.ts';
+import { outputSize, runAnimate } from '../../src/cli/animate.ts';
+import { framesToImages } from '../../src/pipeline/outputs.ts';
+import { writeTinyWeights } from './fake-weights.ts';
+import { randomImage, randomPoses } from './tiny.ts';
+
+torch.setNumThreads(1);
+
+const tmp = mkdtempSync(join(tmpdir(), 'sa-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const { args: weightArgs } = writeTinyWeights(join(tmp, 'weights'));
+const ref = join(tmp, 'ref.png');
+const skeletons = join(tmp, 'skeletons');
+await writeImage(ref, framesToImages(randomImage(80, 64, 1).add(1).div(2))[0]);
+for (const [i, img] of framesToImages(randomPoses(3, 64, 64, 2).add(1).div(2)).entries()) await writeImage(join(skeletons, `frame_${i}.png`), img);
+
+function person(cx: number): PersonPose {
+  const body: Keypoint[] = Array.from({ length: 18 }, (_, i) => [cx + 0.02 * ((i % 3) - 1), 0.2 + 0.04 * i, 0.9]);
+  const face: Keypoint[] = Array.from({ length: 68 }, (_, i) => [cx - 0.08 + 0.16 * ((i % 10) / 9), 0.12 + 0.12 * (Math.floor(i / 10) / 6), 0.9]);
+  return { body, hands: [Array(21).fill([0, 0, 0]), Array(21).fill([0, 0, 0])], face };
+}
+const keypoints = join(tmp, 'driving.json');
+await writeKeypointJson(keypoints, { size: [64, 64], frames: [0.45, 0.5, 0.55].map((cx) => ({ persons: [person(cx)] })) });
+
+async function animate(extra: string[]): Promise<{ code: number; log: string }> {
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((s: string) => { lines.push(String(s)); return true; }) as typeof process.stderr.write;
+  try {
+    const code = await runAnimate([...weightArgs, '--ref', ref, '--size', '64x64', '--steps', '2', '--seed', '3', ...extra], (m) => lines.push(m));
+    return { code, log: lines.join('\n') };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+test('skeleton images -> gif and PNG frames; no face in the reference is reported and the run goes on', async () => {
+  const out = join(tmp, 'out.gif');
+  const frames = join(tmp, 'frames');
+  const { code, log } = await animate(['--driving', skeletons, '-o', out, '--frames-dir', frames, '--align', 'svd', '--guidance', '2']);
+  assert.equal(code, 0);
+  assert.ok(statSync(out).size > 0);
+  assert.deepEqual(readdirSync(frames).sort(), ['frame_0.png', 'frame_1.png', 'frame_2.png']);
+  assert.match(log, /skeleton images: they are used as they are/);
+  assert.match(log, /no face in the reference: running without face tokens/);
+  assert.match(log, /denoise \[#+\] 2\/2/);
+  assert.ok(!readdirSync(tmp).some((f) => f.includes('.tmp-')), 'no temporary files left');
+});
+
+test('keypoints: aligned (or not, without a reference pose), drawn, animated with HJB on keypoint face boxes', async () => {
+  const mask = join(tmp, 'ref-mask.png');
+  const m = { width: 64, height: 80, channels: 3 as const, data: new Uint8Array(64 * 80 * 3) };
+  for (let y = 10; y < 40; y++) m.data.fill(255, (y * 64 + 16) * 3, (y * 64 + 48) * 3);
+  await writeImage(mask, m);
+  const out = join(tmp, 'kp');
+  const poses = join(tmp, 'poses');
+  const { code, log } = await animate(['--driving', keypoints, '-o', out, '--align', 'svd', '--save-poses', poses,
+    '--hjb', '--hjb-end', '0', '--hjb-iters', '1', '--ref-mask', mask, '--guidance', '1']);
+  assert.equal(code, 0, log);
+  assert.match(log, /no person found in the reference image: the driving poses are not aligned/);
+  assert.match(log, /3 driving frame\(s\) \(keypoints, alignment: none\)/);
+  assert.match(log, /HJB on steps 0\.\.0, 1 iteration\(s\), lr 0\.1; faces in 3\/3 frames/);
+  assert.match(log, /face loss \d\.\d+ -> \d\.\d+/);
+  assert.equal(readdirSync(out).length, 3);
+  assert.equal(readdirSync(poses).length, 3);
+});
+
+test('output size: --size, or the reference aspect rounded to multiples of 64', () => {
+  assert.deepEqual(outputSize({}, 1000, 1500), [512, 768]);
+  assert.deepEqual(outputSize({ height: '1024' }, 576, 1024), [576, 1024]);
+  assert.deepEqual(outputSize({ size: '576x1024' }, 10, 10), [576, 1024]);
+  assert.throws(() => outputSize({ size: '500x512' }, 10, 10), /multiples of 64/);
+  assert.throws(() => outputSize({ width: '100', height: '64' }, 10, 10), /unsupported size 100x64/);
+  assert.throws(() => outputSize({ size: 'big' }, 10, 10), /--size must be WxH/);
+});
+
+test('errors: arguments, unreadable inputs, missing weights, HJB without boxes', async () => {
+  const o = join(tmp, 'x.mp4');
+  const fails = async (extra: string[], re: RegExp, base = true) => {
+    await assert.rejects(base ? animate(extra) : runAnimate(extra, () => undefined), re);
+  };
+  await fails(['--driving', skeletons], /--ref, --driving and -o are required/);
+  await fails(['--driving', skeletons, '-o', join(tmp, 'x.avi')], /unsupported output .*x\.avi/);
+  await fails(['--driving', skeletons, '-o', o, '--size', '100x64'], /unsupported size 100x64: .*multiples of 64/);
+  await fails(['--driving', skeletons, '-o', o, '--steps', '0'], /--steps must be a positive integer/);
+  await fails(['--driving', skeletons, '-o', o, '--tile-overlap', '0'], /--tile-overlap must be in \[1/);
+  await fails(['--driving', skeletons, '-o', o, '--align', 'magic'], /--align must be one of learned, svd, polyfit, none/);
+  await fails(['--driving', skeletons, '-o', o, '--device', 'tpu'], /--device must be cpu, cuda or cuda:N/);
+  await fails(['--driving', join(tmp, 'nope'), '-o', o], /cannot read the driving input .*nope: not found/);
+  await fails(['--ref', join(tmp, 'missing.png'), '--driving', skeletons, '-o', o], /cannot read image .*missing\.png: file not found/, false);
+  const notImage = join(tmp, 'text.png');
+  writeFileSync(notImage, 'hello');
+  await fails(['--ref', notImage, '--driving', skeletons, '-o', o], /cannot read image .*text\.png/, false);
+  await fails(['--ref', ref, '--driving', skeletons, '-o', o, '--weights', join(tmp, 'empty')],
+    /missing weights in .*empty:\n {2}Animation\/pose_net\.pth \(PoseNet\)\n {2}Animation\/face_encoder\.pth[\s\S]*weights download/, false);
+  await fails(['--driving', skeletons, '-o', o, '--hjb'], /--hjb needs face boxes: give --face-masks DIR/);
+  const badJson = join(tmp, 'bad.json');
+  writeFileSync(badJson, '{"frames": 3}');
+  await fails(['--driving', badJson, '-o', o, '--align', 'none'], /unknown pose format/);
+  assert.ok(!existsSync(o));
+});
