@@ -9,6 +9,7 @@
 
 import * as torch from '../../torch/index.ts';
 import { Attrs, KERNELS, torchDtype, type OpContext } from './ops.ts';
+import { fuseConvolutions } from './fuse.ts';
 import { readTfjsModel, type TfjsModelJson, type TfjsNode, type TfjsTensorInfo, type WeightValue } from './weights.ts';
 
 type Tensor = torch.Tensor;
@@ -56,8 +57,10 @@ export class TfjsGraph {
   private readonly caches = new Map<string, Map<string, unknown>>();
   private readonly plans = new Map<string, TfjsNode[]>();
 
-  constructor(json: TfjsModelJson, weights: Map<string, WeightValue>, readonly source = '<graph>') {
-    for (const node of json.modelTopology.node) this.nodes.set(node.name, node);
+  constructor(json: TfjsModelJson, weights: Map<string, WeightValue>, readonly source = '<graph>', options: { fuse?: boolean } = {}) {
+    const sigOutputs = Object.values((json.signature ?? json.userDefinedMetadata?.signature)?.outputs ?? {}).map((o) => o.name.replace(/:\d+$/, ''));
+    const nodes = options.fuse === false ? json.modelTopology.node : fuseConvolutions(json.modelTopology.node, weights, new Set(sigOutputs));
+    for (const node of nodes) this.nodes.set(node.name, node);
     for (const [name, w] of weights) {
       this.consts.set(name, weightTensor(w));
       if (w.dtype === 'int32' && w.data.length <= 64) this.constInts.set(name, Array.from(w.data));
@@ -81,9 +84,10 @@ export class TfjsGraph {
     }
   }
 
-  static async load(jsonPath: string): Promise<TfjsGraph> {
+  /** Loads model.json and its shards; `fuse` (default true) folds bias adds and Relu/Relu6 into convolutions. */
+  static async load(jsonPath: string, options: { fuse?: boolean } = {}): Promise<TfjsGraph> {
     const { json, weights } = await readTfjsModel(jsonPath);
-    return new TfjsGraph(json, weights, jsonPath);
+    return new TfjsGraph(json, weights, jsonPath, options);
   }
 
   /** The nodes needed for `outputs`, in execution order. */

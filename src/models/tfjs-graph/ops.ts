@@ -156,7 +156,8 @@ function fusedArgs(inputs: Tensor[], attrs: Attrs, first: number): { fused: stri
   const args = inputs.slice(first);
   const hasBias = fused.includes('BiasAdd');
   if (fused.some((f) => f === 'FusedBatchNorm')) throw new Error('unsupported fused op FusedBatchNorm');
-  return { fused, bias: hasBias ? args[0] : undefined, extra: hasBias ? args.slice(1) : args };
+  const bias = hasBias ? (args[0].ndim === 1 ? args[0] : args[0].reshape([-1])) : undefined;
+  return { fused, bias, extra: hasBias ? args.slice(1) : args };
 }
 
 /** A cached derived constant, or a fresh value when its source is computed at run time. */
