@@ -1,15 +1,15 @@
-// Fixture access for the StableAnimator module tests (test/face, test/animator): golden safetensors
+// Fixture access for the model tests: golden safetensors
 // files widened to f32, key lists of the full-size models, and the relative-error measure.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as torch from '../../src/torch/index.ts';
-import type { DType, RawTensor, Tensor } from '../../src/torch/index.ts';
-import { readSafetensors, writeSafetensors } from '../../src/torch/serialization/index.ts';
-import type { Module } from '../../src/nn/index.ts';
+import * as torch from '../src/torch/index.ts';
+import type { DType, RawTensor, Tensor } from '../src/torch/index.ts';
+import { readSafetensors, writeSafetensors } from '../src/torch/serialization/index.ts';
+import type { Module } from '../src/nn/index.ts';
 
-export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+export const FIXTURES = join(import.meta.dirname, 'fixtures');
 
 /** All tensors of a fixture safetensors file, floating ones widened to f32 (the fixtures compute in f32). */
 export function loadFixture(dir: string, file: string): Map<string, Tensor> {

@@ -4,7 +4,7 @@ import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { IdAdapterProcessor, idAdapterFromAttention } from '../../src/models/animator/id-adapter.ts';
 import { Attention } from '../../src/models/svd/attention.ts';
-import { get, loadFixture, relError } from '../face/fixture.ts';
+import { get, loadFixture, relError } from '../fixture.ts';
 
 const DIR = 'id_adapter_processor';
 

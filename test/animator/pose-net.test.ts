@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { PoseNet } from '../../src/models/animator/pose-net.ts';
-import { FIXTURES, get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from '../face/fixture.ts';
+import { FIXTURES, get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from '../fixture.ts';
 
 test('PoseNet matches the reference on posenet_full (1e-5 of max|ref|)', () => {
   const model = nn.withInit({ device: 'meta' }, () => new PoseNet(320));

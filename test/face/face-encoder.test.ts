@@ -4,7 +4,7 @@ import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { FusionFaceId } from '../../src/models/face/face-encoder.ts';
 import { PerceiverAttention } from '../../src/models/face/perceiver.ts';
-import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from './fixture.ts';
+import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from '../fixture.ts';
 
 const DIR = 'face_encoder_tiny';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { IResNet, iresnet100 } from '../../src/models/face/iresnet.ts';
-import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from './fixture.ts';
+import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from '../fixture.ts';
 
 const TINY = { layers: [2, 2, 2, 1] as [number, number, number, number], numFeatures: 16, stemWidth: 8, widths: [8, 16, 32, 64] as [number, number, number, number] };
 

@@ -13,22 +13,12 @@ import {
 import {
   antialiasBlur, CLIP_IMAGE_MEAN, CLIP_IMAGE_STD, clipPreprocess, gaussianKernel1d, resizeWithAntialiasing,
 } from '../../src/models/svd/image-preprocess.ts';
+import { FIXTURES, loadFixture, relError } from '../fixture.ts';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const DIR = join(FIXTURES, 'clip_vision_tiny');
 
-/** A fixture file's tensors, floating ones in f32 (the fixtures compute in f32). */
-function load(file: string): Map<string, Tensor> {
-  return new Map([...readSafetensors(join(DIR, file))].map(([k, raw]) => {
-    const t = torch.fromRaw(raw);
-    return [k, t.dtype === 'f16' ? t.float() : t];
-  }));
-}
+const load = (file: string): Map<string, Tensor> => loadFixture('clip_vision_tiny', file);
 
-function relError(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  return a.sub(b).abs().max().item() / (b.abs().max().item() || 1);
-}
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 

@@ -14,20 +14,12 @@ import { Attention, DEFAULT_MAX_SCORE_ELEMENTS, type AttentionProcessor } from '
 import { DEFAULT_FF_CHUNK_ELEMENTS } from '../../src/models/svd/feed-forward.ts';
 import { sinusoidalEmbedding } from '../../src/models/svd/timesteps.ts';
 import { UNetSpatioTemporalConditionModel } from '../../src/models/svd/unet.ts';
+import { FIXTURES, loadFixture, relError } from '../fixture.ts';
 
-const DIR = join(import.meta.dirname, '..', 'fixtures', 'unet_svd_tiny');
+const DIR = join(FIXTURES, 'unet_svd_tiny');
 
-function load(file: string): Map<string, Tensor> {
-  return new Map([...readSafetensors(join(DIR, file))].map(([k, raw]) => {
-    const t = torch.fromRaw(raw);
-    return [k, t.dtype === 'f16' ? t.float() : t];
-  }));
-}
+const load = (file: string): Map<string, Tensor> => loadFixture('unet_svd_tiny', file);
 
-function relError(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  return a.sub(b).abs().max().item() / (b.abs().max().item() || 1);
-}
 
 /** The fixture as a diffusers folder (the F16 weights under the fp16 variant name) in a temp dir. */
 function withFolder<T>(fn: (dir: string) => T, weightsName = 'diffusion_pytorch_model.fp16.safetensors'): T {

@@ -10,20 +10,12 @@ import * as torch from '../../src/torch/index.ts';
 import type { Tensor } from '../../src/torch/index.ts';
 import { readSafetensors, writeSafetensors } from '../../src/torch/serialization/index.ts';
 import { AutoencoderKLTemporalDecoder } from '../../src/models/svd/autoencoder.ts';
+import { FIXTURES, loadFixture, relError } from '../fixture.ts';
 
-const DIR = join(import.meta.dirname, '..', 'fixtures', 'vae_temporal_tiny');
+const DIR = join(FIXTURES, 'vae_temporal_tiny');
 
-function load(file: string): Map<string, Tensor> {
-  return new Map([...readSafetensors(join(DIR, file))].map(([k, raw]) => {
-    const t = torch.fromRaw(raw);
-    return [k, t.dtype === 'f16' ? t.float() : t];
-  }));
-}
+const load = (file: string): Map<string, Tensor> => loadFixture('vae_temporal_tiny', file);
 
-function relError(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  return a.sub(b).abs().max().item() / (b.abs().max().item() || 1);
-}
 
 function fromFixture(): AutoencoderKLTemporalDecoder {
   const dir = mkdtempSync(join(tmpdir(), 'svd-vae-'));

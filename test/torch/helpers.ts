@@ -10,15 +10,3 @@ export function assertClose(actual: Tensor | number[], expected: number[], tol =
     assert.ok(ok, `${msg} element ${i}: ${a[i]} != ${expected[i]} (tol ${tol})`);
   }
 }
-
-/** max |a - b| / max |b| over two tensors of equal shape. */
-export function relMaxError(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.toArray(), y = b.toArray();
-  let err = 0, mag = 0;
-  for (let i = 0; i < x.length; i++) {
-    err = Math.max(err, Math.abs(x[i] - y[i]));
-    mag = Math.max(mag, Math.abs(y[i]));
-  }
-  return err / (mag || 1);
-}
