@@ -4,11 +4,11 @@
 // tensors are read in groups of bounded size, converted to the requested dtype/device and adopted, so
 // the peak memory stays near the model's own size.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import * as torch from '../../torch/index.ts';
-import type { Device, DType, RawTensor, Tensor } from '../../torch/index.ts';
+import type { Device, DType } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
-import { loadPth, readSafetensors, readSafetensorsHeader } from '../../torch/serialization/index.ts';
+import { loadWeights } from '../checkpoint.ts';
 
 export interface PretrainedOptions {
   /** Floating tensors are converted to this dtype (default 'f32', as diffusers without torch_dtype). */
@@ -19,8 +19,6 @@ export interface PretrainedOptions {
 }
 
 const WEIGHTS = 'diffusion_pytorch_model';
-/** Bytes read from the file per group of tensors. */
-const GROUP_BYTES = 256 * 2 ** 20;
 
 /** The parsed config.json of a model folder, checked against the expected `_class_name` when it has one. */
 export function readModelConfig(dir: string, className: string): Record<string, unknown> {
@@ -67,77 +65,4 @@ export function loadPretrained<M extends nn.Module>(dir: string, className: stri
   return model.eval();
 }
 
-/**
- * Loads checkpoint files (.safetensors read in bounded groups; .pth / .pt / .ckpt state dicts through
- * the restricted unpickler, whole) into a model, usually built on 'meta'. Every key must match
- * (strict), floating tensors are converted to opts.dtype (default f32) and moved to opts.device.
- */
-export function loadWeights(model: nn.Module, files: string | string[], opts: { dtype?: DType; device?: Device } = {}): void {
-  const list = Array.isArray(files) ? files : [files];
-  const expected = new Map([...model.stateDict()].map(([k, t]) => [k, t.shape]));
-  const seen = new Set<string>();
-  const loaded = new Map<string, Tensor>();
-  for (const file of list) {
-    if (!existsSync(file)) throw new Error(`checkpoint ${file} does not exist`);
-    if (file.endsWith('.safetensors')) {
-      const header = readSafetensorsHeader(file);
-      checkNames(expected, [...header.tensors].map(([k, e]) => [k, e.shape]), file, seen, list.length > 1);
-      for (const group of groups(header.tensors)) adopt(readSafetensors(file, { names: group }), loaded, opts);
-    } else {
-      const raws = loadPth(file);
-      checkNames(expected, [...raws].map(([k, r]) => [k, r.shape]), file, seen, list.length > 1);
-      adopt(raws, loaded, opts);
-    }
-  }
-  const missing = [...expected.keys()].filter((k) => !seen.has(k));
-  if (missing.length) {
-    throw new Error(nn.formatLoadReport({ missing, unexpected: [], mismatched: [] }, list.map((f) => basename(f)).join(', ')));
-  }
-  model.loadStateDict(loaded, { assign: true, source: list.join(', ') });
-}
-
-/** Unexpected or mis-shaped names are reported before any tensor data is read. */
-function checkNames(expected: Map<string, number[]>, names: [string, number[]][], file: string, seen: Set<string>, sharded: boolean): void {
-  const unexpected: string[] = [];
-  const mismatched: { key: string; expected: number[]; found: number[] }[] = [];
-  for (const [k, shape] of names) {
-    const want = expected.get(k);
-    if (!want) unexpected.push(k);
-    else if (want.join() !== shape.join()) mismatched.push({ key: k, expected: want, found: shape });
-    seen.add(k);
-  }
-  const missing = sharded ? [] : [...expected.keys()].filter((k) => !seen.has(k));
-  if (unexpected.length || mismatched.length || missing.length) throw new Error(nn.formatLoadReport({ missing, unexpected, mismatched }, file));
-}
-
-function* groups(entries: Map<string, { dataOffsets: [number, number] }>): Generator<string[]> {
-  let group: string[] = [];
-  let bytes = 0;
-  for (const [name, e] of entries) {
-    const size = e.dataOffsets[1] - e.dataOffsets[0];
-    if (group.length && bytes + size > GROUP_BYTES) {
-      yield group;
-      group = [];
-      bytes = 0;
-    }
-    group.push(name);
-    bytes += size;
-  }
-  if (group.length) yield group;
-}
-
-function adopt(raws: Map<string, RawTensor>, into: Map<string, Tensor>, opts: { dtype?: DType; device?: Device }): void {
-  const dtype = opts.dtype ?? 'f32';
-  for (const [name, raw] of raws) {
-    let t = torch.fromRaw(raw);
-    raws.delete(name);
-    if (torch.isFloating(t.dtype) && t.dtype !== dtype) t = swap(t, t.to(dtype));
-    if (opts.device && opts.device !== 'cpu') t = swap(t, t.to(opts.device));
-    into.set(name, t);
-  }
-}
-
-function swap(old: Tensor, next: Tensor): Tensor {
-  old.dispose();
-  return next;
-}
+export { loadWeights };
