@@ -58,7 +58,11 @@ async function faceFps(video: string, frames: number): Promise<{ fps: number; fr
 
 interface CocoJson {
   images: { id: number; file_name: string }[];
-  annotations: { image_id: number; keypoints: number[]; area: number; face_kpts?: number[]; face_valid?: boolean; face_box?: [number, number, number, number] }[];
+  annotations: {
+    image_id: number; keypoints: number[]; area: number; face_kpts?: number[]; face_valid?: boolean; face_box?: [number, number, number, number];
+    lefthand_kpts?: number[]; righthand_kpts?: number[]; lefthand_valid?: boolean; righthand_valid?: boolean;
+    lefthand_box?: [number, number, number, number]; righthand_box?: [number, number, number, number];
+  }[];
 }
 
 async function accuracy(detector: PoseDetector): Promise<AccuracySummary & { msPerImage: number }> {
@@ -72,6 +76,8 @@ async function accuracy(detector: PoseDetector): Promise<AccuracySummary & { msP
     ms += performance.now() - t0;
     const truth = gt.annotations.filter((a) => a.image_id === im.id).map((a) => ({
       keypoints: a.keypoints, area: a.area, face: a.face_valid ? a.face_kpts : undefined, faceBox: a.face_box,
+      hands: [a.lefthand_valid ? a.lefthand_kpts : undefined, a.righthand_valid ? a.righthand_kpts : undefined] as [number[] | undefined, number[] | undefined],
+      handBoxes: [a.lefthand_box, a.righthand_box] as [[number, number, number, number] | undefined, [number, number, number, number] | undefined],
     }));
     scoreImage(frame.persons, [image.width, image.height], truth, counts);
   }
@@ -149,7 +155,7 @@ export async function run(args: string[]): Promise<void> {
     if (process.env.DWPOSE_DIR) acc.dwpose = await accuracy(await DwposeDetector.load({ dir: process.env.DWPOSE_DIR }));
     printTable(Object.entries(acc).map(([name, a]) => ({
       detector: name, persons: a.persons, 'mean OKS': a.meanOks, 'OKS>=.5': a.oks50, 'OKS>=.75': a.oks75,
-      'PCK@0.1': a.pck['0.1'], 'PCK@0.2': a.pck['0.2'], 'face NME': a.faceNme, 'ms/image': a.msPerImage,
+      'PCK@0.1': a.pck['0.1'], 'PCK@0.2': a.pck['0.2'], 'face NME': a.faceNme, 'hands found': `${a.handsFound}/${a.handsLabelled}`, 'hand NME': a.handNme, 'ms/image': a.msPerImage,
     })));
   }
   const id = await identity(quick ? 8 : 24);

@@ -14,6 +14,9 @@ export interface GroundTruthPerson {
   area: number;
   face?: number[]; // 204 (68 triplets), when annotated
   faceBox?: [number, number, number, number];
+  /** COCO-WholeBody hands, [left, right]: 63 numbers (21 triplets) each, when annotated, and their boxes. */
+  hands?: [number[] | undefined, number[] | undefined];
+  handBoxes?: [[number, number, number, number] | undefined, [number, number, number, number] | undefined];
 }
 
 /** COCO-17 pixel coordinates of a predicted person (x, y, score per keypoint). */
@@ -68,12 +71,18 @@ export interface AccuracyCounts {
   /** Face: sum of per-point errors / sqrt(face box area), and the count. */
   faceErrorSum: number;
   facePoints: number;
+  /** Hands: the same with sqrt(hand box area); labelled hands and those found. */
+  handErrorSum: number;
+  handPoints: number;
+  handsLabelled: number;
+  handsFound: number;
 }
 
 export function emptyCounts(alphas: number[] = [0.1, 0.2]): AccuracyCounts {
   return {
     persons: 0, matched: 0, oksSum: 0, oksAbove50: 0, oksAbove75: 0,
     pckHits: Object.fromEntries(alphas.map((a) => [String(a), 0])), pckTotal: 0, faceErrorSum: 0, facePoints: 0,
+    handErrorSum: 0, handPoints: 0, handsLabelled: 0, handsFound: 0,
   };
 }
 
@@ -129,6 +138,22 @@ export function scoreImage(
         counts.facePoints++;
       }
     }
+    for (const side of [0, 1] as const) {
+      const labels = g.hands?.[side];
+      const box = g.handBoxes?.[side];
+      if (!labels || !box || box[2] <= 0 || !labels.some((v, i) => i % 3 === 2 && v > 0)) continue;
+      counts.handsLabelled++;
+      const hand = pi === undefined ? undefined : predicted[pi].hands[side];
+      if (!hand || hand[0][2] < visibility) continue;
+      counts.handsFound++;
+      const norm = Math.sqrt(box[2] * box[3]);
+      for (let k = 0; k < 21; k++) {
+        if (labels[3 * k + 2] <= 0) continue;
+        const d = Math.hypot(hand[k][0] * size[0] - labels[3 * k], hand[k][1] * size[1] - labels[3 * k + 1]);
+        counts.handErrorSum += d / norm;
+        counts.handPoints++;
+      }
+    }
   });
 }
 
@@ -141,6 +166,10 @@ export interface AccuracySummary {
   pck: Record<string, number>;
   faceNme: number;
   facePoints: number;
+  handNme: number;
+  handPoints: number;
+  handsLabelled: number;
+  handsFound: number;
 }
 
 export function summarize(c: AccuracyCounts): AccuracySummary {
@@ -153,5 +182,9 @@ export function summarize(c: AccuracyCounts): AccuracySummary {
     pck: Object.fromEntries(Object.entries(c.pckHits).map(([a, h]) => [a, c.pckTotal ? h / c.pckTotal : Number.NaN])),
     faceNme: c.facePoints ? c.faceErrorSum / c.facePoints : Number.NaN,
     facePoints: c.facePoints,
+    handNme: c.handPoints ? c.handErrorSum / c.handPoints : Number.NaN,
+    handPoints: c.handPoints,
+    handsLabelled: c.handsLabelled,
+    handsFound: c.handsFound,
   };
 }

@@ -24,10 +24,6 @@ export interface HandResult {
   score: number;
 }
 
-function sigmoid(v: number): number {
-  return 1 / (1 + Math.exp(-v));
-}
-
 export async function runHandLandmarks(image: Image, region: HandRegion): Promise<HandResult> {
   const graph = await loadEmbeddedModel('handlandmark-lite');
   const S = HAND_INPUT;
@@ -40,7 +36,8 @@ export async function runHandLandmarks(image: Image, region: HandRegion): Promis
   const inv = invertAffine(m);
   const points: [number, number][] = [];
   for (let i = 0; i < 21; i++) points.push(applyAffine(inv, coords[3 * i] - 0.5, coords[3 * i + 1] - 0.5));
-  return { points, score: sigmoid(flag[0]) };
+  // Identity_1 is the hand-presence probability (the graph ends in a sigmoid).
+  return { points, score: Math.min(Math.max(flag[0], 0), 1) };
 }
 
 /** The crop for the hand at the end of the forearm elbow -> wrist. */
