@@ -9,6 +9,8 @@ import { parseSize, poses } from '../../src/cli/poses.ts';
 import { progressLine } from '../../src/cli/progress.ts';
 import { writeKeypointJson } from '../../src/pose/keypoint-json.ts';
 import type { Keypoint } from '../../src/pose/keypoints.ts';
+import { constantModel, writeModel } from '../pose/dwpose-onnx-fixture.ts';
+import { mkdirSync } from 'node:fs';
 
 const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
 const dir = mkdtempSync(join(tmpdir(), 'cli-poses-'));
@@ -62,6 +64,36 @@ describe('poses CLI: arguments', () => {
     const { data, info } = await sharp(join(out, 'frame_0.png')).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height], [96, 128]);
     assert.ok(data.some((v) => v > 0), 'skeleton drawn');
+  });
+});
+
+describe('poses extract --detector dwpose (stand-in ONNX models)', () => {
+  test('one person box, 133 keypoints -> our JSON', async () => {
+    const models = join(dir, 'dwpose');
+    mkdirSync(models);
+    const pred = new Float32Array(8400 * 85);
+    pred.set([0.5, 0.5, Math.log(4), Math.log(8), 0.9, 0.9], (8000 + 6 * 20 + 5) * 85); // box [56, 40, 120, 168] at ratio 2
+    writeModel(join(models, 'yolox_l.onnx'), constantModel({ name: 'images', dims: [1, 3, 640, 640] }, [{ name: 'output', dims: [1, 8400, 85], data: pred }]));
+    const x = new Float32Array(133 * 576);
+    const y = new Float32Array(133 * 768);
+    for (let j = 0; j < 133; j++) {
+      x[j * 576 + 288] = 0.9; // every keypoint at the crop centre
+      y[j * 768 + 384] = 0.9;
+    }
+    writeModel(join(models, 'dw-ll_ucoco_384.onnx'), constantModel(
+      { name: 'input', dims: [1, 3, 384, 288] },
+      [{ name: 'simcc_x', dims: [1, 133, 576], data: x }, { name: 'simcc_y', dims: [1, 133, 768], data: y }],
+    ));
+    const image = join(dir, 'grey.png');
+    await sharp({ create: { width: 320, height: 160, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toFile(image);
+    const out = join(dir, 'dw.json');
+    const r = await capture(() => poses.run(['extract', image, '-o', out, '--detector', 'dwpose', '--dwpose-dir', models]));
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /1 frame\(s\) 320x160, 1 person detection/);
+    const person = JSON.parse(readFileSync(out, 'utf8')).frames[0].persons[0];
+    // Crop centre = box centre (88, 104) -> normalised (0.275, 0.65); neck score 1 (both shoulders 0.9).
+    assert.deepEqual(person.body[1].map((v: number) => +v.toFixed(6)), [0.275, 0.65, 1]);
+    assert.deepEqual(person.hands[1][20].map((v: number) => +v.toFixed(6)), [0.275, 0.65, 0.9]);
   });
 });
 

@@ -8,7 +8,8 @@ import { readImage, type Image } from '../../src/io/image.ts';
 import { decodeFrames } from '../../src/io/video.ts';
 import { alignFace, ARCFACE_TEMPLATE, cropBox, estimateSimilarity, templateFor } from '../../src/face/align.ts';
 import { blazefaceAnchors, decodeBlazeface, detectFaces, landmarks5FromMesh, largestFace } from '../../src/face/detect.ts';
-import { cosineSimilarity, FaceResEmbedder } from '../../src/face/embed.ts';
+import { ArcFaceEmbedder, cosineSimilarity, FaceResEmbedder } from '../../src/face/embed.ts';
+import { writeModel } from '../pose/dwpose-onnx-fixture.ts';
 import { extractFaceMasks, faceMask } from '../../src/face/masks.ts';
 import { applyAffine } from '../../src/pose/warp.ts';
 
@@ -72,6 +73,29 @@ describe('face geometry', () => {
     assert.deepEqual(boxes[0].box, [32, -2, 72, 18]); // centre (26, 4), 20x10, then x2
     assert.deepEqual(boxes[0].keypoints[0], [50, 18]);
     assert.ok(Math.abs(boxes[0].score - 1 / (1 + Math.exp(-3))) < 1e-6);
+  });
+});
+
+describe('ArcFace on onnxruntime (stand-in model)', () => {
+  test('aligned crop -> NCHW (x - 127.5) / 127.5 -> 512-d output; wrong input shapes refused', async () => {
+    // Output = input[0, :, 0, 0:...]: an Identity model shows exactly what the embedder fed in.
+    const path = writeModel(join(dir, 'arcface.onnx'), {
+      inputs: [{ name: 'input.1', dims: [1, 3, 112, 112] }],
+      outputs: [{ name: 'out', dims: [1, 3, 112, 112] }],
+      nodes: [{ op: 'Identity', inputs: ['input.1'], outputs: ['out'] }],
+    });
+    const arc = await ArcFaceEmbedder.load(path);
+    const crop = new Float32Array(112 * 112 * 3);
+    for (let i = 0; i < 112 * 112; i++) crop.set([255, 127.5, 0], 3 * i); // R, G, B
+    const fed = await arc.embedCrop(crop);
+    assert.equal(fed.length, 3 * 112 * 112);
+    assert.deepEqual([fed[0], fed[112 * 112], fed[2 * 112 * 112]], [1, 0, -1]); // RGB planes in order
+    await arc.dispose();
+    const wrong = writeModel(join(dir, 'wrong.onnx'), {
+      inputs: [{ name: 'x', dims: [1, 3, 64, 64] }], outputs: [{ name: 'y', dims: [1, 3, 64, 64] }],
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+    });
+    await assert.rejects(ArcFaceEmbedder.load(wrong), /1x3x112x112 input, found \[1,3,64,64\]/);
   });
 });
 
