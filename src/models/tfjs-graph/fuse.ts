@@ -22,7 +22,7 @@ function refNode(input: string): string | undefined {
 
 /** Returns the rewritten node list; `keep` names nodes that must stay addressable (requested outputs). */
 export function fuseConvolutions(nodes: TfjsNode[], weights: Map<string, WeightValue>, keep: Set<string>): TfjsNode[] {
-  const byName = new Map(nodes.map((n) => [n.name, { ...n, input: [...(n.input ?? [])], attr: { ...(n.attr ?? {}) } }]));
+  const byName = new Map<string, TfjsNode>(nodes.map((n) => [n.name, { ...n, input: [...(n.input ?? [])], attr: { ...(n.attr ?? {}) } }]));
   const readers = new Map<string, string[]>();
   for (const n of byName.values()) {
     for (const i of n.input ?? []) {
@@ -48,14 +48,15 @@ export function fuseConvolutions(nodes: TfjsNode[], weights: Map<string, WeightV
     return fused;
   };
   for (const start of [...byName.values()]) {
-    let conv = byName.get(start.name);
-    if (!conv || !FUSED[conv.op]) continue;
+    const found = byName.get(start.name);
+    if (!found || !FUSED[found.op]) continue;
+    let conv: TfjsNode = found;
     const ops = fusedOps(conv);
     if (ops.some((o) => o !== 'BiasAdd')) continue; // already has an activation
     if (!ops.includes('BiasAdd')) {
       const add = only(conv.name);
       if (!add || !['Add', 'AddV2', 'BiasAdd'].includes(add.op) || add.input!.length !== 2) continue;
-      const other = add.input!.map(refNode).find((r) => r !== conv!.name);
+      const other = add.input!.map(refNode).find((r) => r !== conv.name);
       const w = other ? weights.get(other) : undefined;
       const outChannels = weights.get(refNode(conv.input![1]) ?? '')?.shape;
       if (!w || w.dtype !== 'float32' || !outChannels) continue;
