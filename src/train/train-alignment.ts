@@ -1,0 +1,291 @@
+// Training the learnable alignment block (paper eq. 12): single-frame (reference, perturbed driven) pairs
+// drawn fresh every step from the training sequences, loss = mean Euclidean distance over the visible body
+// keypoints between the aligned and the unperturbed pose, AdamW with warmup and cosine decay, gradient clipping.
+//
+// Everything a step uses is a function of (seed, step) and the saved state, so a run killed at any point
+// and resumed from its last checkpoint continues with exactly the losses it would have had:
+//   - the batch of step k comes from an RNG seeded by (seed, k);
+//   - the learning rate is a pure function of k;
+//   - the checkpoint (outDir/checkpoint.safetensors, written atomically every `checkpointEvery` steps) holds the
+//     weights, the AdamW moments and step counts, the loss history and the validation history.
+// Outputs in outDir: config.json + model.safetensors (the trained block, loadable with
+// LearnedAlignment.fromPretrained), loss.png, train.json (summary), checkpoint.safetensors.
+
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '../torch/index.ts';
+import type { RawTensor, Tensor } from '../torch/index.ts';
+import * as nn from '../nn/index.ts';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../torch/serialization/index.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { plotLines, savePlot } from '../io/plot.ts';
+import type { LineSeries } from '../io/plot.ts';
+import { batchToTensors, buildAlignmentBatch } from '../models/align/alignment-features.ts';
+import { alignmentLoss } from '../models/align/alignment-loss.ts';
+import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, LearnedAlignment } from '../models/align/learned-alignment.ts';
+import type { LearnedAlignmentConfig } from '../models/align/learned-alignment.ts';
+import { evaluateMisAlign } from '../eval/misalign.ts';
+import type { PerturbationRanges } from '../pose/motion-data.ts';
+import { createRng } from '../util/rng.ts';
+import { drawTrainingPairs } from './alignment-data.ts';
+import type { AlignmentData } from './alignment-data.ts';
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+const CHECKPOINT_FORMAT = 'stable-animator-align-checkpoint/1';
+
+export interface TrainAlignmentOptions {
+  outDir: string;
+  data: AlignmentData;
+  config?: Partial<LearnedAlignmentConfig>;
+  steps: number;
+  batchSize?: number;
+  lr?: number;
+  weightDecay?: number;
+  warmupSteps?: number;
+  /** The cosine decay ends at lr·minLrRatio; default 0.05. */
+  minLrRatio?: number;
+  /** Gradient clipping (global L2 norm); default 1. */
+  maxGradNorm?: number;
+  seed?: number;
+  logEvery?: number;
+  /** Validation Dis every this many steps (and at the end); 0 = only at the end. */
+  valEvery?: number;
+  checkpointEvery?: number;
+  /** Continue from outDir's checkpoint when there is one; default true. */
+  resume?: boolean;
+  ranges?: Partial<PerturbationRanges>;
+  maxReferenceGap?: number;
+  /** Scene augmentation ranges (see drawTrainingPairs); default none. */
+  scene?: Partial<PerturbationRanges>;
+  /** Validation samples per held-out sequence and frames per sample; default 32 x 16 (as align eval). */
+  valSamplesPerSequence?: number;
+  valClipLength?: number;
+  /** Stop after this step as if killed (after its checkpoint, if one is due); for tests. */
+  stopAfter?: number;
+  /** Write loss.png; default true. */
+  plot?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface ValidationPoint {
+  step: number;
+  dis: number;
+}
+
+export interface TrainAlignmentResult {
+  model: LearnedAlignment;
+  /** Training loss per step (index = step), from step 0, resumed runs included. */
+  losses: number[];
+  val: ValidationPoint[];
+  /** Validation Dis of the rule-based methods on the same samples. */
+  baselines: { none: number; polyfit: number; svd: number };
+  /** The step training stopped at (= steps when finished). */
+  step: number;
+  finished: boolean;
+  /** Seconds spent in this call. */
+  seconds: number;
+}
+
+interface Hyper {
+  steps: number; batchSize: number; lr: number; weightDecay: number; warmupSteps: number; minLrRatio: number;
+  maxGradNorm: number; seed: number; ranges?: Partial<PerturbationRanges>; maxReferenceGap?: number;
+  scene?: Partial<PerturbationRanges>;
+}
+
+function stepRng(seed: number, step: number) {
+  return createRng((Math.imul(seed + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+function toRaw(t: Tensor): RawTensor {
+  return t.detach().contiguous().raw();
+}
+
+function saveCheckpoint(path: string, model: LearnedAlignment, opt: nn.AdamW, step: number, hyper: Hyper,
+  losses: number[], val: ValidationPoint[]): void {
+  const tensors = new Map<string, RawTensor>();
+  for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, toRaw(t));
+  const { tensors: optTensors, scalars } = opt.stateDict();
+  for (const [k, t] of optTensors) tensors.set(`optimizer.${k}`, toRaw(t));
+  writeSafetensors(path, tensors, {
+    format: CHECKPOINT_FORMAT,
+    step: String(step),
+    config: JSON.stringify(model.config),
+    hyper: JSON.stringify(hyper),
+    optimizer_scalars: JSON.stringify(scalars),
+    losses: JSON.stringify(losses),
+    val: JSON.stringify(val),
+  });
+}
+
+function loadCheckpoint(path: string, model: LearnedAlignment, opt: nn.AdamW, hyper: Hyper): { step: number; losses: number[]; val: ValidationPoint[] } {
+  const meta = readSafetensorsHeader(path).metadata;
+  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${path}: not an alignment checkpoint (format ${JSON.stringify(meta.format)})`);
+  const savedConfig = meta.config ?? '';
+  if (savedConfig !== JSON.stringify(model.config)) {
+    throw new Error(`${path}: the checkpoint's model config ${savedConfig} differs from the requested ${JSON.stringify(model.config)}; use another output folder or --no-resume`);
+  }
+  const saved = JSON.parse(meta.hyper ?? '{}') as Hyper;
+  for (const key of ['steps', 'batchSize', 'lr', 'weightDecay', 'warmupSteps', 'minLrRatio', 'maxGradNorm', 'seed', 'ranges', 'maxReferenceGap', 'scene'] as const) {
+    const [a, b] = [JSON.stringify(saved[key]), JSON.stringify(hyper[key])];
+    if (a !== b) throw new Error(`${path}: the checkpoint was trained with ${key} = ${a}, this run asks for ${b}; resume with the same options or use another output folder`);
+  }
+  const raw = readSafetensors(path);
+  const modelState = new Map<string, Tensor>();
+  const optTensors = new Map<string, Tensor>();
+  for (const [k, t] of raw) {
+    if (k.startsWith('model.')) modelState.set(k.slice(6), torch.fromRaw(t));
+    else if (k.startsWith('optimizer.')) optTensors.set(k.slice(10), torch.fromRaw(t));
+  }
+  model.loadStateDict(modelState, { source: path });
+  opt.loadStateDict({ tensors: optTensors, scalars: JSON.parse(meta.optimizer_scalars ?? '{}') });
+  return { step: Number(meta.step), losses: JSON.parse(meta.losses ?? '[]'), val: JSON.parse(meta.val ?? '[]') };
+}
+
+/** Writes config.json + model.safetensors: the folder LearnedAlignment.fromPretrained reads. */
+export async function saveAlignmentWeights(dir: string, model: LearnedAlignment, metadata: Record<string, string> = {}): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const tensors = new Map<string, RawTensor>();
+  for (const [k, t] of model.stateDict()) tensors.set(k, toRaw(t));
+  writeSafetensors(join(dir, ALIGNMENT_WEIGHTS_FILE), tensors, { format: 'pt', ...metadata });
+  await writeFileAtomic(join(dir, ALIGNMENT_CONFIG_FILE), `${JSON.stringify({ _class_name: 'LearnedAlignment', ...model.config }, null, 2)}\n`);
+}
+
+function smooth(values: readonly number[], window: number): number[] {
+  const out: number[] = [];
+  let sum = 0;
+  values.forEach((v, i) => {
+    sum += v;
+    if (i >= window) sum -= values[i - window]!;
+    out.push(sum / Math.min(i + 1, window));
+  });
+  return out;
+}
+
+export async function writeLossPlot(path: string, losses: readonly number[], val: readonly ValidationPoint[], baselines?: TrainAlignmentResult['baselines']): Promise<void> {
+  const steps = losses.map((_, i) => i);
+  const series: LineSeries[] = [
+    { label: 'train loss', x: steps, y: smooth(losses, 25), color: [0, 114, 178] },
+    { label: 'val Dis', x: val.map((v) => v.step), y: val.map((v) => v.dis), color: [213, 94, 0], markers: true },
+  ];
+  if (baselines) {
+    series.push({ label: `val svd ${baselines.svd.toFixed(4)}`, x: [], y: [baselines.svd], color: [0, 158, 115], style: 'hline' });
+    series.push({ label: `val polyfit ${baselines.polyfit.toFixed(4)}`, x: [], y: [baselines.polyfit], color: [204, 121, 167], style: 'hline' });
+  }
+  await savePlot(path, plotLines(series, { title: 'alignment training', xLabel: 'step', yLabel: 'distance (normalised)', logY: true }));
+}
+
+export async function trainAlignment(options: TrainAlignmentOptions): Promise<TrainAlignmentResult> {
+  const started = performance.now();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const hyper: Hyper = {
+    steps: options.steps,
+    batchSize: options.batchSize ?? 128,
+    lr: options.lr ?? 1e-3,
+    weightDecay: options.weightDecay ?? 0.01,
+    warmupSteps: options.warmupSteps ?? 100,
+    minLrRatio: options.minLrRatio ?? 0.05,
+    maxGradNorm: options.maxGradNorm ?? 1,
+    seed: options.seed ?? 0,
+    ranges: options.ranges,
+    maxReferenceGap: options.maxReferenceGap,
+    scene: options.scene,
+  };
+  if (!(Number.isInteger(hyper.steps) && hyper.steps > 0)) throw new Error(`trainAlignment: steps must be a positive integer, got ${hyper.steps}`);
+  if (options.data.train.length === 0) throw new Error('trainAlignment: no training sequences');
+  if (options.data.val.length === 0) throw new Error('trainAlignment: no validation sequences');
+  const logEvery = options.logEvery ?? 50;
+  const valEvery = options.valEvery ?? 500;
+  const checkpointEvery = options.checkpointEvery ?? 250;
+  mkdirSync(options.outDir, { recursive: true });
+  const checkpointPath = join(options.outDir, CHECKPOINT_FILE);
+
+  const model = nn.withInit({ seed: hyper.seed }, () => new LearnedAlignment(options.config));
+  const params = model.parameters();
+  const opt = new nn.AdamW(params, { lr: hyper.lr, weightDecay: hyper.weightDecay });
+  const schedule = nn.cosineWithWarmup(hyper.lr, hyper.steps, { warmupSteps: hyper.warmupSteps, minLr: hyper.lr * hyper.minLrRatio });
+
+  let step = 0;
+  let losses: number[] = [];
+  let val: ValidationPoint[] = [];
+  if ((options.resume ?? true) && existsSync(checkpointPath)) {
+    ({ step, losses, val } = loadCheckpoint(checkpointPath, model, opt, hyper));
+    losses = losses.slice(0, step);
+    val = val.filter((v) => v.step <= step);
+    log(`resumed from ${checkpointPath} at step ${step}`);
+  }
+  log(`alignment block: ${model.numParameters()} parameters, config ${JSON.stringify(model.config)}`);
+  log(`data: ${options.data.train.length} training sequences, ${options.data.val.length} held out (${options.data.val.map((s) => s.name).join(', ')})`);
+
+  const valOptions = { samplesPerSequence: options.valSamplesPerSequence ?? 32, clipLength: options.valClipLength ?? 16, seed: hyper.seed, ranges: hyper.ranges, maxReferenceGap: hyper.maxReferenceGap };
+  const baselineEval = evaluateMisAlign(options.data.val, valOptions);
+  const baselines = { none: baselineEval.dis.none!, polyfit: baselineEval.dis.polyfit!, svd: baselineEval.dis.svd! };
+  log(`val baselines (${baselineEval.frames} frames): none ${baselines.none.toFixed(4)}  polyfit ${baselines.polyfit.toFixed(4)}  svd ${baselines.svd.toFixed(4)}`);
+  const validate = (at: number): number => {
+    model.eval();
+    const dis = evaluateMisAlign(options.data.val, { ...valOptions, model }).dis.learned!;
+    model.train();
+    val = [...val.filter((v) => v.step !== at), { step: at, dis }];
+    log(`step ${at}  val Dis ${dis.toFixed(4)}  (svd ${baselines.svd.toFixed(4)}, ratio ${(dis / baselines.svd).toFixed(3)})`);
+    return dis;
+  };
+
+  model.train();
+  const runStart = step;
+  const t0 = performance.now();
+  let stopped = false;
+  while (step < hyper.steps) {
+    const pairs = drawTrainingPairs(options.data.train, stepRng(hyper.seed, step), hyper.batchSize, { ranges: hyper.ranges, maxReferenceGap: hyper.maxReferenceGap, scene: hyper.scene });
+    const batch = buildAlignmentBatch(pairs);
+    const loss = torch.scope(() => {
+      const t = batchToTensors(batch);
+      const { aligned } = model.alignPoints(t);
+      const l = alignmentLoss(aligned, t.target!, t.targetMask!);
+      l.backward();
+      return l.item();
+    });
+    if (!Number.isFinite(loss)) throw new Error(`trainAlignment: the loss became ${loss} at step ${step}`);
+    nn.clipGradNorm(params, hyper.maxGradNorm);
+    opt.setLr(schedule(step));
+    opt.step();
+    opt.zeroGrad();
+    losses[step] = loss;
+    step++;
+
+    if (step % logEvery === 0 || step === hyper.steps) {
+      const perStep = (performance.now() - t0) / 1000 / (step - runStart);
+      const recent = losses.slice(Math.max(0, step - logEvery), step);
+      const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+      log(`step ${step}/${hyper.steps}  loss ${mean.toFixed(4)}  lr ${schedule(step - 1).toExponential(2)}  ${(perStep * 1000).toFixed(0)} ms/step  ETA ${formatDuration(perStep * (hyper.steps - step))}`);
+      await new Promise(setImmediate);
+    }
+    if (valEvery > 0 && step % valEvery === 0 && step < hyper.steps) validate(step);
+    if (step % checkpointEvery === 0 || step === hyper.steps) saveCheckpoint(checkpointPath, model, opt, step, hyper, losses, val);
+    if (options.stopAfter !== undefined && step >= options.stopAfter && step < hyper.steps) {
+      stopped = true;
+      break;
+    }
+  }
+
+  if (!stopped) {
+    if (!val.some((v) => v.step === hyper.steps)) validate(hyper.steps);
+    saveCheckpoint(checkpointPath, model, opt, step, hyper, losses, val);
+    const final = val[val.length - 1]!;
+    await saveAlignmentWeights(options.outDir, model, { step: String(step), val_dis: String(final.dis) });
+    const summary = {
+      steps: step, hyper, config: model.config, parameters: model.numParameters(),
+      train: options.data.train.map((s) => s.name), val: options.data.val.map((s) => s.name),
+      val_frames: baselineEval.frames, baselines, learned: final.dis, final_loss: losses[losses.length - 1],
+    };
+    await writeFileAtomic(join(options.outDir, 'train.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  }
+  if (options.plot ?? true) await writeLossPlot(join(options.outDir, 'loss.png'), losses, val, baselines);
+  model.eval();
+  return { model, losses, val, baselines, step, finished: !stopped, seconds: (performance.now() - started) / 1000 };
+}
