@@ -1,6 +1,12 @@
 // `stable-animator <command>`: each command lives in its own file and registers here.
 import { readFileSync } from 'node:fs';
+import { alignCommand } from './align.ts';
+import { animate } from './animate.ts';
 import { engineDemo } from './engine-demo.ts';
+import { faces } from './faces.ts';
+import { poses } from './poses.ts';
+import { posesAlign } from './poses-align.ts';
+import { weights } from './weights.ts';
 
 export interface Command {
   summary: string;
@@ -8,8 +14,20 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
+/** `poses align` lives with the alignment code; the other `poses` subcommands with extraction. */
+const posesWithAlign: Command = {
+  summary: poses.summary + '; align a driving sequence to a reference',
+  usage: `${poses.usage}\n\n${posesAlign.usage}`,
+  run: (args) => (args[0] === 'align' ? posesAlign.run(args.slice(1)) : poses.run(args)),
+};
+
 const COMMANDS: Record<string, Command> = {
   demo: engineDemo,
+  animate,
+  poses: posesWithAlign,
+  faces,
+  align: alignCommand,
+  weights,
 };
 
 function version(): string {
