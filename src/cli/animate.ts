@@ -255,7 +255,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   bar.finish(`denoised ${poses.size(0)} frame(s) at ${width}x${height} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   // 8. Outputs, written atomically
-  const images = framesToImages(result.frames);
+  const images = framesToImages(result.frames!);
   const fps = values['out-fps'] !== undefined ? num(values, 'out-fps', 'posint', 8) : 8;
   await writeFrames(output, images, { fps });
   if (values['frames-dir']) await writeFrames(values['frames-dir'], images);

@@ -77,6 +77,8 @@ export interface AnimateOptions {
   blend?: WindowBlend;
   /** Frames decoded at a time; default all. */
   decodeChunkSize?: number;
+  /** 'frames' (default): decode; 'latents': stop after denoising (diffusers' output_type="latent"). */
+  outputType?: 'frames' | 'latents';
   seed?: number;
   /** Takes precedence over seed. */
   generator?: torch.Generator;
@@ -98,8 +100,8 @@ export interface StepProgress {
 }
 
 export interface AnimateResult {
-  /** [F,3,H,W] in [0,1], f32. */
-  frames: Tensor;
+  /** [F,3,H,W] in [0,1], f32 (undefined with outputType 'latents'). */
+  frames?: Tensor;
   /** The final latents [1,F,4,h,w] (f32, scaled as the UNet sees them). */
   latents: Tensor;
   hjb: HjbStepReport[];
@@ -198,6 +200,11 @@ export class StableAnimatorPipeline {
         return vae.encode(on(noisy, vae)).mode().to('f32').unsqueeze(1); // [1, 1, 4, h, w]
       });
 
+      const [latentH, latentW] = refLatent.shape.slice(-2);
+      if (latentH * 8 !== height || latentW * 8 !== width) {
+        throw new Error(`animate: the VAE maps ${width}x${height} to a ${latentW}x${latentH} latent; PoseNet and the UNet need 1/8 of the image`);
+      }
+
       // 5. Added time ids [fps − 1, motion bucket, noise augmentation]
       const addedTimeIds = torch.tensor([[o.fps - 1, o.motionBucketId, o.noiseAugStrength]], { dtype: 'f32' }).to(device);
 
@@ -208,7 +215,6 @@ export class StableAnimatorPipeline {
       // 7. Initial latents: noise for one window, repeated over the video (periodic with the window length),
       //    as the reference draws it; scaled by the initial sigma
       const tile = Math.min(o.tileSize, numFrames);
-      const [latentH, latentW] = refLatent.shape.slice(-2);
       const channels = unet.config.out_channels;
       const windowNoise = torch.randn([1, o.tileSize, channels, latentH, latentW], generator).narrow(1, 0, tile);
       let latents = windowNoise.repeat([1, Math.floor(numFrames / tile) + 1, 1, 1, 1]).narrow(1, 0, numFrames)
@@ -276,6 +282,7 @@ export class StableAnimatorPipeline {
       hjb?.dispose();
 
       // 11. Decode latents / scaling factor in chunks; [-1,1] -> [0,1]
+      if (options.outputType === 'latents') return { latents, hjb: reports, warnings };
       const decodeStart = performance.now();
       const frames = torch.scope(() => {
         const z = latents.squeeze(0).div(vae.scalingFactor);

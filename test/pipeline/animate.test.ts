@@ -48,15 +48,19 @@ function spyUnet<T>(fn: () => T): { result: T; calls: Call[] } {
 test('seeded runs are deterministic; another seed gives another video', () => {
   const a = pipe.call(inputs(), base);
   const b = pipe.call(inputs(), base);
-  assert.deepEqual(a.frames.shape, [3, 3, 64, 64]);
+  assert.deepEqual(a.frames!.shape, [3, 3, 64, 64]);
   assert.deepEqual(a.latents.shape, [1, 3, 4, 8, 8]);
-  assert.equal(maxDiff(a.frames, b.frames), 0);
-  assert.ok(a.frames.min().item() >= 0 && a.frames.max().item() <= 1);
+  assert.equal(maxDiff(a.frames!, b.frames!), 0);
+  assert.ok(a.frames!.min().item() >= 0 && a.frames!.max().item() <= 1);
   const c = pipe.call(inputs(), { ...base, seed: 8 });
-  assert.ok(maxDiff(a.frames, c.frames) > 1e-3);
+  assert.ok(maxDiff(a.frames!, c.frames!) > 1e-3);
   // an explicit generator is the same as its seed
   const d = pipe.call(inputs(), { ...base, generator: new torch.Generator(7) });
-  assert.equal(maxDiff(a.frames, d.frames), 0);
+  assert.equal(maxDiff(a.frames!, d.frames!), 0);
+  // outputType 'latents' stops before the decode, with the same latents
+  const e = pipe.call(inputs(), { ...base, outputType: 'latents' });
+  assert.equal(e.frames, undefined);
+  assert.equal(maxDiff(a.latents, e.latents), 0);
 });
 
 test('the unconditional branch gets zero CLIP and face tokens, a zero reference latent and no pose', () => {
@@ -77,21 +81,21 @@ test('guidance 1.0 runs the conditional pass alone and equals CFG at scale 1', (
   // the two-pass path at (almost exactly) scale 1: uncond + 1·(cond − uncond)
   const cfg = spyUnet(() => pipe.call(inputs(), { ...base, minGuidanceScale: 1, maxGuidanceScale: 1 + 1e-7 }));
   assert.equal(cfg.calls.length, 4);
-  assert.ok(maxDiff(one.result.frames, cfg.result.frames) < 1e-4, `${maxDiff(one.result.frames, cfg.result.frames)}`);
+  assert.ok(maxDiff(one.result.frames!, cfg.result.frames!) < 1e-4, `${maxDiff(one.result.frames!, cfg.result.frames!)}`);
 });
 
 test('a single window equals tiling with tile >= frames; longer videos are windowed with the anchor frame', () => {
   const opts = { ...base, minGuidanceScale: 1, maxGuidanceScale: 1 };
   const exact = pipe.call(inputs(3), { ...opts, tileSize: 3, tileOverlap: 1 });
   const longer = pipe.call(inputs(3), { ...opts, tileSize: 16, tileOverlap: 4 });
-  assert.equal(maxDiff(exact.frames, longer.frames), 0);
+  assert.equal(maxDiff(exact.frames!, longer.frames!), 0);
   // 6 frames in windows of 4 overlapping by 2: [0,1,2,3], [0,3,4,5] (frame 3 blended)
   const { result, calls } = spyUnet(() => pipe.call(inputs(6), { ...opts, tileSize: 4, tileOverlap: 2 }));
   assert.deepEqual(calls.map((c) => c.frames), [4, 4, 4, 4]);
-  assert.deepEqual(result.frames.shape, [6, 3, 64, 64]);
+  assert.deepEqual(result.frames!.shape, [6, 3, 64, 64]);
   // ControlNeXt-style latent averaging: same windows, another blend
   const averaged = pipe.call(inputs(6), { ...opts, tileSize: 4, tileOverlap: 2, blend: 'latents' });
-  assert.ok(maxDiff(result.frames, averaged.frames) > 1e-4);
+  assert.ok(maxDiff(result.frames!, averaged.frames!) > 1e-4);
 });
 
 test('the initial noise is one window of noise repeated over the video', () => {
@@ -134,7 +138,7 @@ test('no tensor leaks: a call leaves only its results', () => {
   const before = torch.liveTensors();
   const r = pipe.call(ins, base);
   assert.equal(torch.liveTensors() - before, 2);
-  r.frames.dispose();
+  r.frames!.dispose();
   r.latents.dispose();
 });
 
