@@ -2,6 +2,7 @@
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   engine: () => import('./engine.ts'),
   svd: () => import('./svd.ts'),
+  poses: () => import('./poses.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);
