@@ -3,6 +3,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   engine: () => import('./engine.ts'),
   svd: () => import('./svd.ts'),
   poses: () => import('./poses.ts'),
+  animate: () => import('./animate.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);
