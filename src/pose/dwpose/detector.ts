@@ -43,7 +43,9 @@ export class DwposeDetector implements PoseDetector {
       throw new Error(`DWPose needs its two ONNX models: give a folder with ${DWPOSE_DETECTOR_FILE} and ${DWPOSE_POSE_FILE} (--dwpose-dir)`);
     }
     const sessionOptions = { intraOpThreads: options.threads };
-    const [det, pose] = await Promise.all([OnnxSession.open(detectorPath, sessionOptions), OnnxSession.open(posePath, sessionOptions)]);
+    // one after the other, so a missing file is always reported in the same order (detector first)
+    const det = await OnnxSession.open(detectorPath, sessionOptions);
+    const pose = await OnnxSession.open(posePath, sessionOptions);
     return new DwposeDetector(det, pose);
   }
 
