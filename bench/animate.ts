@@ -141,12 +141,14 @@ export async function run(args: string[]): Promise<void> {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, '--', `--case=${c}`, ...args],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
     if (r.status !== 0) throw new Error(`case ${c} failed (status ${r.status}, signal ${r.signal})`);
-    const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as Row;
+    const line = r.stdout.trim().split('\n').pop()!;
+    const row = JSON.parse(line) as Row;
     rows.push(row);
-    console.log(`${c}: ${row.seconds_per_step.toFixed(1)} s/step${row.seconds_per_hjb_step !== undefined ? `, ${row.seconds_per_hjb_step.toFixed(1)} s per HJB step` : ''}, ` +
-      `decode ${row.decode_seconds.toFixed(1)} s, peak RSS ${row.peak_rss_mb.toFixed(0)} MB`);
+    const fmt = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? `${v.toFixed(1)} s` : 'n/a');
+    console.log(`${c}: ${fmt(row.seconds_per_step)} per step, ${row.hjb ? `${fmt(row.seconds_per_hjb_step)} per HJB step, ` : ''}` +
+      `decode ${fmt(row.decode_seconds)}, peak RSS ${row.peak_rss_mb.toFixed(0)} MB  ${line}`);
   }
-  printTable(rows.map((r) => ({ ...r, hjb: String(r.hjb), seconds_per_hjb_step: r.seconds_per_hjb_step ?? NaN })));
+  printTable(rows.map((r) => ({ case: r.case, per_step: r.seconds_per_step ?? NaN, per_hjb_step: r.seconds_per_hjb_step ?? NaN, decode: r.decode_seconds ?? NaN, rss_mb: r.peak_rss_mb })));
   // cases run separately accumulate: rows of other cases already in the file are kept
   const file = fileURLToPath(new URL('./results/animate.json', import.meta.url));
   const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { rows?: (Row & { settings?: Settings })[] }).rows ?? [] : [];
