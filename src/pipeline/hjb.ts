@@ -14,14 +14,16 @@
 // Gradients flow through the VAE decoder only (the UNet is not in the graph). Unlike the reference, which keeps
 // the graphs of all chunks until one backward, each chunk is backpropagated on its own: the loss is a sum over
 // frames and chunks are decoded independently, so the gradient is the same and memory stays bounded by one
-// chunk. Where the decoded window comes from is pluggable (`HjbDecodeWindow`): whole frames here; a window
-// around the faces can decode less.
+// chunk. Where the decoded pixels come from is pluggable (`HjbDecodeWindow`): whole frames (`window: 'full'`, the
+// reference) or a latent window around the faces (`window: 'face'`, the default: hjb-window.ts), which decodes a
+// fraction of the pixels and skips frames without a face.
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
 import type { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
 import type { PixelBox } from './face-boxes.ts';
+import { faceWindow } from './hjb-window.ts';
 
 export interface HjbOptions {
   /** First active step (0-based, inclusive). Default 0. */
@@ -38,8 +40,13 @@ export interface HjbOptions {
   checkpointing?: boolean;
   /** Also evaluate the face loss after the last iteration (one more decode without gradients). Default false. */
   trackLoss?: boolean;
-  /** Where decoded pixels come from (default: whole frames). */
-  decodeWindow?: HjbDecodeWindow;
+  /**
+   * Where decoded pixels come from: 'face' (default) a latent window around the faces, 'full' whole frames (the
+   * reference), or a custom window.
+   */
+  window?: HjbWindowKind | HjbDecodeWindow;
+  /** Latent pixels around the faces with window 'face' (default DEFAULT_HJB_MARGIN). */
+  windowMargin?: number;
 }
 
 /** The faces to optimise: the reference's face box (at the reference tensor's size) and one box per frame. */
@@ -54,11 +61,27 @@ export interface HjbFaceTarget {
  * `boxes` are in output-frame pixels; the window returns them in the coordinates of its images.
  */
 export interface HjbDecodeWindow {
+  /** The frames decoded together, [start, length] each (default: every `size` frames, those with a face). */
+  chunks?(boxes: readonly (PixelBox | undefined)[], size: number): [number, number][];
   decode(vae: AutoencoderKLTemporalDecoder, latents: Tensor, boxes: readonly (PixelBox | undefined)[]): { images: Tensor; boxes: (PixelBox | undefined)[] };
+}
+
+export type HjbWindowKind = 'full' | 'face';
+export const HJB_WINDOWS: readonly HjbWindowKind[] = ['full', 'face'];
+
+/** Every `size` frames as one chunk ([start, length]), the chunks with at least one face box. */
+export function fixedChunks(boxes: readonly (PixelBox | undefined)[], size: number): [number, number][] {
+  const chunks: [number, number][] = [];
+  for (let s = 0; s < boxes.length; s += size) {
+    const len = Math.min(size, boxes.length - s);
+    if (boxes.slice(s, s + len).some((b) => b)) chunks.push([s, len]);
+  }
+  return chunks;
 }
 
 /** The whole frames, decoded as one clip of the chunk's length (as the reference's chunked decode). */
 export const fullFrameWindow: HjbDecodeWindow = {
+  chunks: fixedChunks,
   decode: (vae, latents, boxes) => ({ images: vae.decode(latents, latents.size(0)), boxes: [...boxes] }),
 };
 
@@ -123,7 +146,9 @@ export class HjbFaceOptimizer {
     this.decodeChunkSize = opts.decodeChunkSize ?? 4;
     this.checkpointing = opts.checkpointing ?? true;
     this.trackLoss = opts.trackLoss ?? false;
-    this.window = opts.decodeWindow ?? fullFrameWindow;
+    const window = opts.window ?? 'face';
+    if (typeof window === 'string' && !HJB_WINDOWS.includes(window)) throw new Error(`HJB: window must be ${HJB_WINDOWS.join(' or ')}, got '${window}'`);
+    this.window = window === 'full' ? fullFrameWindow : window === 'face' ? faceWindow(opts.windowMargin) : window;
     for (const [name, v] of [['iterations', this.iterations], ['decodeChunkSize', this.decodeChunkSize]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`HJB: ${name} must be a positive integer, got ${v}`);
     }
@@ -176,19 +201,27 @@ export class HjbFaceOptimizer {
     return torch.noGrad(() => this.chunkedLoss(latents.reshape([-1, ...latents.shape.slice(-3)]), false));
   }
 
+  /** The face loss of a latent [F,C,h,w] (or [1,F,C,h,w]) and its gradient (same shape, f32), with the optimisation's decoder setup. */
+  lossAndGradient(latents: Tensor): { loss: number; grad: Tensor } {
+    return torch.scope(() => {
+      const z = torch.noGrad(() => latents.reshape([-1, ...latents.shape.slice(-3)]).to('f32').clone()).requiresGrad_();
+      let loss = 0;
+      this.withDecoderSetup(() => { loss = this.backwardFaceLoss(z); });
+      const grad = torch.noGrad(() => (z.grad ?? torch.zerosLike(z)).reshape(latents.shape).clone());
+      return { loss, grad };
+    });
+  }
+
   /** Loss and its gradient (accumulated into z0.grad), one chunk of frames at a time. */
   private backwardFaceLoss(z0: Tensor): number {
     return torch.enableGrad(() => this.chunkedLoss(z0, true));
   }
 
   private chunkedLoss(z: Tensor, backward: boolean): number {
-    const n = z.size(0);
-    const chunk = this.decodeChunkSize;
     let total = 0;
-    for (let s = 0; s < n; s += chunk) {
-      const len = Math.min(chunk, n - s);
+    const chunks = (this.window.chunks ?? fixedChunks)(this.frameBoxes, this.decodeChunkSize);
+    for (const [s, len] of chunks) {
       const boxes = this.frameBoxes.slice(s, s + len);
-      if (!boxes.some((b) => b)) continue;
       total += torch.scope(() => {
         const latents = z.narrow(0, s, len).div(this.vae.scalingFactor).to(this.vaeDtype());
         const { images, boxes: inWindow } = this.window.decode(this.vae, latents, boxes);

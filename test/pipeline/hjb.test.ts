@@ -43,9 +43,9 @@ test('HJB lowers the face loss on the optimised latent at every active step, and
   for (const m of [components.unet, components.vae, components.faceRecognizer]) assert.ok(m.parameters().every((p) => p.grad === undefined));
 });
 
-test('optimize: Adam on x0 only, the loss is mean |1 − cos| over the frames with a face, the update is Euler from z0', () => {
+test('optimize (full window): Adam on x0 only, the loss is mean |1 − cos| over the frames with a face, the update is Euler from z0', () => {
   const { vae, faceRecognizer } = components;
-  const hjb = new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { iterations: 2, decodeChunkSize: 4 });
+  const hjb = new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { iterations: 2, decodeChunkSize: 4, window: 'full' });
   const x0 = torch.randn([1, frames, 4, 8, 8], new torch.Generator(11));
   // the loss by hand: decode all frames as one clip, crop, ArcFace, cosine
   const manual = torch.noGrad(() => {
@@ -63,7 +63,7 @@ test('optimize: Adam on x0 only, the loss is mean |1 − cos| over the frames wi
   assert.equal(z0.requiresGrad, false);
   // the temporal decoder mixes the frames of a chunk, so a frame without a face still moves; decoded one
   // frame at a time, it does not
-  const single = new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { iterations: 1, decodeChunkSize: 1 });
+  const single = new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { iterations: 1, decodeChunkSize: 1, window: 'full' });
   const z1 = single.optimize(x0, 0, 25).z0;
   assert.ok(torch.noGrad(() => z0.select(1, 2).sub(x0.select(1, 2)).abs().max().item()) > 0);
   assert.equal(torch.noGrad(() => z1.select(1, 2).sub(x0.select(1, 2)).abs().max().item()), 0);
@@ -91,8 +91,8 @@ test('the decode window is pluggable: a window that crops around the faces gives
     },
   };
   const x0 = torch.randn([frames, 4, 8, 8], new torch.Generator(21));
-  const full = new HjbFaceOptimizer(vae, faceRecognizer, reference, target);
-  const windowed = new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { decodeWindow: cropped });
+  const full = new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { window: 'full' });
+  const windowed = new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { window: cropped });
   assert.ok(Math.abs(full.faceLoss(x0) - windowed.faceLoss(x0)) < 1e-6);
   assert.throws(() => new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { iterations: 0 }), /iterations/);
   assert.throws(() => new HjbFaceOptimizer(vae, faceRecognizer, reference, target, { startStep: 5, endStep: 2 }), /before startStep/);
