@@ -9,9 +9,7 @@
 // HJB is active on the first --hjb-steps steps (default 1: an HJB step on this CPU takes many minutes); its
 // per-step time is reported apart from the plain steps'. Cases run one by one accumulate in the results file.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.ts';
 import type { Device, DType } from '../src/torch/index.ts';
 import * as nn from '../src/nn/index.ts';
@@ -26,7 +24,7 @@ import { EulerDiscreteScheduler } from '../src/sampling/euler-discrete.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents } from '../src/pipeline/animate.ts';
 import type { PixelBox } from '../src/pipeline/face-boxes.ts';
 import { nativeBf16 } from './engine.ts';
-import { printTable, writeResult } from './timing.ts';
+import { mergeRows, printTable, writeResult } from './timing.ts';
 
 const SVD_SCHEDULER = {
   beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085, interpolation_type: 'linear', num_train_timesteps: 1000,
@@ -149,10 +147,6 @@ export async function run(args: string[]): Promise<void> {
       `decode ${fmt(row.decode_seconds)}, peak RSS ${row.peak_rss_mb.toFixed(0)} MB  ${line}`);
   }
   printTable(rows.map((r) => ({ case: r.case, per_step: r.seconds_per_step ?? NaN, per_hjb_step: r.seconds_per_hjb_step ?? NaN, decode: r.decode_seconds ?? NaN, rss_mb: r.peak_rss_mb })));
-  // cases run separately accumulate: rows of other cases already in the file are kept
-  const file = fileURLToPath(new URL('./results/animate.json', import.meta.url));
-  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { rows?: (Row & { settings?: Settings })[] }).rows ?? [] : [];
-  const merged = [...previous.filter((p) => !rows.some((r) => r.case === p.case)), ...rows.map((r) => ({ ...r, settings }))];
-  merged.sort((a, b) => CASES.indexOf(a.case) - CASES.indexOf(b.case));
+  const merged = mergeRows('animate', rows.map((r) => ({ ...r, settings })), (r) => r.case, CASES);
   console.log(`wrote ${writeResult('animate', { threads: torch.getNumThreads(), nativeBf16: nativeBf16(), rows: merged })}`);
 }

@@ -1,6 +1,5 @@
 // Engine benchmark: our API against Python PyTorch on the same libtorch, same machine, same run.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.ts';
@@ -12,13 +11,9 @@ function attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor): torch.Ten
   return torch.matmul(p, v);
 }
 
-/** bf16 kernels are fast only with AVX512-BF16 or AMX; elsewhere libtorch emulates them (~10x slower than f32). */
+/** bf16 kernels are fast only with AVX512-BF16 or AMX (elsewhere our GEMMs/convs run bf16 in f32: src/torch/bf16-gemm.ts). */
 export function nativeBf16(): boolean {
-  try {
-    return /\b(avx512_bf16|amx_bf16)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
-  }
+  return torch.nativeBf16;
 }
 
 function ours(quick: boolean, dtypes: ('f32' | 'bf16')[]): Record<string, number> {

@@ -2,15 +2,17 @@
 // (14 frames, 256x256), CLIP ViT-H/14 image embedding; seconds, achieved TFLOP/s next to the
 // machine's measured matmul rate, and peak RSS. Each case runs in its own process for a clean RSS.
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.ts';
 import * as nn from '../src/nn/index.ts';
 import { AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel } from '../src/models/svd/index.ts';
 import { CLIPVisionModelWithProjection } from '../src/models/svd/clip-vision.ts';
-import { printTable, timeMs, writeResult } from './timing.ts';
+import { keyList } from '../src/models/weights-layout.ts';
+import { mergeRows, printTable, timeMs, writeResult } from './timing.ts';
 
 type Dt = 'f32' | 'bf16';
-interface Row { name: string; seconds: number; tflops: number; peak_tflops: number; peak_rss_mb: number }
+interface Row { name: string; seconds: number; tflops: number; peak_tflops: number; peak_rss_mb: number; load_average: number }
 
 function matmulPeak(dt: Dt): number {
   return torch.scope(() => {
@@ -26,13 +28,13 @@ function runCase(name: string): Row {
   const g = new torch.Generator(1);
   let work: () => torch.Tensor;
   if (part === 'unet') {
-    const unet = nn.withInit({ seed: 0, dtype: dt }, () => new UNetSpatioTemporalConditionModel()).eval();
+    const unet = nn.withInit({ seed: 0, dtype: dt }, () => UNetSpatioTemporalConditionModel.fromConfig(keyList('unet_svd').config)).eval();
     const sample = torch.randn([1, 14, 8, 32, 32], g).to(dt);
     const ehs = torch.randn([1, 1, 1024], g).to(dt);
     const ids = torch.tensor([[6, 127, 0.02]]).to(dt);
     work = () => unet.forward(sample, 0.25 * Math.log(10), ehs, ids);
   } else if (part === 'vae') {
-    const vae = nn.withInit({ seed: 0, dtype: dt }, () => new AutoencoderKLTemporalDecoder()).eval();
+    const vae = nn.withInit({ seed: 0, dtype: dt }, () => AutoencoderKLTemporalDecoder.fromConfig(keyList('vae_svd_temporal').config)).eval();
     const latents = torch.randn([14, 4, 32, 32], g).to(dt);
     work = () => vae.decode(latents, 14);
   } else {
@@ -47,7 +49,7 @@ function runCase(name: string): Row {
   const seconds = (performance.now() - t0) / 1000;
   return {
     name, seconds, tflops: flops / seconds / 1e12, peak_tflops: matmulPeak(dt),
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024, load_average: loadavg()[0],
   };
 }
 
@@ -71,5 +73,5 @@ export async function run(args: string[]): Promise<void> {
     console.log(`${c}: ${row.seconds.toFixed(2)} s, ${row.tflops.toFixed(3)} TFLOP/s (matmul peak ${row.peak_tflops.toFixed(3)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB`);
   }
   printTable(rows.map((r) => ({ ...r })));
-  console.log(`wrote ${writeResult('svd', { threads: torch.getNumThreads(), reference_python_unet_seconds: { bf16: 12.4, f32: 23.6 }, rows })}`);
+  console.log(`wrote ${writeResult('svd', { threads: torch.getNumThreads(), nativeBf16: torch.nativeBf16, reference_python_unet_seconds: { bf16: 12.4, f32: 23.6 }, rows: mergeRows('svd', rows, (r) => r.name, CASES) })}`);
 }

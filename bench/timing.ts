@@ -1,5 +1,5 @@
 // Shared timing and reporting for benchmarks.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,10 +16,11 @@ export function timeMs(fn: () => void, reps: number, warmup = 1): number {
   return times[Math.floor(times.length / 2)];
 }
 
+const resultPath = (name: string) => join(dirname(fileURLToPath(import.meta.url)), 'results', `${name}.json`);
+
 export function writeResult(name: string, data: unknown): string {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${name}.json`);
+  const path = resultPath(name);
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(`${path}.tmp`, JSON.stringify(data, null, 2) + '\n');
   renameSync(`${path}.tmp`, path);
   return path;
@@ -32,4 +33,15 @@ export function printTable(rows: Record<string, string | number>[]): void {
   const line = (vals: string[]) => vals.map((v, i) => v.padStart(width[i])).join('  ');
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => String(fmt(r[c])))));
+}
+
+/**
+ * Cases run one at a time accumulate: the rows of other cases already in bench/results/<name>.json are
+ * kept, the new ones replace theirs, all ordered as `order`.
+ */
+export function mergeRows<R>(name: string, rows: R[], key: (r: R) => string, order: string[]): R[] {
+  const path = resultPath(name);
+  const previous = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { rows?: R[] }).rows ?? [] : [];
+  const fresh = new Set(rows.map(key));
+  return [...previous.filter((p) => !fresh.has(key(p))), ...rows].sort((a, b) => order.indexOf(key(a)) - order.indexOf(key(b)));
 }

@@ -56,13 +56,37 @@ export function checkpoint(fn: (inputs: Tensor[]) => Tensor[], inputs: Tensor[])
   return outs.map(wrap);
 }
 
+let cpuAutocast: DType | undefined;
+
 /** Mixed precision: eligible ops (matmul, conv, linear, ...) run in `dtype` inside fn. */
 export function autocast<T>(dtype: DType, fn: () => T, device: Device = 'cpu'): T {
   const type = device.startsWith('cuda') ? 'cuda' : 'cpu';
   const [prevOn, prevDtype] = native.setAutocast(type, true, dtypeCode(dtype)!);
+  const prevCpu = cpuAutocast;
+  if (type === 'cpu') cpuAutocast = dtype;
   try {
     return fn();
   } finally {
     native.setAutocast(type, prevOn, prevDtype);
+    cpuAutocast = prevCpu;
+  }
+}
+
+/** The dtype of the innermost CPU autocast scope, if any. */
+export function cpuAutocastDtype(): DType | undefined {
+  return cpuAutocast;
+}
+
+/** Runs fn with CPU autocast off (restored after). */
+export function withoutCpuAutocast<T>(fn: () => T): T {
+  if (!cpuAutocast) return fn();
+  const [prevOn, prevDtype] = native.setAutocast('cpu', false, dtypeCode(cpuAutocast)!);
+  const prevCpu = cpuAutocast;
+  cpuAutocast = undefined;
+  try {
+    return fn();
+  } finally {
+    native.setAutocast('cpu', prevOn, prevDtype);
+    cpuAutocast = prevCpu;
   }
 }
