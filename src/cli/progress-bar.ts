@@ -29,14 +29,39 @@ export interface ProgressBarOptions {
   width?: number;
 }
 
+/** One updating line on a terminal (at most every 0.2 s), a printed line every intervalSeconds otherwise. */
+export interface LiveLine {
+  /** Writes line() unless the last write was too recent; `force` writes anyway (the final state). */
+  write(line: () => string, force: boolean): void;
+  /** Ends the updating line on a terminal. */
+  end(): void;
+}
+
+export function liveLine(stream: NodeJS.WriteStream = process.stderr, intervalSeconds = 5): LiveLine {
+  const tty = stream.isTTY === true;
+  const interval = (tty ? 0.2 : intervalSeconds) * 1000;
+  let last = -Infinity;
+  let open = false;
+  return {
+    write(line, force) {
+      const now = performance.now();
+      if (!force && now - last < interval) return;
+      last = now;
+      open = true;
+      stream.write(tty ? `\r${line()}\x1b[K` : `${line()}\n`);
+    },
+    end() {
+      if (tty && open) stream.write('\n');
+      open = false;
+    },
+  };
+}
+
 export function progressBar(label: string, opts: ProgressBarOptions = {}): ProgressBar {
   const stream = opts.stream ?? process.stderr;
-  const tty = stream.isTTY === true;
-  const interval = (tty ? 0.2 : opts.intervalSeconds ?? 5) * 1000;
+  const out = liveLine(stream, opts.intervalSeconds);
   const width = opts.width ?? 24;
   const start = performance.now();
-  let last = -Infinity;
-  let line = '';
   const render = (done: number, total: number, extra?: string) => {
     const elapsed = (performance.now() - start) / 1000;
     const frac = total > 0 ? Math.min(1, done / total) : 0;
@@ -49,16 +74,11 @@ export function progressBar(label: string, opts: ProgressBarOptions = {}): Progr
   };
   return {
     update(done, total, extra) {
-      const now = performance.now();
-      if (done < total && now - last < interval) return;
-      last = now;
-      line = render(done, total, extra);
-      stream.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      out.write(() => render(done, total, extra), done >= total);
     },
     finish(message) {
-      if (tty && line) stream.write('\n');
+      out.end();
       if (message) stream.write(`${message}\n`);
-      line = '';
     },
   };
 }
