@@ -4,6 +4,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   svd: () => import('./svd.ts'),
   poses: () => import('./poses.ts'),
   animate: () => import('./animate.ts'),
+  hjb: () => import('./hjb.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -178,22 +178,27 @@ export class HjbFaceOptimizer {
   optimize(x0: Tensor, step: number, numSteps: number): { z0: Tensor; report: HjbStepReport } {
     const lr = this.lr * (1 - step / numSteps);
     const shape = x0.shape;
-    const z0 = torch.noGrad(() => x0.reshape([-1, ...shape.slice(-3)]).to('f32').clone()).requiresGrad_();
-    if (z0.size(0) !== this.frameBoxes.length) throw new Error(`HJB: ${z0.size(0)} latent frames but ${this.frameBoxes.length} face boxes`);
-    const optimizer = new nn.Adam([z0], { lr });
-    const losses: number[] = [];
-    this.withDecoderSetup(() => {
-      for (let it = 0; it < this.iterations; it++) {
-        optimizer.zeroGrad();
-        losses.push(this.backwardFaceLoss(z0));
-        optimizer.step();
+    return torch.scope(() => {
+      const z0 = torch.noGrad(() => x0.reshape([-1, ...shape.slice(-3)]).to('f32').clone()).requiresGrad_();
+      if (z0.size(0) !== this.frameBoxes.length) throw new Error(`HJB: ${z0.size(0)} latent frames but ${this.frameBoxes.length} face boxes`);
+      const optimizer = new nn.Adam([z0], { lr });
+      const losses: number[] = [];
+      try {
+        this.withDecoderSetup(() => {
+          for (let it = 0; it < this.iterations; it++) {
+            optimizer.zeroGrad();
+            losses.push(this.backwardFaceLoss(z0));
+            optimizer.step();
+          }
+        });
+      } finally {
+        // Adam's moments are kept outside every scope: free them with the step (21 steps per clip)
+        for (const t of optimizer.stateDict().tensors.values()) t.dispose();
       }
+      const report: HjbStepReport = { step, lr, losses };
+      if (this.trackLoss) report.finalLoss = this.faceLoss(z0);
+      return { z0: torch.noGrad(() => z0.detach().reshape(shape)), report };
     });
-    const report: HjbStepReport = { step, lr, losses };
-    if (this.trackLoss) report.finalLoss = this.faceLoss(z0);
-    const out = torch.noGrad(() => z0.detach().reshape(shape));
-    z0.dispose();
-    return { z0: out, report };
   }
 
   /** The face loss of a latent [F,C,h,w] or [1,F,C,h,w] without gradients. */
