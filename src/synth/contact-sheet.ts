@@ -1,0 +1,48 @@
+// A contact sheet of a written dataset's identities, so people can see the data: per identity, the first frame
+// of its first clip and, beside it, the face crop from the face box, enlarged.
+
+import { join } from 'node:path';
+import { readImage, createImage } from '../io/image.ts';
+import type { Image } from '../io/image.ts';
+import { cropBox } from '../face/align.ts';
+import type { Box } from '../pose/dwpose/yolox.ts';
+import { readFile } from 'node:fs/promises';
+import type { SynthDataset } from './dataset.ts';
+
+/** Square box around a face box, `margin` times its larger side (the face-ID crop). */
+export function squareFaceBox(box: Box, margin = 1.15): Box {
+  const cx = (box[0] + box[2]) / 2, cy = (box[1] + box[3]) / 2;
+  const half = (Math.max(box[2] - box[0], box[3] - box[1]) * margin) / 2;
+  return [cx - half, cy - half, cx + half, cy + half];
+}
+
+export async function contactSheet(data: SynthDataset, options: { count?: number; columns?: number } = {}): Promise<Image> {
+  const ids = data.identities.slice(0, options.count ?? 24);
+  const columns = options.columns ?? 6;
+  const tiles: { frame: Image; box?: Box }[] = [];
+  for (const id of ids) {
+    const clip = data.clips.find((c) => c.identity === id.id);
+    if (!clip) continue;
+    const dir = join(data.root, clip.path);
+    const faces = JSON.parse(await readFile(join(dir, 'faces.json'), 'utf8')) as { boxes: Box[][] };
+    const f = Math.max(0, faces.boxes.findIndex((b) => b.length > 0));
+    tiles.push({ frame: await readImage(join(dir, 'images', `frame_${f}.png`), { channels: 3 }), box: faces.boxes[f]?.[0] });
+  }
+  if (tiles.length === 0) throw new Error(`contactSheet: no clips in ${data.root}`);
+  const cell = tiles[0]!.frame.width;
+  const rows = Math.ceil(tiles.length / columns);
+  const sheet = createImage(columns * 2 * cell, rows * cell);
+  tiles.forEach(({ frame, box }, k) => {
+    const crop = box ? cropBox(frame, squareFaceBox(box), cell) : new Float32Array(cell * cell * 3);
+    const x0 = (k % columns) * 2 * cell, y0 = Math.floor(k / columns) * cell;
+    for (let y = 0; y < Math.min(cell, frame.height); y++) {
+      for (let x = 0; x < cell; x++) {
+        for (let c = 0; c < 3; c++) {
+          sheet.data[((y0 + y) * sheet.width + x0 + x) * 3 + c] = frame.data[(y * frame.width + x) * 3 + c]!;
+          sheet.data[((y0 + y) * sheet.width + x0 + cell + x) * 3 + c] = Math.round(Math.min(255, Math.max(0, crop[(y * cell + x) * 3 + c]!)));
+        }
+      }
+    }
+  });
+  return sheet;
+}
