@@ -26,8 +26,9 @@ import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, LearnedAlignment } from 
 import type { LearnedAlignmentConfig } from '../models/align/learned-alignment.ts';
 import { evaluateMisAlign } from '../eval/misalign.ts';
 import type { PerturbationRanges } from '../pose/motion-data.ts';
-import { createRng } from '../util/rng.ts';
 import { drawTrainingPairs } from './alignment-data.ts';
+import { smooth } from './loss-curve.ts';
+import { positionRng } from './seeds.ts';
 import type { AlignmentData } from './alignment-data.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -92,10 +93,6 @@ interface Hyper {
   scene?: Partial<PerturbationRanges>;
 }
 
-function stepRng(seed: number, step: number) {
-  return createRng((Math.imul(seed + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
-}
-
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
@@ -155,17 +152,6 @@ export async function saveAlignmentWeights(dir: string, model: LearnedAlignment,
   for (const [k, t] of model.stateDict()) tensors.set(k, toRaw(t));
   writeSafetensors(join(dir, ALIGNMENT_WEIGHTS_FILE), tensors, { format: 'pt', ...metadata });
   await writeFileAtomic(join(dir, ALIGNMENT_CONFIG_FILE), `${JSON.stringify({ _class_name: 'LearnedAlignment', ...model.config }, null, 2)}\n`);
-}
-
-function smooth(values: readonly number[], window: number): number[] {
-  const out: number[] = [];
-  let sum = 0;
-  values.forEach((v, i) => {
-    sum += v;
-    if (i >= window) sum -= values[i - window]!;
-    out.push(sum / Math.min(i + 1, window));
-  });
-  return out;
 }
 
 export async function writeLossPlot(path: string, losses: readonly number[], val: readonly ValidationPoint[], baselines?: TrainAlignmentResult['baselines']): Promise<void> {
@@ -241,7 +227,7 @@ export async function trainAlignment(options: TrainAlignmentOptions): Promise<Tr
   const t0 = performance.now();
   let stopped = false;
   while (step < hyper.steps) {
-    const pairs = drawTrainingPairs(options.data.train, stepRng(hyper.seed, step), hyper.batchSize, { ranges: hyper.ranges, maxReferenceGap: hyper.maxReferenceGap, scene: hyper.scene });
+    const pairs = drawTrainingPairs(options.data.train, positionRng(hyper.seed, step), hyper.batchSize, { ranges: hyper.ranges, maxReferenceGap: hyper.maxReferenceGap, scene: hyper.scene });
     const batch = buildAlignmentBatch(pairs);
     const loss = torch.scope(() => {
       const t = batchToTensors(batch);
