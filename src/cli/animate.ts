@@ -15,6 +15,8 @@ import { writePoseImage } from '../pose/render.ts';
 import { ANIMATE_DEFAULTS, checkOutputSize, StableAnimatorPipeline, type WindowBlend } from '../pipeline/animate.ts';
 import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
 import { drivingKind, loadDrivingPoses } from '../pipeline/driving.ts';
+import { HJB_WINDOWS, type HjbWindowKind } from '../pipeline/hjb.ts';
+import { DEFAULT_HJB_MARGIN } from '../pipeline/hjb-window.ts';
 import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox } from '../pipeline/face-boxes.ts';
 import { posesToTensor, prepareReference } from '../pipeline/inputs.ts';
 import { framesToImages, outputKind, writeFrames } from '../pipeline/outputs.ts';
@@ -27,7 +29,8 @@ const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoint
       [--width W --height H | --size WxH] [--steps 25] [--guidance G | --guidance-min 3 --guidance-max 3] [--seed 23123134]
       [--tile-size 16] [--tile-overlap 4] [--blend noise|latents] [--noise-aug 0.02] [--decode-chunk 4] [--fps 7]
       [--motion-bucket 127] [--out-fps 8] [--frames-dir DIR] [--save-poses DIR] [--max-frames N]
-      [--hjb] [--hjb-start 0] [--hjb-end 20] [--hjb-iters 3] [--hjb-lr 0.1] [--face-masks DIR] [--ref-mask PNG]
+      [--hjb] [--hjb-start 0] [--hjb-end 20] [--hjb-iters 3] [--hjb-lr 0.1] [--hjb-window face|full] [--hjb-margin N]
+      [--face-masks DIR] [--ref-mask PNG]
       [--align learned|svd|polyfit|none] [--align-weights DIR] [--pose-detector default|dwpose]
       [--dtype f32|bf16|f16] [--device cpu|cuda[:N]] [--threads N]
       [--unet FILE] [--pose-net FILE] [--face-encoder FILE] [--arcface FILE] [--arcface-onnx FILE] [--svd DIR]
@@ -45,6 +48,8 @@ const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoint
                  each window's step (ControlNeXt).
   --hjb          HJB face optimisation on steps --hjb-start..--hjb-end (inclusive); face boxes from the aligned
                  driving keypoints, or --face-masks (one mask image per frame, white = face).
+  --hjb-window   face (default): decode only a latent window around the faces (--hjb-margin latent pixels around
+                 them, default ${DEFAULT_HJB_MARGIN}), frames without a face are skipped; full: whole frames (the reference).
   --dtype        of the UNet, CLIP, PoseNet, Face Encoder (default f32 on CPU, bf16 on CUDA); the VAE stays f32.`;
 
 const OPTIONS = {
@@ -55,7 +60,7 @@ const OPTIONS = {
   'decode-chunk': { type: 'string' }, fps: { type: 'string' }, 'motion-bucket': { type: 'string' }, 'out-fps': { type: 'string' },
   'frames-dir': { type: 'string' }, 'save-poses': { type: 'string' }, 'max-frames': { type: 'string' },
   hjb: { type: 'boolean' }, 'hjb-start': { type: 'string' }, 'hjb-end': { type: 'string' }, 'hjb-iters': { type: 'string' },
-  'hjb-lr': { type: 'string' }, 'face-masks': { type: 'string' }, 'ref-mask': { type: 'string' },
+  'hjb-lr': { type: 'string' }, 'hjb-window': { type: 'string' }, 'hjb-margin': { type: 'string' }, 'face-masks': { type: 'string' }, 'ref-mask': { type: 'string' },
   align: { type: 'string' }, 'align-weights': { type: 'string' }, 'pose-detector': { type: 'string' },
   dtype: { type: 'string' }, device: { type: 'string' }, threads: { type: 'string' },
   unet: { type: 'string' }, 'pose-net': { type: 'string' }, 'face-encoder': { type: 'string' }, arcface: { type: 'string' },
@@ -158,9 +163,12 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   if (options.tileSize < 2 || options.tileOverlap < 1 || options.tileOverlap >= options.tileSize) {
     throw new Error(`--tile-overlap must be in [1, --tile-size − 1] and --tile-size >= 2, got ${options.tileOverlap} and ${options.tileSize}`);
   }
+  const hjbWindow = (values['hjb-window'] ?? 'face') as HjbWindowKind;
+  if (!HJB_WINDOWS.includes(hjbWindow)) throw new Error(`--hjb-window must be ${HJB_WINDOWS.join(' or ')}, got '${values['hjb-window']}'`);
   const hjb = values.hjb ? {
     startStep: num(values, 'hjb-start', 'int', 0), endStep: num(values, 'hjb-end', 'int', 20),
     iterations: num(values, 'hjb-iters', 'posint', 3), lr: num(values, 'hjb-lr', 'nonneg', 0.1), decodeChunkSize: options.decodeChunkSize,
+    window: hjbWindow, windowMargin: num(values, 'hjb-margin', 'int', DEFAULT_HJB_MARGIN),
   } : undefined;
   const maxFrames = values['max-frames'] !== undefined ? num(values, 'max-frames', 'posint', 0) : undefined;
 
@@ -230,7 +238,8 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
     const boxes = frameBoxes.slice(0, drivingPoses.images.length);
     const withFace = boxes.filter((b) => b).length;
     if (withFace === 0) throw new Error('--hjb: no driving frame has a face box');
-    log(`HJB on steps ${hjb.startStep}..${hjb.endStep}, ${hjb.iterations} iteration(s), lr ${hjb.lr}; faces in ${withFace}/${boxes.length} frames`);
+    const where = hjb.window === 'face' ? `face windows (margin ${hjb.windowMargin} latent px)` : 'whole frames';
+    log(`HJB on steps ${hjb.startStep}..${hjb.endStep}, ${hjb.iterations} iteration(s), lr ${hjb.lr}, ${where}; faces in ${withFace}/${boxes.length} frames`);
     faceTarget = { referenceBox: scaleBox(refBox, [refImage.width, refImage.height], [width, height])!, frameBoxes: boxes };
   }
 

@@ -8,6 +8,7 @@ import type { Tensor } from '../../src/torch/index.ts';
 import type { PixelBox } from '../../src/pipeline/face-boxes.ts';
 import { fixedChunks, HjbFaceOptimizer, type HjbDecodeWindow } from '../../src/pipeline/hjb.ts';
 import { cropLatent, faceRuns, faceWindow, latentBox, latentFactor, unionLatentBox } from '../../src/pipeline/hjb-window.ts';
+import { runAnimate } from '../../src/cli/animate.ts';
 import { randomImage, tinyComponents } from './tiny.ts';
 
 torch.setNumThreads(1);
@@ -135,4 +136,10 @@ test('memory is bounded by one chunk: decoded size and live tensors do not grow 
   assert.ok(long.log[1].live - long.log[0].live <= 1, `live tensors per chunk: ${long.log.map((l) => l.live)}`);
   assert.equal(long.log[0].live - long.before, short.log[0].live - short.before);
   for (const r of runs) assert.equal(r.after, r.before, 'optimize leaks no tensor');
+});
+
+test('CLI: --hjb-window takes face or full', async () => {
+  const args = ['--ref', 'ref.png', '--driving', 'poses.json', '-o', 'out.mp4', '--hjb'];
+  await assert.rejects(runAnimate([...args, '--hjb-window', 'half'], () => {}), /--hjb-window must be full or face, got 'half'/);
+  await assert.rejects(runAnimate([...args, '--hjb-margin', '1.5'], () => {}), /--hjb-margin must be an integer, got '1.5'/);
 });
