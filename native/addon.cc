@@ -3,6 +3,10 @@
 
 #include "runtime.h"
 
+namespace sa {
+void registerDistributed(Napi::Env env, Napi::Object exports);  // distributed.cc
+}
+
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -10,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opSchema", Napi::Function::New(env, sa::OpSchema, "opSchema"));
   exports.Set("opCall", Napi::Function::New(env, sa::OpCall, "opCall"));
   sa::registerRuntime(env, exports);
+  sa::registerDistributed(env, exports);
   return exports;
 }
 

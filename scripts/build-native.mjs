@@ -1,7 +1,7 @@
 // Builds native/*.cc into build/torch.node against Debian's libtorch, or $LIBTORCH when set.
 // Objects are rebuilt only when their source or headers changed.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -27,10 +27,24 @@ for (const d of torchInc) {
   }
 }
 
+// c10d backends (native/distributed.cc): gloo when its headers are there (Debian: libgloo-dev), NCCL only
+// for a CUDA libtorch with nccl.h; without them the addon still builds and initProcessGroup says why not.
+const glooInc = [libtorch && join(libtorch, 'include'), '/usr/include'].filter(Boolean)
+  .find((d) => existsSync(join(d, 'gloo', 'algorithm.h')));
+const cudaHome = process.env.CUDA_HOME ?? '/usr/local/cuda';
+const ncclInc = libtorch && existsSync(join(libtorch, 'lib', 'libtorch_cuda.so'))
+  ? [join(libtorch, 'include'), join(cudaHome, 'include'), '/usr/include'].find((d) => existsSync(join(d, 'nccl.h')))
+  : undefined;
+const distFlags = [
+  ...(glooInc ? ['-DUSE_C10D_GLOO'] : []),
+  ...(ncclInc ? ['-DUSE_C10D_NCCL', '-DUSE_CUDA', `-I${ncclInc}`, `-I${join(cudaHome, 'include')}`] : []),
+];
+const distLibs = ncclInc ? ['-ltorch_cuda'] : [];
+
 const cxxflags = [
   '-std=c++17', '-O2', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wno-unused-parameter',
   '-DNAPI_VERSION=8', '-DNODE_ADDON_API_DISABLE_DEPRECATED', '-DNAPI_CPP_EXCEPTIONS',
-  `-I${nodeInclude}`, `-I${napiInclude}`, ...torchInc.map((d) => `-I${d}`),
+  `-I${nodeInclude}`, `-I${napiInclude}`, ...torchInc.map((d) => `-I${d}`), ...distFlags,
 ];
 const headers = readdirSync(src).filter((f) => f.endsWith('.h')).map((f) => statSync(join(src, f)).mtimeMs);
 const newestHeader = Math.max(0, ...headers);
@@ -60,7 +74,10 @@ if (queue.length === 0 && jobs.every((j) => !j.stale) && existsSync(target) &&
     jobs.every((j) => statSync(j.obj).mtimeMs <= statSync(target).mtimeMs)) {
   console.log('native addon up to date');
 } else {
-  execFileSync('g++', ['-shared', '-o', target, ...jobs.map((j) => j.obj), ...torchLib,
-    '-ltorch', '-ltorch_cpu', '-lc10', '-Wl,--no-as-needed'], { stdio: 'inherit' });
-  console.log(`linked ${target}`);
+  // Link to a temporary name and rename: a process loading the addon meanwhile never sees a half-written file.
+  const tmp = `${target}.${process.pid}.tmp`;
+  execFileSync('g++', ['-shared', '-o', tmp, ...jobs.map((j) => j.obj), ...torchLib,
+    '-ltorch', '-ltorch_cpu', '-lc10', ...distLibs, '-Wl,--no-as-needed'], { stdio: 'inherit' });
+  renameSync(tmp, target);
+  console.log(`linked ${target}${glooInc ? ' (gloo)' : ''}${ncclInc ? ' (nccl)' : ''}`);
 }

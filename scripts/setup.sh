@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libtorch (engine), OpenBLAS (fast matmul: Debian's reference BLAS is ~50x slower), ffmpeg (video I/O),
-# g++ for the addon.
-packages=(libtorch-dev libopenblas0-pthread ffmpeg g++)
+# g++ for the addon, libgloo-dev for multi-process training (gloo backend).
+packages=(libtorch-dev libopenblas0-pthread ffmpeg g++ libgloo-dev)
 [ -n "${SETUP_EXTRA_PACKAGES:-}" ] && packages+=(${SETUP_EXTRA_PACKAGES})
 missing=()
 for p in "${packages[@]}"; do
