@@ -133,15 +133,24 @@ class Collect extends Writable {
   }
 }
 
-async function launchCase(name: string, extraEnv: Record<string, string> = {}) {
+/**
+ * Runs a case in 2 processes: one launcher with nproc 2, or (nodes 2) two launchers with nproc 1 each,
+ * set up as two machines are (NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT).
+ */
+async function launchCase(name: string, nodes: 1 | 2 = 1) {
   const dir = mkdtempSync(join(tmpdir(), 'dist-test-'));
   const stdout = new Collect();
   const stderr = new Collect();
   try {
-    const code = await launch({
-      nproc: 2, args: [], script: SELF, execArgv: EXEC_ARGV, stdout, stderr, killGraceMs: 2000,
-      env: { ...process.env, NODE_TEST_CONTEXT: undefined, DIST_TEST_CASE: name, DIST_TEST_DIR: dir, ...extraEnv },
-    });
+    const env = { ...process.env, NODE_TEST_CONTEXT: undefined, DIST_TEST_CASE: name, DIST_TEST_DIR: dir };
+    const base = { args: [], script: SELF, execArgv: EXEC_ARGV, stdout, stderr, killGraceMs: 2000 };
+    const port = String(await freePort());
+    const codes = nodes === 1
+      ? [await launch({ ...base, nproc: 2, env })]
+      : await Promise.all([0, 1].map((node) => launch({
+        ...base, nproc: 1, env: { ...env, NNODES: '2', NODE_RANK: String(node), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port },
+      })));
+    const code = codes.find((c) => c !== 0) ?? 0;
     const results = new Map<number, Record<string, unknown>>();
     for (const m of stdout.text.matchAll(/^\[rank (\d+)\] RESULT (.*)$/gm)) results.set(Number(m[1]), JSON.parse(m[2]));
     const pidFile = join(dir, 'pid');
@@ -156,14 +165,22 @@ if (process.env.DIST_TEST_CASE) {
 } else {
   describe('distributed (gloo, 2 processes)', { timeout: 180_000 }, () => {
     it('all-reduce, broadcast, barrier and data-parallel SGD equal to one process with the whole batch', async () => {
-      const r = await launchCase('collectives');
+      await checkCollectives(1);
+    });
+
+    it('the same across two "machines" (two launchers, NNODES=2, NODE_RANK, MASTER_ADDR/PORT)', async () => {
+      await checkCollectives(2);
+    });
+
+    async function checkCollectives(nodes: 1 | 2): Promise<void> {
+      const r = await launchCase('collectives', nodes);
       assert.equal(r.code, 0, r.stderr);
       for (const rank of [0, 1]) {
         const o = r.results.get(rank) as Record<string, number[] | number | boolean>;
         assert.ok(o, `no result from rank ${rank}:\n${r.stdout}\n${r.stderr}`);
         assert.equal(o.rank, rank);
         assert.equal(o.worldSize, 2);
-        assert.equal(o.localRank, rank);
+        assert.equal(o.localRank, nodes === 1 ? rank : 0);
         // rank 0 holds [1, 10, 0], rank 1 [2, 20, -1]
         assertClose(o.sum as number[], [3, 30, -1], 0);
         assertClose(o.avg as number[], [1.5, 15, -0.5], 0);
@@ -186,7 +203,7 @@ if (process.env.DIST_TEST_CASE) {
       }
       // The step really moved the weights (the comparison is not trivially between initial values).
       assert.ok(Math.abs(expected[0].flat()[0] - a.initial[0].flat()[0]) > 1e-4);
-    });
+    }
 
     it('a failing rank makes the launcher stop the others and return non-zero', async () => {
       const r = await launchCase('fail');
