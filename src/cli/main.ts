@@ -2,10 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { alignCommand } from './align.ts';
 import { animate } from './animate.ts';
+import { dataset } from './dataset.ts';
 import { engineDemo } from './engine-demo.ts';
 import { faces } from './faces.ts';
 import { poses } from './poses.ts';
 import { posesAlign } from './poses-align.ts';
+import { synth } from './synth.ts';
+import { train } from './train.ts';
 import { weights } from './weights.ts';
 
 export interface Command {
@@ -28,6 +31,9 @@ const COMMANDS: Record<string, Command> = {
   faces,
   align: alignCommand,
   weights,
+  dataset,
+  synth,
+  train,
 };
 
 function version(): string {
