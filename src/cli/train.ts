@@ -1,0 +1,109 @@
+// `stable-animator train --config train.json [--resume] [--nproc N]`: StableAnimator training (docs/training.md).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as torch from '../torch/index.ts';
+import type { Device } from '../torch/index.ts';
+import { PoseNet } from '../models/animator/pose-net.ts';
+import { FusionFaceId } from '../models/face/face-encoder.ts';
+import { ArcFaceEmbedder } from '../face/embed.ts';
+import type { Image } from '../io/image.ts';
+import * as nn from '../nn/index.ts';
+import type { StableAnimatorComponents } from '../pipeline/animate.ts';
+import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
+import { referenceFace } from '../pipeline/reference-face.ts';
+import { listCheckpoints } from '../train/animator/train-checkpoint.ts';
+import { readTrainConfig, type TrainConfig } from '../train/animator/train-config.ts';
+import { trainAnimator, type DataParallel } from '../train/animator/trainer.ts';
+import type { Command } from './main.ts';
+import { progressBar } from './progress-bar.ts';
+
+const USAGE = `stable-animator train --config train.json [--resume] [--nproc N] [--threads N]
+
+  Trains PoseNet, the Face Encoder and the UNet's attention layers (configurable) on a dataset in the
+  reference layout (<data>/{rec,vec}/<id>/{images,faces,poses}/frame_i.png) with the paper's face-weighted
+  loss (eq. 25). Every option of train.json is described in docs/training.md. Writes into "output":
+  checkpoints/ (every checkpointEvery steps, last keepCheckpoints kept), train.jsonl, loss.png,
+  validation/step-N.mp4 and final/{unet,pose_net,face_encoder}.safetensors.
+  --resume   continue from the newest checkpoint in output/checkpoints (exactly as an uninterrupted run)
+  --nproc N  N data-parallel processes on this machine (gloo on CPU, NCCL on CUDA; docs/training.md)`;
+
+/** The models named by the config, on its device; PoseNet and the Face Encoder freshly initialised with fromScratch. */
+export function loadTrainComponents(c: TrainConfig): StableAnimatorComponents {
+  const paths = resolveWeightPaths(c.weights, {
+    unet: c.unet, poseNet: c.poseNet, faceEncoder: c.faceEncoder, svdDir: c.svd, arcface: c.arcface, arcfaceOnnx: c.arcfaceOnnx,
+  });
+  const device = c.device as Device;
+  const components = loadComponents(paths, { device, dtype: 'f32', arcface: c.faceEmbeddings === 'arcface' && !paths.arcfaceOnnx });
+  if (c.fromScratch) {
+    const { crossAttentionDim, idEmbeddingsDim, clipEmbeddingsDim, numTokens } = components.faceEncoder.config;
+    const channels = components.poseNet.noiseLatentChannels;
+    nn.withInit({ seed: c.seed, device }, () => {
+      components.poseNet = new PoseNet(channels);
+      components.faceEncoder = new FusionFaceId(crossAttentionDim, idEmbeddingsDim, clipEmbeddingsDim, numTokens);
+    });
+  }
+  return components;
+}
+
+async function processGroup(device: string): Promise<DataParallel | undefined> {
+  const dist = await import('../torch/distributed.ts');
+  const env = dist.fromEnv({ backend: device.startsWith('cuda') ? 'nccl' : 'gloo' });
+  if (!env) return undefined;
+  dist.initProcessGroup(env);
+  return {
+    rank: env.rank,
+    worldSize: env.worldSize,
+    allReduceGradients: (params) => dist.allReduceGradients(params),
+    broadcastParameters: (params) => dist.broadcastParameters(params),
+    averageScalars: (values) => torch.scope(() => Array.from(dist.allReduce(torch.tensor(Float64Array.from(values)), 'avg').data<'f64'>())),
+  };
+}
+
+export const train: Command = {
+  summary: 'train StableAnimator (PoseNet, Face Encoder, UNet attention) on a dataset in the reference layout',
+  usage: USAGE,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { config: { type: 'string' }, resume: { type: 'boolean' }, nproc: { type: 'string' }, threads: { type: 'string' } },
+    });
+    if (!values.config) throw new Error(`--config train.json is required\nusage: ${USAGE}`);
+    const c = readTrainConfig(values.config);
+    const nproc = values.nproc === undefined ? 1 : Number(values.nproc);
+    if (!(Number.isInteger(nproc) && nproc >= 1)) throw new Error(`--nproc must be a positive integer, found '${values.nproc}'`);
+    if (nproc > 1) {
+      const { launch } = await import('../train/launch.ts');
+      const childArgs = ['train', ...args.filter((a, i) => a !== '--nproc' && args[i - 1] !== '--nproc' && !a.startsWith('--nproc='))];
+      return launch({ nproc, args: childArgs });
+    }
+    const threads = values.threads !== undefined ? Number(values.threads) : c.threads;
+    if (threads > 0) torch.setNumThreads(threads);
+    const checkpoints = listCheckpoints(join(c.output, 'checkpoints'));
+    if (checkpoints.length && !values.resume) {
+      throw new Error(`${join(c.output, 'checkpoints')} holds checkpoints (newest: step ${checkpoints[checkpoints.length - 1]!.step}): pass --resume to continue, or choose another output folder`);
+    }
+    const parallel = await processGroup(c.device);
+    const components = loadTrainComponents(c);
+    let faceEmbedding: ((image: Image) => Promise<Float32Array | undefined>) | undefined;
+    if (c.faceEmbeddings === 'arcface') {
+      const recognizer = components.faceRecognizer;
+      faceEmbedding = async (image) => (await referenceFace(image, { arcfaceOnnx: c.arcfaceOnnx, recognizer }))?.embedding;
+    }
+    const csimEmbedder = c.arcfaceOnnx && existsSync(c.arcfaceOnnx) ? await ArcFaceEmbedder.load(c.arcfaceOnnx) : undefined;
+    const bar = progressBar('train');
+    try {
+      const result = await trainAnimator({
+        config: c, components, faceEmbedding, csimEmbedder, parallel,
+        log: (line) => { process.stderr.write(`${line}\n`); },
+        onProgress: (p) => { if ((parallel?.rank ?? 0) === 0) bar.update(p.step, p.total, `loss ${p.loss.toFixed(4)}  ${p.itPerSec.toFixed(3)} it/s`); },
+      });
+      bar.finish();
+      if (Object.keys(result.badClips).length) process.stderr.write(`${Object.keys(result.badClips).length} clips were skipped (see train log)\n`);
+      return 0;
+    } finally {
+      await csimEmbedder?.dispose();
+      if (parallel) (await import('../torch/distributed.ts')).destroyProcessGroup();
+    }
+  },
+};
