@@ -7,7 +7,6 @@ import { engineDemo } from './engine-demo.ts';
 import { faces } from './faces.ts';
 import { poses } from './poses.ts';
 import { posesAlign } from './poses-align.ts';
-import { train } from './train.ts';
 import { synth } from './synth.ts';
 import { train } from './train.ts';
 import { weights } from './weights.ts';
