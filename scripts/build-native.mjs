@@ -1,7 +1,7 @@
 // Builds native/*.cc into build/torch.node against Debian's libtorch, or $LIBTORCH when set.
 // Objects are rebuilt only when their source or headers changed.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -50,9 +50,13 @@ const headers = readdirSync(src).filter((f) => f.endsWith('.h')).map((f) => stat
 const newestHeader = Math.max(0, ...headers);
 const sources = readdirSync(src).filter((f) => f.endsWith('.cc'));
 
+// Changed flags (e.g. gloo headers installed since the last build) rebuild everything; no record yet
+// (objects from before flags were recorded) keeps the objects.
+const flagsFile = join(out, 'cxxflags.txt');
+const flagsChanged = existsSync(flagsFile) && readFileSync(flagsFile, 'utf8') !== cxxflags.join(' ');
 const jobs = sources.map((f) => {
   const obj = join(out, f.replace(/\.cc$/, '.o'));
-  const stale = !existsSync(obj) || statSync(obj).mtimeMs < Math.max(statSync(join(src, f)).mtimeMs, newestHeader);
+  const stale = flagsChanged || !existsSync(obj) || statSync(obj).mtimeMs < Math.max(statSync(join(src, f)).mtimeMs, newestHeader);
   return { f, obj, stale };
 });
 const parallel = Math.max(1, os.availableParallelism());
@@ -69,6 +73,7 @@ async function worker() {
   }
 }
 await Promise.all(Array.from({ length: parallel }, worker));
+writeFileSync(flagsFile, cxxflags.join(' '));
 const target = join(out, 'torch.node');
 if (queue.length === 0 && jobs.every((j) => !j.stale) && existsSync(target) &&
     jobs.every((j) => statSync(j.obj).mtimeMs <= statSync(target).mtimeMs)) {
