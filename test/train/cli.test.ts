@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import type { RawTensor } from '../../src/torch/index.ts';
 import { readSafetensors } from '../../src/torch/serialization/index.ts';
 import { resolveTrainConfig } from '../../src/train/animator/train-config.ts';
 import { trainAnimator } from '../../src/train/animator/trainer.ts';
@@ -59,7 +60,7 @@ test('train: killed with SIGKILL after a checkpoint, resumed with --resume, ends
   const straight = await trainAnimator({
     config: resolveTrainConfig({ ...settings, output: join(root, 'straight'), exportWeights: false }, 'test'), components: tinyComponents(0), log: () => {},
   });
-  const final = new Map([
+  const final = new Map<string, RawTensor>([
     ...[...readSafetensors(join(out, 'final', 'pose_net.safetensors'))].map(([k, t]) => [`pose_net.${k}`, t] as const),
     ...[...readSafetensors(join(out, 'final', 'unet.safetensors'))].map(([k, t]) => [`unet.${k}`, t] as const),
     ...[...readSafetensors(join(out, 'final', 'face_encoder.safetensors'))].map(([k, t]) => [`face_encoder.${k}`, t] as const),
