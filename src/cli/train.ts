@@ -77,7 +77,8 @@ export const train: Command = {
       const childArgs = ['train', ...args.filter((a, i) => a !== '--nproc' && args[i - 1] !== '--nproc' && !a.startsWith('--nproc='))];
       return launch({ nproc, args: childArgs });
     }
-    const threads = values.threads !== undefined ? Number(values.threads) : c.threads;
+    // --threads, else the launcher's share of the cores (STABLE_ANIMATOR_THREADS), else the config
+    const threads = Number(values.threads ?? process.env.STABLE_ANIMATOR_THREADS ?? c.threads);
     if (threads > 0) torch.setNumThreads(threads);
     const checkpoints = listCheckpoints(join(c.output, 'checkpoints'));
     if (checkpoints.length && !values.resume) {
