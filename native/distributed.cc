@@ -147,7 +147,7 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
     so.port = static_cast<uint16_t>(port);
     so.isServer = rank == 0;
     so.numWorkers = static_cast<size_t>(worldSize);
-    so.waitWorkers = true;  // rank 0 returns once every rank has connected, or throws at the timeout
+    so.waitWorkers = true;  // this wait and the group's rendezvous below are both bounded by the timeout
     so.timeout = timeout;
     std::string ms = std::to_string(timeout.count()) + " ms";
     auto tcp = withContext(rank == 0 ? "hosting the store (timeout " + ms + ")" : "connecting to rank 0's store (timeout " + ms + ")",
@@ -171,6 +171,10 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
 #endif
 #ifdef USE_C10D_NCCL
     if (backend == "nccl") {
+      // Blocking wait: a collective past the timeout throws in wait() (else NCCL may wait forever);
+      // read when the group is created, under the 1.x and the 2.x names. A user's setting wins.
+      setenv("NCCL_BLOCKING_WAIT", "1", 0);
+      setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = timeout;
       s->group = withContext("creating the NCCL group", [&] {
