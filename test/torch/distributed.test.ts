@@ -98,6 +98,7 @@ function runCase(name: string): void {
     dist.destroyProcessGroup();
   } else if (name === 'fail') {
     if (rank === 0) {
+      process.on('SIGTERM', () => console.log('ignoring SIGTERM'));  // so the launcher has to escalate to SIGKILL
       writeFileSync(join(dir, 'pid'), String(process.pid));
       sleep(120_000);  // a long step; only the launcher can end it early
       console.log('woke');
@@ -205,7 +206,7 @@ if (process.env.DIST_TEST_CASE) {
       assert.ok(Math.abs(expected[0].flat()[0] - a.initial[0].flat()[0]) > 1e-4);
     }
 
-    it('a failing rank makes the launcher stop the others and return non-zero', async () => {
+    it('a failing rank makes the launcher stop the others (SIGKILL when SIGTERM is ignored) and return non-zero', async () => {
       const r = await launchCase('fail');
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /^\[rank 1\] .*boom on rank 1/m);
