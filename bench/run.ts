@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   poses: () => import('./poses.ts'),
   animate: () => import('./animate.ts'),
   hjb: () => import('./hjb.ts'),
+  train: () => import('./train.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);
