@@ -13,7 +13,8 @@ import { progressReporter } from './progress.ts';
 import { progressBar } from './progress-bar.ts';
 
 const SYNTH_USAGE = `stable-animator synth --identities N --clips-per-identity K --frames F -o ROOT [--seed 0] [--size 128]
-                     [--stride 3] [--motion ../shared/data/motion] [--sheet PATH]
+                     [--stride 3] [--held-out-identities 0.2] [--held-out-motion-clips 0.25]
+                     [--motion ../shared/data/motion] [--sheet PATH]
 
   Writes ROOT/rec/<clip>/{images,faces,poses}/frame_i.png, keypoints.json and faces.json per clip, the path
   lists ROOT/video_rec_path.txt and video_vec_path.txt, ROOT/identities.json (identity parameters and clip
@@ -21,7 +22,7 @@ const SYNTH_USAGE = `stable-animator synth --identities N --clips-per-identity K
   sheet; --sheet writes a copy elsewhere too). Same options and seed give byte-identical files; re-running
   the command after a kill finishes the missing clips.`;
 
-export const FACEID_TRAIN_DEFAULTS = { steps: 1500, batch: 64, lr: 2e-3, warmup: 100, seed: 0, scale: 30, margin: 0.3, side: FACEID_SMALL.inputSize, threads: 2 } as const;
+export const FACEID_TRAIN_DEFAULTS = { steps: 1200, batch: 64, lr: 2e-3, warmup: 100, seed: 0, scale: 30, margin: 0.3, side: FACEID_SMALL.inputSize, threads: 1 } as const;
 const F = FACEID_TRAIN_DEFAULTS;
 
 const FACEID_USAGE = `stable-animator synth train-faceid --data ROOT -o DIR [--steps ${F.steps}] [--batch ${F.batch}] [--lr ${F.lr}]
@@ -51,6 +52,8 @@ async function generate(args: string[]): Promise<number> {
       seed: { type: 'string', default: '0' },
       size: { type: 'string', default: '128' },
       stride: { type: 'string', default: '3' },
+      'held-out-identities': { type: 'string', default: '0.2' },
+      'held-out-motion-clips': { type: 'string', default: '0.25' },
       motion: { type: 'string', default: '../shared/data/motion' },
       sheet: { type: 'string' },
     },
@@ -67,6 +70,8 @@ async function generate(args: string[]): Promise<number> {
     seed: num('seed', values.seed, true),
     size: num('size', values.size, true),
     stride: num('stride', values.stride, true),
+    heldOutIdentities: num('held-out-identities', values['held-out-identities'], false),
+    heldOutMotionClips: num('held-out-motion-clips', values['held-out-motion-clips'], false),
     motionDir: values.motion,
     onProgress: progress,
   });

@@ -1,5 +1,5 @@
-// A contact sheet of a written dataset's identities, so people can see the data: per identity, the first frame
-// of its first clip and, beside it, the face crop from the face box, enlarged.
+// A contact sheet of a written dataset's identities, so people can see the data: per identity, the frame with
+// its largest face box (over all its clips) and, beside it, the face crop from that box, enlarged.
 
 import { join } from 'node:path';
 import { readImage, createImage } from '../io/image.ts';
@@ -21,12 +21,22 @@ export async function contactSheet(data: SynthDataset, options: { count?: number
   const columns = options.columns ?? 6;
   const tiles: { frame: Image; box?: Box }[] = [];
   for (const id of ids) {
-    const clip = data.clips.find((c) => c.identity === id.id);
-    if (!clip) continue;
-    const dir = join(data.root, clip.path);
-    const faces = JSON.parse(await readFile(join(dir, 'faces.json'), 'utf8')) as { boxes: Box[][] };
-    const f = Math.max(0, faces.boxes.findIndex((b) => b.length > 0));
-    tiles.push({ frame: await readImage(join(dir, 'images', `frame_${f}.png`), { channels: 3 }), box: faces.boxes[f]?.[0] });
+    // The identity's largest face box over all its clips: a near-frontal, close view.
+    let best: { dir: string; frame: number; box: Box; area: number } | undefined;
+    let fallback: string | undefined;
+    for (const clip of data.clips.filter((c) => c.identity === id.id)) {
+      const dir = join(data.root, clip.path);
+      fallback ??= dir;
+      const faces = JSON.parse(await readFile(join(dir, 'faces.json'), 'utf8')) as { boxes: Box[][] };
+      faces.boxes.forEach((boxes, frame) => {
+        const box = boxes[0];
+        const area = box ? (box[2] - box[0]) * (box[3] - box[1]) : 0;
+        if (box && (!best || area > best.area)) best = { dir, frame, box, area };
+      });
+    }
+    if (!fallback) continue;
+    const path = best ? join(best.dir, 'images', `frame_${best.frame}.png`) : join(fallback, 'images', 'frame_0.png');
+    tiles.push({ frame: await readImage(path, { channels: 3 }), box: best?.box });
   }
   if (tiles.length === 0) throw new Error(`contactSheet: no clips in ${data.root}`);
   const cell = tiles[0]!.frame.width;

@@ -33,6 +33,7 @@ import { renderClip } from './clip.ts';
 import { sampleIdentity } from './identity.ts';
 import type { Identity } from './identity.ts';
 import { cutClip, loadMotions, splitMotions } from './motion.ts';
+import type { Box } from '../pose/dwpose/yolox.ts';
 
 export const SYNTH_FORMAT = 'stable-animator-synth/1';
 
@@ -151,18 +152,19 @@ export async function writeSynthDataset(options: SynthOptions): Promise<ClipLabe
       const marker = join(dir, 'keypoints.json');
       // Rendering is cheap next to the PNG writes, and the labels need the clip: render, write only if missing.
       const rendered = renderClip(id, window.body, size, rng, 30 / window.stride);
+      // Boxes at 0.01 px: what faces.json records is exactly what the masks are drawn from.
+      const boxes = rendered.boxes.map((b) => (b ? b.map((v) => Math.round(v * 100) / 100) as Box : undefined));
       if (!existsSync(marker)) {
         for (let f = 0; f < F; f++) {
-          const box = rendered.boxes[f];
+          const box = boxes[f];
           await writeImage(join(dir, 'images', `frame_${f}.png`), rendered.frames[f]!);
           await writeMask(join(dir, 'faces', `frame_${f}.png`), faceMask(size, size, box ? [box] : []));
           await writePoseImage(join(dir, 'poses', `frame_${f}.png`), rendered.poses.frames[f]!, size, size);
           options.onProgress?.({ frames: ++done, total });
         }
-        const round = (v: number) => Math.round(v * 100) / 100;
         await writeFileAtomic(join(dir, 'faces.json'), `${JSON.stringify({
-          frames: F, size: [size, size], missing: rendered.boxes.flatMap((b, f) => (b ? [] : [f])),
-          boxes: rendered.boxes.map((b) => (b ? [b.map(round)] : [])), missingPolicy: 'empty',
+          frames: F, size: [size, size], missing: boxes.flatMap((b, f) => (b ? [] : [f])),
+          boxes: boxes.map((b) => (b ? [b] : [])), missingPolicy: 'empty',
         })}\n`);
         await writeKeypointJson(marker, rendered.poses);
       } else {

@@ -31,9 +31,9 @@ export const FACEID_WEIGHTS_FILE = 'model.safetensors';
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
 const CHECKPOINT_FORMAT = 'stable-animator-faceid-checkpoint/1';
 
-/** The small iResNet of the shipped weights: 4 one-block stages, 64x64 input, 128-d embedding (~0.6 M parameters). */
+/** The small iResNet of the shipped weights: 4 one-block stages, 32x32 input (the faces are 10-30 px in a 128 frame), 128-d embedding (~0.6 M parameters). */
 export const FACEID_SMALL: IResNetConfig = {
-  layers: [1, 1, 1, 1], numFeatures: 128, stemWidth: 16, widths: [16, 32, 64, 128], dropout: 0, inputSize: 64,
+  layers: [1, 1, 1, 1], numFeatures: 128, stemWidth: 16, widths: [16, 32, 64, 128], dropout: 0, inputSize: 32,
 };
 
 /** The backbone plus the ArcFace class centres (the centres are dropped from the released weights). */
@@ -43,7 +43,7 @@ class FaceIdTrainee extends nn.Module {
   constructor(config: IResNetConfig, classes: number) {
     super();
     this.backbone = new IResNet(config);
-    this.centres = nn.parameter(torch.randn([classes, config.numFeatures]).mul(0.01));
+    this.centres = nn.parameter(nn.init.normal([classes, config.numFeatures], 0.01));
   }
 }
 
