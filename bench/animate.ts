@@ -8,7 +8,6 @@
 //
 // HJB is active on the first --hjb-steps steps (default 1: an HJB step on this CPU takes many minutes); its
 // per-step time is reported apart from the plain steps'. Cases run one by one accumulate in the results file.
-import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import * as torch from '../src/torch/index.ts';
 import type { Device, DType } from '../src/torch/index.ts';
@@ -24,7 +23,7 @@ import { EulerDiscreteScheduler } from '../src/sampling/euler-discrete.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents } from '../src/pipeline/animate.ts';
 import type { PixelBox } from '../src/pipeline/face-boxes.ts';
 import { nativeBf16 } from './engine.ts';
-import { mergeRows, printTable, writeResult } from './timing.ts';
+import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
 
 const SVD_SCHEDULER = {
   beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085, interpolation_type: 'linear', num_train_timesteps: 1000,
@@ -134,13 +133,8 @@ export async function run(args: string[]): Promise<void> {
     `${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 kernels are emulated)'}; one process per case`);
   const rows: Row[] = [];
   for (const c of cases) {
-    // the case runs this module directly (not through run.ts), in a fresh process
-    const entry = `const m = await import(${JSON.stringify(import.meta.url)}); await m.run(process.argv.slice(1));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, '--', `--case=${c}`, ...args],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-    if (r.status !== 0) throw new Error(`case ${c} failed (status ${r.status}, signal ${r.signal})`);
-    const line = r.stdout.trim().split('\n').pop()!;
-    const row = JSON.parse(line) as Row;
+    const row = runCaseProcess<Row>(import.meta.url, c, args);
+    const line = JSON.stringify(row);
     rows.push(row);
     const fmt = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? `${v.toFixed(1)} s` : 'n/a');
     console.log(`${c}: ${fmt(row.seconds_per_step)} per step, ${row.hjb ? `${fmt(row.seconds_per_hjb_step)} per HJB step, ` : ''}` +

@@ -3,6 +3,9 @@
 // per case (peak RSS is per process).
 //
 //   npm run bench -- hjb [full_f32_256] [face_f32_256] [full_f32_512] ... [--frames 14] [--chunk 4] [--face 0.125]
+//
+// (chunks are decoded and backpropagated one after the other, so time grows linearly with the chunks and peak
+// memory is one chunk's: a row on fewer frames is named so, e.g. full_f32_512_1frames_chunk1.)
 //   npm run bench -- hjb margins [--size 256] [--frames 4] [--margins 0,1,2,3,4,6,8]
 //
 // Speed cases are named <window>_<dtype>_<size>; rows {name, seconds, peak_rss_mb} accumulate in
@@ -12,10 +15,7 @@
 //
 // The face: a box --face of the frame wide (default 1/8: a full-body shot, 64 px at 512) and 1.25x as tall,
 // drifting one pixel per frame to the right (so a chunk's window is the union of moving boxes).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.ts';
 import type { DType, Tensor } from '../src/torch/index.ts';
 import * as nn from '../src/nn/index.ts';
@@ -26,7 +26,7 @@ import type { PixelBox } from '../src/pipeline/face-boxes.ts';
 import { HjbFaceOptimizer, type HjbWindowKind } from '../src/pipeline/hjb.ts';
 import { DEFAULT_HJB_MARGIN, latentBox, latentFactor, unionLatentBox } from '../src/pipeline/hjb-window.ts';
 import { nativeBf16 } from './engine.ts';
-import { printTable, writeResult } from './timing.ts';
+import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
 
 interface Settings { frames: number; chunk: number; face: number }
 
@@ -84,8 +84,10 @@ function runCase(name: string, s: Settings): Row {
   const { loss } = hjb.lossAndGradient(x0);
   const seconds = (performance.now() - t0) / 1000;
   const f = latentFactor(vae);
+  // a row measured on fewer frames or other chunks than the issue's 14 in chunks of 4 says so in its name
+  const suffix = `${s.frames === 14 ? '' : `_${s.frames}frames`}${s.chunk === 4 ? '' : `_chunk${s.chunk}`}`;
   return {
-    name, seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    name: name + suffix, seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
     decoded_fraction: window === 'full' ? 1 : decodedFraction(boxes, s.chunk, DEFAULT_HJB_MARGIN, size / f, f),
     loss, load_average: loadavg()[0], settings: s,
   };
@@ -174,19 +176,13 @@ export async function run(args: string[]): Promise<void> {
     `full-size random weights, ${torch.getNumThreads()} threads${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 kernels are emulated)'}; one process per case`);
   const rows: Row[] = [];
   for (const c of cases) {
-    const entry = `const m = await import(${JSON.stringify(import.meta.url)}); await m.run(process.argv.slice(1));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, '--', `--case=${c}`, ...args],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-    if (r.status !== 0) throw new Error(`case ${c} failed (status ${r.status}, signal ${r.signal})`);
-    const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as Row;
+    const row = runCaseProcess<Row>(import.meta.url, c, args);
     rows.push(row);
     console.log(`${c}: ${row.seconds.toFixed(1)} s, peak RSS ${row.peak_rss_mb.toFixed(0)} MB, decoded ${(100 * row.decoded_fraction).toFixed(1)}% (load ${row.load_average.toFixed(1)})`);
   }
   printTable(rows.map((r) => ({ name: r.name, seconds: r.seconds, peak_rss_mb: r.peak_rss_mb, decoded: r.decoded_fraction })));
-  // cases run separately accumulate: rows of other cases already in the file are kept
-  const file = fileURLToPath(new URL('./results/hjb.json', import.meta.url));
-  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { rows?: Row[] }).rows ?? [] : [];
-  const merged = [...previous.filter((p) => !rows.some((r) => r.name === p.name)), ...rows];
-  merged.sort((a, b) => CASES.indexOf(a.name) - CASES.indexOf(b.name));
+  // rows measured on fewer frames carry a suffix: order them by the case they start with
+  const order = (n: string) => CASES.findIndex((c) => n.startsWith(c));
+  const merged = mergeRows('hjb', rows, (r) => r.name, CASES).sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name));
   console.log(`wrote ${writeResult('hjb', { threads: torch.getNumThreads(), nativeBf16: nativeBf16(), rows: merged })}`);
 }

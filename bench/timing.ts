@@ -1,4 +1,5 @@
 // Shared timing and reporting for benchmarks.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,4 +45,17 @@ export function mergeRows<R>(name: string, rows: R[], key: (r: R) => string, ord
   const previous = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { rows?: R[] }).rows ?? [] : [];
   const fresh = new Set(rows.map(key));
   return [...previous.filter((p) => !fresh.has(key(p))), ...rows].sort((a, b) => order.indexOf(key(a)) - order.indexOf(key(b)));
+}
+
+/**
+ * Runs `run(['--case=<name>', ...args])` of a benchmark module in a fresh process (so that its peak RSS is its own)
+ * and parses the last line it prints as JSON.
+ */
+export function runCaseProcess<T>(moduleUrl: string, name: string, args: string[]): T {
+  // the case runs the module directly (not through run.ts)
+  const entry = `const m = await import(${JSON.stringify(moduleUrl)}); await m.run(process.argv.slice(1));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, '--', `--case=${name}`, ...args],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`case ${name} failed (status ${r.status}, signal ${r.signal})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
