@@ -27,7 +27,8 @@ const USAGE = `stable-animator align train -o DIR [--data ../shared/data/motion]
   (a small random move of reference and ground truth together). Writes DIR/config.json and
   DIR/model.safetensors (load with --weights DIR), DIR/loss.png and DIR/train.json.`;
 
-function num(name: string, text: string | undefined, integer: boolean): number {
+/** A non-negative number option, or an error naming the flag. */
+export function num(name: string, text: string | undefined, integer: boolean): number {
   const v = Number(text);
   if (text === undefined || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < 0) {
     throw new Error(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got '${text}'`);

@@ -8,6 +8,7 @@ import { writeImage } from '../io/image.ts';
 import { contactSheet } from '../synth/contact-sheet.ts';
 import { readSynthDataset, writeSynthDataset } from '../synth/dataset.ts';
 import { FACEID_SMALL, trainFaceId } from '../train/face-id.ts';
+import { num } from './align-train.ts';
 import type { Command } from './main.ts';
 import { progressReporter } from './progress.ts';
 import { progressBar } from './progress-bar.ts';
@@ -32,14 +33,6 @@ const FACEID_USAGE = `stable-animator synth train-faceid --data ROOT -o DIR [--s
   Trains a small iResNet with the ArcFace loss on the face crops of ROOT's training clips, then reports
   verification accuracy on the held-out identities. Writes DIR/config.json, DIR/model.safetensors,
   DIR/loss.png, DIR/train.json; re-running after a kill resumes from DIR/checkpoint.safetensors.`;
-
-function num(name: string, text: string | undefined, integer: boolean): number {
-  const v = Number(text);
-  if (text === undefined || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < 0) {
-    throw new Error(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got '${text}'`);
-  }
-  return v;
-}
 
 async function generate(args: string[]): Promise<number> {
   const { values } = parseArgs({

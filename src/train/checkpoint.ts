@@ -1,30 +1,14 @@
 // What every small trainer here needs to resume exactly: a checkpoint (model weights, optimizer moments and
-// scalars, the step, the losses, and the run's settings, which must match on resume) in one safetensors file
-// written atomically; a per-step RNG seeded by (seed, step); and a moving average for loss curves.
+// scalars, the step, the losses, and the run's settings, which must match on resume) in one safetensors file.
+// (Per-step RNGs: seeds.ts positionRng(seed, step).)
 
 import * as torch from '../torch/index.ts';
 import type { RawTensor, Tensor } from '../torch/index.ts';
 import type * as nn from '../nn/index.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../torch/serialization/index.ts';
-import { createRng } from '../util/rng.ts';
-import type { Rng } from '../util/rng.ts';
 
-/** The RNG of step `step`: batches are a pure function of (seed, step), so a resumed run draws the same ones. */
-export function stepRng(seed: number, step: number): Rng {
-  return createRng((Math.imul(seed + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
-}
-
-/** Trailing moving average over `window` values (shorter at the start). */
-export function movingAverage(values: readonly number[], window: number): number[] {
-  const out: number[] = [];
-  let sum = 0;
-  values.forEach((v, i) => {
-    sum += v;
-    if (i >= window) sum -= values[i - window]!;
-    out.push(sum / Math.min(i + 1, window));
-  });
-  return out;
-}
+/** The loss curve's smoothing, under the name the trainers built on this module use. */
+export { smooth as movingAverage } from './loss-curve.ts';
 
 /** The part of an optimizer a checkpoint needs. */
 export interface CheckpointableOptimizer {

@@ -20,7 +20,9 @@ import { IResNet } from '../models/face/iresnet.ts';
 import type { IResNetConfig } from '../models/face/iresnet.ts';
 import type { SynthDataset } from '../synth/dataset.ts';
 import { createRng } from '../util/rng.ts';
-import { loadTrainingCheckpoint, movingAverage, saveTrainingCheckpoint, stepRng } from './checkpoint.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.ts';
+import { smooth } from './loss-curve.ts';
+import { positionRng } from './seeds.ts';
 import { bestThreshold, loadFaceCrops, thresholdAccuracy, verificationPairs } from './face-id-data.ts';
 import type { FaceCrops } from './face-id-data.ts';
 import { arcFaceLoss } from './face-id-loss.ts';
@@ -202,7 +204,7 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
   let stopped = false;
   while (step < hyper.steps) {
     // A batch: crops drawn uniformly, each mirrored left-right with probability 1/2.
-    const rng = stepRng(hyper.seed, step);
+    const rng = positionRng(hyper.seed, step);
     const x = new Float32Array(hyper.batchSize * per);
     const y: number[] = [];
     for (let k = 0; k < hyper.batchSize; k++) {
@@ -259,7 +261,7 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
   }
   if (options.plot ?? true) {
     await savePlot(join(options.outDir, 'loss.png'), plotLines(
-      [{ label: 'ArcFace loss (mean of 25 steps)', x: losses.map((_, i) => i), y: movingAverage(losses, 25), color: [0, 114, 178] }],
+      [{ label: 'ArcFace loss (mean of 25 steps)', x: losses.map((_, i) => i), y: smooth(losses, 25), color: [0, 114, 178] }],
       { title: 'face-ID training', xLabel: 'step', yLabel: 'loss' }));
   }
   return { model, losses, step, finished: !stopped, verification, trainCrops: trainCrops.identity.length, trainIdentities: trainIds.length, seconds: (performance.now() - started) / 1000 };
