@@ -4,6 +4,7 @@ import { alignCommand } from './align.ts';
 import { animate } from './animate.ts';
 import { dataset } from './dataset.ts';
 import { engineDemo } from './engine-demo.ts';
+import { evalCommand } from './eval.ts';
 import { faces } from './faces.ts';
 import { poses } from './poses.ts';
 import { posesAlign } from './poses-align.ts';
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
   align: alignCommand,
   weights,
   dataset,
+  eval: evalCommand,
   synth,
   train,
 };
