@@ -1,24 +1,12 @@
 // A progress bar for counted work (denoising steps, downloaded bytes): one updating line on a terminal, a
 // line every few seconds otherwise. "denoise [########------] 12/25  3.4 s/step  ETA 44s  <extra>".
 
+import { formatBytes, formatDuration } from '../util/format.ts';
+
 export interface ProgressBar {
   update(done: number, total: number, extra?: string): void;
   /** Ends the line (terminal) and prints a final one. */
   finish(message?: string): void;
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return `${i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
 export interface ProgressBarOptions {

@@ -2,7 +2,8 @@
 // few seconds otherwise (logs, CI).
 
 import type { FrameProgress } from '../io/frame-folder.ts';
-import { formatDuration, liveLine } from './progress-bar.ts';
+import { formatDuration } from '../util/format.ts';
+import { liveLine } from './progress-bar.ts';
 
 export interface ProgressReporter {
   (progress: FrameProgress): void;

@@ -6,7 +6,8 @@ import { downloadHubFile, listHubFiles, type HubFile } from '../io/hub-download.
 import { checkWeightsFolder } from '../models/weights-check.ts';
 import { WEIGHT_FILES, type WeightNeed } from '../models/weights-layout.ts';
 import type { Command } from './main.ts';
-import { formatBytes, progressBar } from './progress-bar.ts';
+import { formatBytes } from '../util/format.ts';
+import { progressBar } from './progress-bar.ts';
 
 export const DEFAULT_REPO = 'FrancisRing/StableAnimator';
 

@@ -1,7 +1,8 @@
 // Progress output: throttled lines off a terminal, the final state always written, durations and bytes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBytes, formatDuration, progressBar } from '../../src/cli/progress-bar.ts';
+import { progressBar } from '../../src/cli/progress-bar.ts';
+import { formatBytes, formatDuration } from '../../src/util/format.ts';
 import { progressReporter } from '../../src/cli/progress.ts';
 
 function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: string } {

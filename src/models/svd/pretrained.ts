@@ -3,11 +3,12 @@
 // and shapes are checked against the model from the file headers before any data is read, then the
 // tensors are read in groups of bounded size, converted to the requested dtype/device and adopted, so
 // the peak memory stays near the model's own size.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../../torch/index.ts';
 import type { Device, DType } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { writeSafetensors } from '../../torch/serialization/index.ts';
 import { loadWeights } from '../checkpoint.ts';
 
 export interface PretrainedOptions {
@@ -66,3 +67,19 @@ export function loadPretrained<M extends nn.Module>(dir: string, className: stri
 }
 
 export { loadWeights };
+
+/**
+ * Writes a model folder that fromPretrained reads back: `config.json` (with `_class_name`) and the state dict as
+ * `<weightsName>` (default diffusers' name; transformers models use 'model.safetensors'), each atomically.
+ */
+export function savePretrained(dir: string, className: string, config: Record<string, unknown>, model: nn.Module, weightsName = `${WEIGHTS}.safetensors`): void {
+  mkdirSync(dir, { recursive: true });
+  const tensors = new Map([...model.stateDict()].map(([k, t]) => [k, t.detach().contiguous().raw()] as const));
+  const write = (name: string, fn: (tmp: string) => void) => {
+    const tmp = join(dir, `.${name}.tmp`);
+    fn(tmp);
+    renameSync(tmp, join(dir, name));
+  };
+  write(weightsName, (tmp) => writeSafetensors(tmp, tensors, { format: 'pt' }));
+  write('config.json', (tmp) => writeFileSync(tmp, `${JSON.stringify({ _class_name: className, ...config }, null, 2)}\n`));
+}

@@ -1,0 +1,41 @@
+// The miniature StableAnimator++ (issue 8): the same module structures as the released model at widths that
+// train on a 2-core CPU, for 128x128 synthetic figures. Configs in the released files' own formats (diffusers /
+// transformers config.json keys), so the trained folders load with the same code as the real weights.
+
+/** Frame side and frames per training clip. */
+export const MINI_SIZE = 128;
+export const MINI_FRAMES = 8;
+
+/** Temporal VAE: 4 levels (latent = 1/8 of the frame, as SVD's), widths 32..64 (the decoder's GroupNorm needs 32). */
+export const MINI_VAE_CONFIG = {
+  in_channels: 3,
+  out_channels: 3,
+  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
+  block_out_channels: [32, 32, 64, 64],
+  layers_per_block: 1,
+  latent_channels: 4,
+  sample_size: MINI_SIZE,
+  /** Replaced after training by 1 / std of the training latents (diffusers' convention). */
+  scaling_factor: 1,
+  force_upcast: false,
+};
+
+/** Token width of the UNet's cross-attention, the image embedding and the face tokens. */
+export const MINI_TOKEN_DIM = 128;
+
+/**
+ * The image encoder in place of CLIP ViT-H/14 (a deviation: CLIP does not know this domain and is 630 M
+ * parameters): a CLIP vision transformer at 64x64 with 8x8 patches, trained contrastively on frames.
+ */
+export const MINI_IMAGE_ENCODER_CONFIG = {
+  hidden_size: 128,
+  intermediate_size: 256,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  num_channels: 3,
+  image_size: 64,
+  patch_size: 8,
+  projection_dim: MINI_TOKEN_DIM,
+  hidden_act: 'gelu',
+  layer_norm_eps: 1e-5,
+};
