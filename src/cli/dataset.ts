@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openPoseDetector, type DetectorKind } from '../pose/extract.ts';
 import { DEFAULT_FILTERS, formatSummaryTable, prepareDataset, type DatasetFilters } from '../train/dataset-prepare.ts';
+import { num } from './align-train.ts';
 import type { Command } from './main.ts';
 import { parseSize } from './poses.ts';
 import { progressReporter } from './progress.ts';
@@ -32,12 +33,7 @@ const FILTER_FLAGS: Record<string, keyof DatasetFilters> = {
   'cut-residual': 'cutResidual',
 };
 
-function positiveNumber(name: string, text: string | undefined, integer = false): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
-  return v;
-}
+const optional = (name: string, text: string | undefined, integer: boolean) => (text === undefined ? undefined : num(name, text, integer));
 
 async function prepare(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -59,8 +55,7 @@ async function prepare(args: string[]): Promise<number> {
   const v = values as Record<string, string | undefined>;
   const filters: Partial<DatasetFilters> = {};
   for (const [flag, key] of Object.entries(FILTER_FLAGS)) {
-    const x = v[flag] === undefined ? undefined : Number(v[flag]);
-    if (x !== undefined && !(x >= 0)) throw new Error(`--${flag} must be a number >= 0, got '${v[flag]}'`);
+    const x = optional(flag, v[flag], false);
     if (x !== undefined) filters[key] = x;
   }
   const missingFace = values['missing-face'] ?? 'full';
@@ -74,10 +69,10 @@ async function prepare(args: string[]): Promise<number> {
   try {
     const summary = await prepareDataset(positionals, values.output, {
       detector,
-      fps: positiveNumber('fps', values.fps),
+      fps: optional('fps', values.fps, false),
       size: values.size ? parseSize(values.size) : undefined,
-      minFrames: positiveNumber('min-frames', values['min-frames'], true),
-      maxFrames: positiveNumber('max-frames', values['max-frames'], true),
+      minFrames: optional('min-frames', values['min-frames'], true),
+      maxFrames: optional('max-frames', values['max-frames'], true),
       missingFace,
       filters,
       onProgress: progress,

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { evaluateVideo } from '../eval/evaluate.ts';
 import { openPoseDetector, type DetectorKind } from '../pose/extract.ts';
+import { num } from './align-train.ts';
 import type { Command } from './main.ts';
 import { progressReporter } from './progress.ts';
 
@@ -44,8 +45,7 @@ async function run(args: string[]): Promise<number> {
     throw new Error('--fvd: the I3D feature extractor that FVD needs is not implemented yet (the Frechet distance itself is, in src/eval/frechet.ts)');
   }
   if (values['lpips-backbone'] && !values.lpips) throw new Error('--lpips-backbone needs --lpips (the lin weights)');
-  const maxFrames = values['max-frames'] === undefined ? undefined : Number(values['max-frames']);
-  if (maxFrames !== undefined && !(Number.isInteger(maxFrames) && maxFrames > 0)) throw new Error(`--max-frames must be a positive integer, got '${values['max-frames']}'`);
+  const maxFrames = values['max-frames'] === undefined ? undefined : num('max-frames', values['max-frames'], true);
   const detectorKind = values.detector as DetectorKind | undefined;
   if (detectorKind !== undefined && detectorKind !== 'dwpose' && detectorKind !== 'default') {
     throw new Error(`--detector must be dwpose or default, got '${detectorKind}'`);

@@ -9,24 +9,10 @@ import { EmbeddedPoseDetector } from '../../src/pose/embedded/detector.ts';
 import { evaluateVideo, framesToTensor } from '../../src/eval/evaluate.ts';
 import { l1, psnr, psnrStar, ssim } from '../../src/eval/image-metrics.ts';
 import { main } from '../../src/cli/main.ts';
+import { PHOTO, cropPhoto } from './photo-frames.ts';
 
-// A CC0 photo (scikit-image's camera, 256x256): a half-body person with a visible face.
-const PHOTO = new URL('./fixtures/camera_cc0_256.png', import.meta.url).pathname;
 const S = 192;
-
-function crop(photo: Image, x0: number, y0: number, seed: number): Image {
-  const out = new Uint8Array(S * S * 3);
-  let s = seed;
-  for (let y = 0; y < S; y++) {
-    for (let x = 0; x < S; x++) {
-      for (let c = 0; c < 3; c++) {
-        s = (s * 1103515245 + 12345) >>> 0;
-        out[(y * S + x) * 3 + c] = Math.max(0, Math.min(255, photo.data[((y + y0) * photo.width + x + x0) * 3 + c] + ((s >>> 16) % 9) - 4));
-      }
-    }
-  }
-  return { width: S, height: S, channels: 3, data: out };
-}
+const crop = (photo: Image, x0: number, y0: number, seed: number) => cropPhoto(photo, x0, y0, seed, S, 4);
 
 test('eval: chunked metrics equal the whole-sequence metrics; CSIM and pose distance from the detectors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'eval-'));
