@@ -61,6 +61,14 @@ export function drawSample(seed: number, step: number, slot: number, sigma: Sigm
   return { sigma: sampleSigma(sigma, rng), dropout: rng.next(), seed: mixSeed(seed, 0x7e45, step, slot) };
 }
 
+/**
+ * The reference's conditioning dropout from one uniform r and p: the CLIP token is dropped for r < 2p, the
+ * reference latent for p <= r < 3p (both for p <= r < 2p); poses and face tokens never.
+ */
+export function conditioningKeeps(r: number, p: number): { clip: boolean; reference: boolean } {
+  return { clip: !(r < 2 * p), reference: !(r >= p && r < 3 * p) };
+}
+
 export interface BatchTensors {
   /** [B,F,3,H,W] in [-1,1]. */
   frames: Tensor;
@@ -148,8 +156,9 @@ export function denoisingLoss(m: TrainModels, batch: BatchTensors, draws: readon
     }));
     const [h, w] = frozen.x0.shape.slice(-2);
     // 4: conditioning dropout
-    const keepClip = torch.tensor(draws.map((d) => (d.dropout < 2 * p ? 0 : 1)), { dtype: 'f32' }).reshape([b, 1, 1]).to(device);
-    const keepRef = scalingTensor(draws.map((d) => (d.dropout >= p && d.dropout < 3 * p ? 0 : 1)), device);
+    const keeps = draws.map((d) => conditioningKeeps(d.dropout, p));
+    const keepClip = torch.tensor(keeps.map((k) => (k.clip ? 1 : 0)), { dtype: 'f32' }).reshape([b, 1, 1]).to(device);
+    const keepRef = scalingTensor(keeps.map((k) => (k.reference ? 1 : 0)), device);
     // 5: the trainable forward
     const sc = draws.map((d) => edmScalings(d.sigma));
     const out = withAutocast(cfg.autocast, device, () => {
