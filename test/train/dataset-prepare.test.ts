@@ -12,10 +12,9 @@ import { readKeypointJson } from '../../src/pose/keypoint-json.ts';
 import {
   DEFAULT_FILTERS, bucketFor, formatSummaryTable, judgeClip, prepareDataset, type ClipStats, type PrepareSummary,
 } from '../../src/train/dataset-prepare.ts';
+import { PHOTO, cropPhoto } from '../eval/photo-frames.ts';
 import { estimateBackgroundMotion, summarizeCameraMotion, type GrayFrame } from '../../src/train/dataset-prepare-motion.ts';
 
-// A CC0 photo (scikit-image's camera, 256x256): a half-body person with a visible face.
-const PHOTO = new URL('../eval/fixtures/camera_cc0_256.png', import.meta.url).pathname;
 
 /** A smooth texture sampled at a (sub-pixel) offset: f(x + dx, y + dy). */
 function texture(w: number, h: number, dx: number, dy: number): GrayFrame {
@@ -80,19 +79,7 @@ test('filters: each rule and its threshold', () => {
 });
 
 /** A 224x224 crop of the photo at (x0, y0) with a little deterministic noise. */
-function crop(photo: Image, x0: number, y0: number, seed: number, size = 224): Image {
-  const out = new Uint8Array(size * size * 3);
-  let s = seed;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      for (let c = 0; c < 3; c++) {
-        s = (s * 1103515245 + 12345) >>> 0;
-        out[(y * size + x) * 3 + c] = Math.max(0, Math.min(255, photo.data[((y + y0) * photo.width + x + x0) * 3 + c] + ((s >>> 16) % 5) - 2));
-      }
-    }
-  }
-  return { width: size, height: size, channels: 3, data: out };
-}
+const crop = (photo: Image, x0: number, y0: number, seed: number) => cropPhoto(photo, x0, y0, seed, 224, 2);
 
 function pattern(i: number, size = 224): Image {
   const d = new Uint8Array(size * size * 3);
@@ -102,7 +89,8 @@ function pattern(i: number, size = 224): Image {
 
 /** Counts the frames the detector sees, to prove what a resumed run skips. */
 function countingDetector(): PoseDetector & { calls: number } {
-  const inner = new EmbeddedPoseDetector({ hands: false });
+  // body only (the face keypoints and hands are not what this test checks), tracked between detections
+  const inner = new EmbeddedPoseDetector({ hands: false, face: false, redetectEvery: 3 });
   const d = {
     name: 'default',
     calls: 0,
@@ -120,7 +108,7 @@ test('dataset prepare: layout, path lists, filters, summary; a re-run resumes', 
   const dir = mkdtempSync(join(tmpdir(), 'dataset-prepare-'));
   try {
     const photo = await readImage(PHOTO, { channels: 3 });
-    const frames = 3;
+    const frames = 2;
     const videos = {
       still: join(dir, 'still.mp4'), // a fixed camera on a person: kept
       pan: join(dir, 'pan.mp4'), // the camera pans 8 px (3.6% of the width) per frame: camera-motion
@@ -133,7 +121,7 @@ test('dataset prepare: layout, path lists, filters, summary; a re-run resumes', 
     const inputs = [videos.still, videos.pan, videos.empty];
     const detector = countingDetector();
     const progress: number[] = [];
-    const options = { detector, size: [224, 224] as [number, number], minFrames: 3, onProgress: (p: { frames: number }) => progress.push(p.frames) };
+    const options = { detector, size: [224, 224] as [number, number], minFrames: 2, onProgress: (p: { frames: number }) => progress.push(p.frames) };
     const summary = await prepareDataset(inputs, root, options);
 
     assert.deepEqual(summary.clips.map((c) => c.status), ['kept', 'dropped', 'dropped']);
@@ -150,7 +138,7 @@ test('dataset prepare: layout, path lists, filters, summary; a re-run resumes', 
     // Layout: the kept clip's three folders of frame_i.png, its keypoints and marker; dropped clips leave no frames.
     const clip = join(root, 'rec', '00001');
     for (const sub of ['images', 'poses', 'faces']) {
-      assert.deepEqual(readdirSync(join(clip, sub)).sort(), ['frame_0.png', 'frame_1.png', 'frame_2.png'], sub);
+      assert.deepEqual(readdirSync(join(clip, sub)).sort(), Array.from({ length: frames }, (_, i) => `frame_${i}.png`), sub);
     }
     assert.ok(existsSync(join(clip, 'clip.json')));
     assert.ok(!existsSync(join(root, 'rec', '00002')) && !existsSync(join(root, 'rec', '00003')));
@@ -182,7 +170,7 @@ test('dataset prepare: layout, path lists, filters, summary; a re-run resumes', 
     // The skeleton image is not empty.
     const pose = await readImage(join(clip, 'poses', 'frame_0.png'), { channels: 3 });
     assert.ok(pose.data.some((v) => v > 100));
-    assert.match(formatSummaryTable(summary), /00002\s+dropped\s+rec\s+3 .*camera-motion/);
+    assert.match(formatSummaryTable(summary), /00002\s+dropped\s+rec\s+2 .*camera-motion/);
 
     // Re-run: every clip has a marker, nothing is detected again.
     detector.calls = 0;
@@ -192,13 +180,13 @@ test('dataset prepare: layout, path lists, filters, summary; a re-run resumes', 
 
     // A run killed inside clip 1 leaves frames but no clip.json (and lists without it): clip 1 is redone.
     rmSync(join(clip, 'clip.json'));
-    rmSync(join(clip, 'images', 'frame_2.png'));
+    rmSync(join(clip, 'images', 'frame_1.png'));
     writeFileSync(join(root, 'video_rec_path.txt'), '');
     detector.calls = 0;
     const resumed = await prepareDataset(inputs, root, options);
     assert.equal(detector.calls, frames, 'clip 1 is redone, clips 2 and 3 are skipped');
     assert.deepEqual(resumed.clips.map((c) => c.status), ['kept', 'dropped', 'dropped']);
-    assert.deepEqual(readdirSync(join(clip, 'images')).sort(), ['frame_0.png', 'frame_1.png', 'frame_2.png']);
+    assert.deepEqual(readdirSync(join(clip, 'images')).sort(), Array.from({ length: frames }, (_, i) => `frame_${i}.png`));
     assert.equal(readFileSync(join(root, 'video_rec_path.txt'), 'utf8'), `${clip}\n`);
 
     // The same root with a different input list is refused, naming the marker and both sources.
