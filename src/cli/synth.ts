@@ -121,7 +121,7 @@ async function trainFaceIdCommand(args: string[]): Promise<number> {
   });
   bar.finish();
   const v = result.verification;
-  console.log(`trained ${result.step} steps in ${(result.seconds / 60).toFixed(1)} min` +
+  console.log(`at step ${result.step} after ${(result.seconds / 60).toFixed(1)} min in this run` +
     (v ? `: held-out verification accuracy ${(100 * v.testAccuracy).toFixed(1)}% (threshold ${v.threshold.toFixed(3)} from val)` : '') + `; weights in ${values.output}`);
   return 0;
 }

@@ -262,7 +262,7 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
   if (options.plot ?? true) {
     await savePlot(join(options.outDir, 'loss.png'), plotLines(
       [{ label: 'ArcFace loss (mean of 25 steps)', x: losses.map((_, i) => i), y: smooth(losses, 25), color: [0, 114, 178] }],
-      { title: 'face-ID training', xLabel: 'step', yLabel: 'loss' }));
+      { title: 'face-ID training', xLabel: 'step', yLabel: 'loss', logY: true }));
   }
   return { model, losses, step, finished: !stopped, verification, trainCrops: trainCrops.identity.length, trainIdentities: trainIds.length, seconds: (performance.now() - started) / 1000 };
 }
