@@ -328,7 +328,8 @@ export async function prepareDataset(sources: string[], root: string, options: P
 /** Rewrites the path lists and summary.json from the results so far. */
 async function writeIndex(root: string, clips: ClipResult[], filters: DatasetFilters): Promise<PrepareSummary> {
   for (const bucket of ['rec', 'vec'] as const) {
-    const dirs = clips.filter((c) => c.status === 'kept' && c.bucket === bucket).map((c) => c.dir!);
+    // from the root as it is now (a moved dataset gets correct lists on its next run)
+    const dirs = clips.filter((c) => c.status === 'kept' && c.bucket === bucket).map((c) => join(root, bucket, c.id));
     await writeFileAtomic(join(root, `video_${bucket}_path.txt`), dirs.map((d) => d + '\n').join(''));
   }
   const byReason: Partial<Record<DropFilter, number>> = {};

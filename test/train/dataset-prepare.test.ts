@@ -13,6 +13,7 @@ import {
   DEFAULT_FILTERS, bucketFor, formatSummaryTable, judgeClip, prepareDataset, type ClipStats, type PrepareSummary,
 } from '../../src/train/dataset-prepare.ts';
 import { PHOTO, cropPhoto } from '../eval/photo-frames.ts';
+import { main } from '../../src/cli/main.ts';
 import { estimateBackgroundMotion, summarizeCameraMotion, type GrayFrame } from '../../src/train/dataset-prepare-motion.ts';
 
 
@@ -177,6 +178,12 @@ test('dataset prepare: layout, path lists, filters, summary; a re-run resumes', 
     const again = await prepareDataset(inputs, root, options);
     assert.equal(detector.calls, 0);
     assert.deepEqual(again.clips.map((c) => c.status), ['kept', 'dropped', 'dropped']);
+
+    // The CLI on the finished root: everything is skipped, the table printed, exit 0; bad options are refused.
+    const cli = ['dataset', 'prepare', ...inputs, '-o', root, '--size', '224x224', '--min-frames', '2'];
+    assert.equal(await main(cli), 0);
+    assert.equal(await main([...cli, '--max-camera-speed', 'fast']), 1);
+    assert.equal(await main([...cli, '--missing-face', 'grey']), 1);
 
     // A run killed inside clip 1 leaves frames but no clip.json (and lists without it): clip 1 is redone.
     rmSync(join(clip, 'clip.json'));
