@@ -11,7 +11,6 @@ import { FACEID_SMALL, trainFaceId } from '../train/face-id.ts';
 import { num } from './align-train.ts';
 import type { Command } from './main.ts';
 import { progressReporter } from './progress.ts';
-import { progressBar } from './progress-bar.ts';
 
 const SYNTH_USAGE = `stable-animator synth --identities N --clips-per-identity K --frames F -o ROOT [--seed 0] [--size 128]
                      [--stride 3] [--held-out-identities 0.2] [--held-out-motion-clips 0.25]
@@ -99,8 +98,6 @@ async function trainFaceIdCommand(args: string[]): Promise<number> {
   torch.setNumThreads(Math.max(1, num('threads', values.threads, true)));
   const side = num('side', values.side, true);
   if (side % 16 !== 0 || side === 0) throw new Error(`--side must be a positive multiple of 16 (the iResNet halves it 4 times), got ${side}`);
-  const bar = progressBar('train-faceid');
-  let recent: number[] = [];
   const result = await trainFaceId({
     outDir: values.output,
     data: await readSynthDataset(values.data),
@@ -114,12 +111,7 @@ async function trainFaceIdCommand(args: string[]): Promise<number> {
     checkpointEvery: Math.max(1, num('checkpoint-every', values['checkpoint-every'], true)),
     resume: !values['no-resume'],
     log: (line) => console.log(line),
-    onStep: (step, total, loss) => {
-      recent = [...recent.slice(-49), loss];
-      bar.update(step, total, `loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(3)}`);
-    },
   });
-  bar.finish();
   const v = result.verification;
   console.log(`at step ${result.step} after ${(result.seconds / 60).toFixed(1)} min in this run` +
     (v ? `: held-out verification accuracy ${(100 * v.testAccuracy).toFixed(1)}% (threshold ${v.threshold.toFixed(3)} from val)` : '') + `; weights in ${values.output}`);

@@ -3,8 +3,8 @@
 // cosine threshold that best separates same/different pairs on half of the held-out identities, applied to
 // pairs of the other half).
 //
-// Resumable like the alignment trainer: batch k is a function of (seed, k), the LR of k alone, and the
-// checkpoint (outDir/checkpoint.safetensors) holds weights, AdamW state and losses.
+// Resumable (training-loop.ts): batch k is a function of (seed, k), the LR of k alone, and the checkpoint
+// (outDir/checkpoint.safetensors) holds weights, AdamW state and losses.
 // Outputs in outDir: config.json + model.safetensors (the backbone, IResNet key names: load with
 // loadFaceIdWeights), loss.png, train.json (settings, losses summary, verification), checkpoint.safetensors.
 
@@ -15,14 +15,12 @@ import type { RawTensor, Tensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
 import { readSafetensors, writeSafetensors } from '../torch/serialization/index.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { plotLines, savePlot } from '../io/plot.ts';
 import { IResNet } from '../models/face/iresnet.ts';
 import type { IResNetConfig } from '../models/face/iresnet.ts';
 import type { SynthDataset } from '../synth/dataset.ts';
 import { createRng } from '../util/rng.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.ts';
-import { smooth } from './loss-curve.ts';
 import { positionRng } from './seeds.ts';
+import { runTrainingLoop } from './training-loop.ts';
 import { bestThreshold, loadFaceCrops, thresholdAccuracy, verificationPairs } from './face-id-data.ts';
 import type { FaceCrops } from './face-id-data.ts';
 import { arcFaceLoss } from './face-id-loss.ts';
@@ -30,8 +28,6 @@ import type { ArcFaceOptions } from './face-id-loss.ts';
 
 export const FACEID_CONFIG_FILE = 'config.json';
 export const FACEID_WEIGHTS_FILE = 'model.safetensors';
-const CHECKPOINT_FILE = 'checkpoint.safetensors';
-const CHECKPOINT_FORMAT = 'stable-animator-faceid-checkpoint/1';
 
 /** The small iResNet of the shipped weights: 4 one-block stages, 32x32 input (the faces are 10-30 px in a 128 frame), 128-d embedding (~0.6 M parameters). */
 export const FACEID_SMALL: IResNetConfig = {
@@ -68,7 +64,8 @@ export interface TrainFaceIdOptions {
   stopAfter?: number;
   plot?: boolean;
   log?: (line: string) => void;
-  onStep?: (step: number, total: number, loss: number) => void;
+  /** A progress line every this many steps (with ms/step and ETA); default 25. */
+  logEvery?: number;
 }
 
 export interface Verification {
@@ -181,72 +178,59 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
 
   const trainee = nn.withInit({ seed: hyper.seed }, () => new FaceIdTrainee(config, trainIds.length));
   const params = trainee.parameters().filter((p) => p.requiresGrad);
-  const opt = new nn.AdamW(params, { lr: hyper.lr, weightDecay: hyper.weightDecay });
-  const schedule = nn.cosineWithWarmup(hyper.lr, hyper.steps, { warmupSteps: hyper.warmupSteps, minLr: hyper.lr * 0.02 });
-  const settings = { config, hyper, classes: trainIds.length, crops: trainCrops.identity.length };
-  mkdirSync(options.outDir, { recursive: true });
-  const checkpointPath = join(options.outDir, CHECKPOINT_FILE);
-  let step = 0;
-  let losses: number[] = [];
-  if ((options.resume ?? true) && existsSync(checkpointPath)) {
-    const state = loadTrainingCheckpoint(checkpointPath, CHECKPOINT_FORMAT, trainee, opt, settings);
-    step = state.step;
-    losses = ((state.extra.losses as number[] | undefined) ?? []).slice(0, step);
-    log(`resumed from ${checkpointPath} at step ${step}`);
-  }
-  log(`face-ID network: ${trainee.backbone.numParameters()} parameters, config ${JSON.stringify(config)}`);
-
   const side = config.inputSize;
   const per = 3 * side * side;
-  const checkpointEvery = options.checkpointEvery ?? 100;
-  const save = () => saveTrainingCheckpoint(checkpointPath, CHECKPOINT_FORMAT, trainee, opt, settings, { step, extra: { losses } });
-  trainee.train();
-  let stopped = false;
-  while (step < hyper.steps) {
-    // A batch: crops drawn uniformly, each mirrored left-right with probability 1/2.
-    const rng = positionRng(hyper.seed, step);
-    const x = new Float32Array(hyper.batchSize * per);
-    const y: number[] = [];
-    for (let k = 0; k < hyper.batchSize; k++) {
-      const i = rng.int(labels.length);
-      y.push(labels[i]!);
-      const src = trainCrops.pixels.subarray(i * per, (i + 1) * per);
-      if (rng.next() < 0.5) {
-        x.set(src, k * per);
-      } else {
-        for (let c = 0; c < 3; c++) {
-          for (let r = 0; r < side; r++) {
-            const o = k * per + c * side * side + r * side;
-            for (let col = 0; col < side; col++) x[o + col] = src[c * side * side + r * side + side - 1 - col]!;
+  log(`face-ID network: ${trainee.backbone.numParameters()} parameters, config ${JSON.stringify(config)}`);
+  const settings = { config, hyper, classes: trainIds.length, crops: trainCrops.identity.length };
+  const loop = await runTrainingLoop({
+    name: 'faceid',
+    outDir: options.outDir,
+    model: trainee,
+    params,
+    optimizer: new nn.AdamW(params, { lr: hyper.lr, weightDecay: hyper.weightDecay }),
+    lr: nn.cosineWithWarmup(hyper.lr, hyper.steps, { warmupSteps: hyper.warmupSteps, minLr: hyper.lr * 0.02 }),
+    steps: hyper.steps,
+    settings,
+    checkpointEvery: options.checkpointEvery,
+    logEvery: options.logEvery,
+    resume: options.resume,
+    stopAfter: options.stopAfter,
+    plot: options.plot,
+    log,
+    lossAt: (step) => {
+      // A batch: crops drawn uniformly, each mirrored left-right with probability 1/2.
+      const rng = positionRng(hyper.seed, step);
+      const x = new Float32Array(hyper.batchSize * per);
+      const y: number[] = [];
+      for (let k = 0; k < hyper.batchSize; k++) {
+        const i = rng.int(labels.length);
+        y.push(labels[i]!);
+        const src = trainCrops.pixels.subarray(i * per, (i + 1) * per);
+        if (rng.next() < 0.5) {
+          x.set(src, k * per);
+        } else {
+          for (let c = 0; c < 3; c++) {
+            for (let r = 0; r < side; r++) {
+              const o = k * per + c * side * side + r * side;
+              for (let col = 0; col < side; col++) x[o + col] = src[c * side * side + r * side + side - 1 - col]!;
+            }
           }
         }
       }
-    }
-    const loss = torch.scope(() => {
-      const emb = trainee.backbone.forward(torch.tensor(x, { shape: [hyper.batchSize, 3, side, side] }));
-      const l = arcFaceLoss(emb, trainee.centres, y, hyper.arcface);
-      l.backward();
-      return l.item();
-    });
-    if (!Number.isFinite(loss)) throw new Error(`trainFaceId: the loss became ${loss} at step ${step}`);
-    opt.setLr(schedule(step));
-    opt.step();
-    opt.zeroGrad();
-    losses[step] = loss;
-    step++;
-    options.onStep?.(step, hyper.steps, loss);
-    if (step % checkpointEvery === 0 || step === hyper.steps) save();
-    if (step % 10 === 0) await new Promise(setImmediate);
-    if (options.stopAfter !== undefined && step >= options.stopAfter && step < hyper.steps) {
-      stopped = true;
-      break;
-    }
-  }
+      return torch.scope(() => {
+        const emb = trainee.backbone.forward(torch.tensor(x, { shape: [hyper.batchSize, 3, side, side] }));
+        const l = arcFaceLoss(emb, trainee.centres, y, hyper.arcface);
+        l.backward();
+        return l.item();
+      });
+    },
+  });
+  const { losses, step } = loop;
 
   const model = trainee.backbone;
   model.eval();
   let verification: Verification | undefined;
-  if (!stopped) {
+  if (loop.finished) {
     const heldClips = [...data.split.clips.heldout_identity, ...data.split.clips.heldout_both];
     const heldCrops = await loadFaceCrops(data, heldClips, side);
     verification = verify(model, heldCrops, data.split.heldOutIdentities, options.pairs ?? 1000, hyper.seed);
@@ -259,10 +243,5 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
       first_loss: losses[0], final_loss_mean50: tail.reduce((a, b) => a + b, 0) / tail.length, verification,
     }, null, 2)}\n`);
   }
-  if (options.plot ?? true) {
-    await savePlot(join(options.outDir, 'loss.png'), plotLines(
-      [{ label: 'ArcFace loss (mean of 25 steps)', x: losses.map((_, i) => i), y: smooth(losses, 25), color: [0, 114, 178] }],
-      { title: 'face-ID training', xLabel: 'step', yLabel: 'loss', logY: true }));
-  }
-  return { model, losses, step, finished: !stopped, verification, trainCrops: trainCrops.identity.length, trainIdentities: trainIds.length, seconds: (performance.now() - started) / 1000 };
+  return { model, losses, step, finished: loop.finished, verification, trainCrops: trainCrops.identity.length, trainIdentities: trainIds.length, seconds: (performance.now() - started) / 1000 };
 }
