@@ -85,9 +85,12 @@ export class ClipLoader {
       try {
         return await this.read(entry.dir, entry.bucket, entry.frames, frames, reference);
       } catch (err) {
-        const reason = (err as Error).message;
-        this.bad.set(entry.dir, reason);
-        this.options.onSkip?.(entry.dir, reason, this.bad.size);
+        // loads of several steps run at once: the clip is reported by the first that fails on it
+        if (!this.bad.has(entry.dir)) {
+          const reason = (err as Error).message;
+          this.bad.set(entry.dir, reason);
+          this.options.onSkip?.(entry.dir, reason, this.bad.size);
+        }
       }
     }
     throw new Error(`dataset ${this.index.root}: every clip of bucket '${bucket}' failed to load (${this.bad.size} bad clips)`);
