@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
 import { writeImage } from '../io/image.ts';
-import { contactSheet } from '../synth/contact-sheet.ts';
+import { clipSheet, contactSheet } from '../synth/contact-sheet.ts';
 import { readSynthDataset, writeSynthDataset } from '../synth/dataset.ts';
 import { FACEID_SMALL, trainFaceId } from '../train/face-id.ts';
 import { num } from './align-train.ts';
@@ -18,8 +18,8 @@ const SYNTH_USAGE = `stable-animator synth --identities N --clips-per-identity K
 
   Writes ROOT/rec/<clip>/{images,faces,poses}/frame_i.png, keypoints.json and faces.json per clip, the path
   lists ROOT/video_rec_path.txt and video_vec_path.txt, ROOT/identities.json (identity parameters and clip
-  labels), ROOT/split.json (training / held-out identities and motions) and ROOT/identities.png (a contact
-  sheet; --sheet writes a copy elsewhere too). Same options and seed give byte-identical files; re-running
+  labels), ROOT/split.json (training / held-out identities and motions), ROOT/identities.png (a contact
+  sheet; --sheet writes a copy elsewhere too) and ROOT/clips.png (a few clips with their poses and masks). Same options and seed give byte-identical files; re-running
   the command after a kill finishes the missing clips.`;
 
 export const FACEID_TRAIN_DEFAULTS = { steps: 1200, batch: 64, lr: 2e-3, warmup: 100, seed: 0, scale: 30, margin: 0.3, side: FACEID_SMALL.inputSize, threads: 1 } as const;
@@ -68,9 +68,13 @@ async function generate(args: string[]): Promise<number> {
     onProgress: progress,
   });
   progress.done();
-  const sheet = await contactSheet(await readSynthDataset(values.output));
+  const data = await readSynthDataset(values.output);
+  const sheet = await contactSheet(data);
   await writeImage(join(values.output, 'identities.png'), sheet);
   if (values.sheet) await writeImage(values.sheet, sheet);
+  // One clip per source (and the first held-out one) as strips: frames, then pose and mask over them.
+  const shown = [...new Set([...['bvh', 'dwpose'].flatMap((s) => data.clips.filter((c) => c.source === s).slice(0, 2)), ...data.clips.slice(0, 1)].map((c) => c.clip))].slice(0, 4);
+  await writeImage(join(values.output, 'clips.png'), await clipSheet(data, shown));
   console.log(`wrote ${labels.length} clips to ${values.output}`);
   return 0;
 }

@@ -56,3 +56,36 @@ export async function contactSheet(data: SynthDataset, options: { count?: number
   });
   return sheet;
 }
+
+/**
+ * Clips as strips, to check that poses and masks follow the figure: per clip a row of frames and below it
+ * the same frames dimmed, with the face mask brightened and the pose image on top.
+ */
+export async function clipSheet(data: SynthDataset, clips: readonly string[], frames = 8): Promise<Image> {
+  const rows: Image[][] = [];
+  for (const name of clips) {
+    const label = data.clips.find((c) => c.clip === name);
+    if (!label) throw new Error(`${join(data.root, 'identities.json')}: no clip "${name}"`);
+    const dir = join(data.root, label.path);
+    const top: Image[] = [];
+    const bottom: Image[] = [];
+    for (let f = 0; f < Math.min(frames, label.frames); f++) {
+      const image = await readImage(join(dir, 'images', `frame_${f}.png`), { channels: 3 });
+      const pose = await readImage(join(dir, 'poses', `frame_${f}.png`), { channels: 3 });
+      const mask = await readImage(join(dir, 'faces', `frame_${f}.png`), { channels: 3 });
+      const overlay = createImage(image.width, image.height);
+      for (let i = 0; i < overlay.data.length; i++) {
+        overlay.data[i] = Math.min(255, Math.max(3 * pose.data[i]!, Math.round(0.4 * image.data[i]! + 0.25 * mask.data[i]!)));
+      }
+      top.push(image);
+      bottom.push(overlay);
+    }
+    rows.push(top, bottom);
+  }
+  const w = rows[0]?.[0]?.width ?? 1, h = rows[0]?.[0]?.height ?? 1;
+  const sheet = createImage(w * Math.max(...rows.map((r) => r.length)), h * rows.length);
+  rows.forEach((row, r) => row.forEach((tile, c) => {
+    for (let y = 0; y < h; y++) sheet.data.set(tile.data.subarray(y * w * 3, (y + 1) * w * 3), ((r * h + y) * sheet.width + c * w) * 3);
+  }));
+  return sheet;
+}

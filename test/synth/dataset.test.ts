@@ -48,7 +48,7 @@ before(async () => {
 });
 
 test('same seed -> byte-identical files', () => {
-  const fa = files(A).filter((f) => f !== 'identities.png');
+  const fa = files(A).filter((f) => f !== 'identities.png' && f !== 'clips.png');
   assert.deepEqual(fa, files(B));
   assert.equal(fa.length, 12 * (3 * 4 + 2) + 5); // per clip: 3 x 4 PNGs + 2 JSON; 5 files at the root
   for (const f of fa) assert.ok(readFileSync(join(A, f)).equals(readFileSync(join(B, f))), `${f} differs`);
@@ -158,5 +158,5 @@ test('identities differ: face crops of different identities are further apart th
   }
   assert.ok(nw > 10 && nb > 10);
   assert.ok(between / nb > 1.3 * (within / nw), `between ${(between / nb).toFixed(3)} vs within ${(within / nw).toFixed(3)}`);
-  assert.ok(existsSync(join(A, 'identities.png')));
+  assert.ok(existsSync(join(A, 'identities.png')) && existsSync(join(A, 'clips.png')));
 });
