@@ -1,12 +1,10 @@
 // `stable-animator train --config train.json [--resume] [--nproc N]`: StableAnimator training (docs/training.md).
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
 import type { Device } from '../torch/index.ts';
 import { PoseNet } from '../models/animator/pose-net.ts';
 import { FusionFaceId } from '../models/face/face-encoder.ts';
-import { ArcFaceEmbedder } from '../face/embed.ts';
 import type { Image } from '../io/image.ts';
 import * as nn from '../nn/index.ts';
 import type { StableAnimatorComponents } from '../pipeline/animate.ts';
@@ -15,6 +13,7 @@ import { referenceFace } from '../pipeline/reference-face.ts';
 import { listCheckpoints } from '../train/animator/train-checkpoint.ts';
 import { readTrainConfig, type TrainConfig } from '../train/animator/train-config.ts';
 import { trainAnimator, type DataParallel } from '../train/animator/trainer.ts';
+import type { LargestFaceEmbedding } from '../train/animator/validation.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';
 
@@ -28,13 +27,18 @@ const USAGE = `stable-animator train --config train.json [--resume] [--nproc N] 
   --resume   continue from the newest checkpoint in output/checkpoints (exactly as an uninterrupted run)
   --nproc N  N data-parallel processes on this machine (gloo on CPU, NCCL on CUDA; docs/training.md)`;
 
-/** The models named by the config, on its device; PoseNet and the Face Encoder freshly initialised with fromScratch. */
-export function loadTrainComponents(c: TrainConfig): StableAnimatorComponents {
+/**
+ * The models named by the config, on its device; PoseNet and the Face Encoder freshly initialised with
+ * fromScratch. The ArcFace iResNet is required only for reference embeddings without an ONNX ArcFace; with
+ * zero embeddings it is optional and loaded, when present, for validation CSIM.
+ */
+export function loadTrainComponents(c: TrainConfig): { components: StableAnimatorComponents; faceEmbedding?: LargestFaceEmbedding } {
   const paths = resolveWeightPaths(c.weights, {
     unet: c.unet, poseNet: c.poseNet, faceEncoder: c.faceEncoder, svdDir: c.svd, arcface: c.arcface, arcfaceOnnx: c.arcfaceOnnx,
-  });
+  }, { noFaceEmbeddings: c.faceEmbeddings === 'zeros' });
   const device = c.device as Device;
-  const components = loadComponents(paths, { device, dtype: 'f32', arcface: c.faceEmbeddings === 'arcface' && !paths.arcfaceOnnx });
+  const wantsIresnet = !paths.arcfaceOnnx && (c.faceEmbeddings === 'arcface' || (c.validateEvery > 0 && !!paths.arcface));
+  const components = loadComponents(paths, { device, dtype: 'f32', arcface: wantsIresnet });
   if (c.fromScratch) {
     const { crossAttentionDim, idEmbeddingsDim, clipEmbeddingsDim, numTokens } = components.faceEncoder.config;
     const channels = components.poseNet.noiseLatentChannels;
@@ -43,7 +47,13 @@ export function loadTrainComponents(c: TrainConfig): StableAnimatorComponents {
       components.faceEncoder = new FusionFaceId(crossAttentionDim, idEmbeddingsDim, clipEmbeddingsDim, numTokens);
     });
   }
-  return components;
+  // reference embeddings (faceEmbeddings "arcface") and validation CSIM: glintr100.onnx, else the iResNet
+  const { arcfaceOnnx } = paths;
+  const recognizer = components.faceRecognizer;
+  const faceEmbedding = arcfaceOnnx || recognizer
+    ? async (image: Image) => (await referenceFace(image, { arcfaceOnnx, recognizer }))?.embedding
+    : undefined;
+  return { components, faceEmbedding };
 }
 
 async function processGroup(device: string): Promise<DataParallel | undefined> {
@@ -85,17 +95,11 @@ export const train: Command = {
       throw new Error(`${join(c.output, 'checkpoints')} holds checkpoints (newest: step ${checkpoints[checkpoints.length - 1]!.step}): pass --resume to continue, or choose another output folder`);
     }
     const parallel = await processGroup(c.device);
-    const components = loadTrainComponents(c);
-    let faceEmbedding: ((image: Image) => Promise<Float32Array | undefined>) | undefined;
-    if (c.faceEmbeddings === 'arcface') {
-      const recognizer = components.faceRecognizer;
-      faceEmbedding = async (image) => (await referenceFace(image, { arcfaceOnnx: c.arcfaceOnnx, recognizer }))?.embedding;
-    }
-    const csimEmbedder = c.arcfaceOnnx && existsSync(c.arcfaceOnnx) ? await ArcFaceEmbedder.load(c.arcfaceOnnx) : undefined;
+    const { components, faceEmbedding } = loadTrainComponents(c);
     const bar = progressBar('train');
     try {
       const result = await trainAnimator({
-        config: c, components, faceEmbedding, csimEmbedder, parallel,
+        config: c, components, faceEmbedding, parallel,
         log: (line) => { process.stderr.write(`${line}\n`); },
         onProgress: (p) => { if ((parallel?.rank ?? 0) === 0) bar.update(p.step, p.total, `loss ${p.loss.toFixed(4)}  ${p.itPerSec.toFixed(3)} it/s`); },
       });
@@ -103,7 +107,6 @@ export const train: Command = {
       if (Object.keys(result.badClips).length) process.stderr.write(`${Object.keys(result.badClips).length} clips were skipped (see train log)\n`);
       return 0;
     } finally {
-      await csimEmbedder?.dispose();
       if (parallel) (await import('../torch/distributed.ts')).destroyProcessGroup();
     }
   },

@@ -35,10 +35,11 @@ export interface WeightPaths {
 export type WeightOverrides = Partial<Record<'poseNet' | 'faceEncoder' | 'unet' | 'arcface' | 'arcfaceOnnx' | 'svdDir', string>>;
 
 /**
- * The files under `root`, with overrides. `needArcface`: the iResNet is required (HJB, or no ONNX ArcFace
- * for the reference face). Throws one error listing every missing required file.
+ * The files under `root`, with overrides. The iResNet is required for HJB, and for the reference face when
+ * there is no ONNX ArcFace unless `noFaceEmbeddings` (a caller that never embeds a face, e.g. training with
+ * zero face embeddings). Throws one error listing every missing required file.
  */
-export function resolveWeightPaths(root: string | undefined, overrides: WeightOverrides = {}, opts: { hjb?: boolean } = {}): WeightPaths {
+export function resolveWeightPaths(root: string | undefined, overrides: WeightOverrides = {}, opts: { hjb?: boolean; noFaceEmbeddings?: boolean } = {}): WeightPaths {
   const missing: string[] = [];
   const find = (id: string, override: string | undefined, required: boolean): string | undefined => {
     if (override) return override;
@@ -59,7 +60,7 @@ export function resolveWeightPaths(root: string | undefined, overrides: WeightOv
     imageEncoder: find('image_encoder', undefined, true),
     vae: find('vae', undefined, true),
     scheduler: find('scheduler', undefined, true),
-    arcface: find('arcface', overrides.arcface, !!opts.hjb || !arcfaceOnnx),
+    arcface: find('arcface', overrides.arcface, !!opts.hjb || (!arcfaceOnnx && !opts.noFaceEmbeddings)),
     dwposeDet: find('dwpose_det', undefined, false),
   };
   if (missing.length) {

@@ -15,8 +15,6 @@ import { join } from 'node:path';
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
-import type { FaceEmbedder } from '../../face/embed.ts';
-import type { Image } from '../../io/image.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
 import { writeSafetensors } from '../../torch/serialization/index.ts';
 import { plotLines, savePlot } from '../../io/plot.ts';
@@ -31,7 +29,7 @@ import { Prefetcher } from './prefetch.ts';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from './train-checkpoint.ts';
 import type { TrainConfig } from './train-config.ts';
 import { selectTrainable } from './trainable.ts';
-import { validateAnimation } from './validation.ts';
+import { validateAnimation, type LargestFaceEmbedding } from './validation.ts';
 
 /** What the trainer needs of a process group (src/torch/distributed.ts provides it). */
 export interface DataParallel {
@@ -56,10 +54,12 @@ export interface TrainAnimatorOptions {
   components: StableAnimatorComponents;
   /** An already indexed dataset (default: indexed from config.data). */
   index?: DatasetIndex;
-  /** Reference-frame ArcFace embeddings (config.faceEmbeddings 'arcface'). */
-  faceEmbedding?: (image: Image) => Promise<Float32Array | undefined>;
-  /** ArcFace embedder for validation CSIM; without it CSIM is skipped (and the log says so). */
-  csimEmbedder?: FaceEmbedder;
+  /**
+   * The raw ArcFace embedding of an image's largest face: the reference frames' embeddings when
+   * config.faceEmbeddings is 'arcface' (required then), and validation CSIM (skipped without it, and the log
+   * says so).
+   */
+  faceEmbedding?: LargestFaceEmbedding;
   parallel?: DataParallel;
   /** Stop after this step as if killed (after its checkpoint, if one is due); for tests. */
   stopAfter?: number;
@@ -136,6 +136,11 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
   if (c.mixedPrecision === 'f16' && !device.startsWith('cuda')) throw new Error(`mixedPrecision "f16" needs a CUDA device (found ${device}); use "bf16" on CPU`);
   if (c.mixedPrecision === 'f16') log('note: f16 autocast runs without a loss scaler; prefer bf16 where the GPU has it');
 
+  if (c.faceEmbeddings === 'arcface' && !options.faceEmbedding) {
+    throw new Error('faceEmbeddings "arcface" needs a face embedder (config arcfaceOnnx or arcface weights), found none; set faceEmbeddings "zeros" to train without');
+  }
+  const referenceEmbedding = c.faceEmbeddings === 'arcface' ? options.faceEmbedding : undefined;
+
   // data
   const index = options.index ?? await indexDataset(c.data, { buckets: c.buckets, minFrames: c.numFrames + 1 });
   for (const s of index.skipped) log(`dataset: skipping ${s.path}: ${s.reason}`);
@@ -143,7 +148,7 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
   log(`dataset: ${index.entries.length} clips (${index.buckets.map((b) => `${b.name} ${index.entries.filter((e) => e.bucket === b.name).length}`).join(', ')}), ${index.skipped.length} skipped`);
   const order = new DataOrder(index.entries, c.seed, c.batchSize * c.gradientAccumulation * world);
   const loader = new ClipLoader(index, order, {
-    numFrames: c.numFrames, stride: c.frameStride, seed: c.seed, faceEmbedding: options.faceEmbedding,
+    numFrames: c.numFrames, stride: c.frameStride, seed: c.seed, faceEmbedding: referenceEmbedding,
     onSkip: (clip, reason, total) => log(`dataset: skipping ${clip}: ${reason} (${total} clips skipped so far)`),
   });
 
@@ -197,17 +202,17 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
 
   const validationClip = c.validationClip ? index.entries.findIndex((e) => e.dir === c.validationClip) : 0;
   if (validationClip < 0) throw new Error(`validationClip ${c.validationClip}: not among the dataset's usable clips`);
-  if (main && c.validateEvery > 0 && !options.csimEmbedder) log('validation: no ArcFace weights (arcfaceOnnx) given: CSIM is skipped, only the video is written');
+  if (main && c.validateEvery > 0 && !options.faceEmbedding) log('validation: no face embedder (arcfaceOnnx or arcface weights): CSIM is skipped, only the video is written');
   const validate = async (at: number) => {
-    const valLoader = new ClipLoader(index, order, { numFrames: c.validationFrames, stride: c.frameStride, seed: c.seed, faceEmbedding: options.faceEmbedding });
+    const valLoader = new ClipLoader(index, order, { numFrames: c.validationFrames, stride: c.frameStride, seed: c.seed, faceEmbedding: referenceEmbedding });
     const sample = await valLoader.load(0x7fffffff, { entry: validationClip, slot: 0 });
     const video = join(c.output, 'validation', `step-${at}.mp4`);
     mkdirSync(join(c.output, 'validation'), { recursive: true });
     const r = await validateAnimation(models, sample, video, {
-      steps: c.validationSteps, guidance: c.validationGuidance, seed: c.seed, fps: c.fps, noiseAugStrength: c.noiseAugStrength, embedder: options.csimEmbedder,
+      steps: c.validationSteps, guidance: c.validationGuidance, seed: c.seed, fps: c.fps, noiseAugStrength: c.noiseAugStrength, faceEmbedding: options.faceEmbedding,
     }, restoreTraining);
-    records.push({ type: 'val', step: at, video: r.video, csim: r.csim ?? null, frames_with_face: r.framesWithFace, seconds: r.seconds });
-    log(`step ${at}  validation ${r.video}  CSIM ${r.csim === undefined ? 'skipped' : r.csim.toFixed(4)}  (${r.seconds.toFixed(1)} s)`);
+    records.push({ type: 'val', step: at, video: r.video, csim: r.csim ?? null, csim_skipped: r.csimSkipped ?? null, frames_with_face: r.framesWithFace, seconds: r.seconds });
+    log(`step ${at}  validation ${r.video}  CSIM ${r.csim === undefined ? `skipped (${r.csimSkipped})` : r.csim.toFixed(4)}  (${r.seconds.toFixed(1)} s)`);
   };
 
   const losses: number[] = [];

@@ -1,17 +1,19 @@
 // Validation during training: a short animation of a held clip through the inference pipeline (its reference
 // frame animated with its own skeletons), written as an mp4, and CSIM: the mean cosine similarity between the
 // ArcFace embedding of the reference's largest face and that of each generated frame's largest face (frames
-// without a detected face are left out). CSIM needs ArcFace weights (glintr100.onnx); without them it is
-// skipped, and the caller says so.
+// without a detected face are left out). CSIM needs a face embedder (glintr100.onnx or the iResNet weights);
+// without one it is skipped, and the result says why.
 import type { Tensor } from '../../torch/index.ts';
 import * as torch from '../../torch/index.ts';
-import { cosineSimilarity, type FaceEmbedder } from '../../face/embed.ts';
-import { detectFaces, largestFace } from '../../face/detect.ts';
+import { cosineSimilarity } from '../../face/embed.ts';
 import type { Image } from '../../io/image.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents } from '../../pipeline/animate.ts';
 import { imageToTensor, posesToTensor } from '../../pipeline/inputs.ts';
 import { framesToImages, writeFrames } from '../../pipeline/outputs.ts';
 import type { LoadedSample } from './clip-loader.ts';
+
+/** The embedding of an image's largest face; undefined when it has none. */
+export type LargestFaceEmbedding = (image: Image) => Promise<Float32Array | undefined>;
 
 export interface ValidationOptions {
   steps: number;
@@ -19,33 +21,31 @@ export interface ValidationOptions {
   seed: number;
   fps: number;
   noiseAugStrength: number;
-  /** ArcFace embedder for CSIM; undefined: CSIM skipped. */
-  embedder?: FaceEmbedder;
+  /** Face embedder for CSIM; undefined: CSIM skipped. */
+  faceEmbedding?: LargestFaceEmbedding;
 }
 
 export interface ValidationResult {
   video: string;
-  /** Undefined when skipped (no embedder, or no face in the reference). */
+  /** Undefined when skipped (see csimSkipped). */
   csim?: number;
+  /** Why CSIM was not computed. */
+  csimSkipped?: string;
   framesWithFace: number;
   seconds: number;
 }
 
-async function faceEmbedding(embedder: FaceEmbedder, image: Image): Promise<Float32Array | undefined> {
-  const face = largestFace(await detectFaces(image));
-  return face ? embedder.embedFace(image, face) : undefined;
-}
-
-/** Mean CSIM of `frames` against `reference`; undefined when the reference has no face or no frame does. */
-export async function meanCsim(embedder: FaceEmbedder, reference: Image, frames: readonly Image[]): Promise<{ csim?: number; framesWithFace: number }> {
-  const ref = await faceEmbedding(embedder, reference);
-  if (!ref) return { framesWithFace: 0 };
+/** Mean CSIM of `frames` against `reference`; undefined (with the reason) when the reference or every frame lacks a face. */
+export async function meanCsim(embed: LargestFaceEmbedding, reference: Image, frames: readonly Image[]): Promise<{ csim?: number; csimSkipped?: string; framesWithFace: number }> {
+  const ref = await embed(reference);
+  if (!ref) return { framesWithFace: 0, csimSkipped: 'no face found in the reference frame' };
   const sims: number[] = [];
   for (const f of frames) {
-    const e = await faceEmbedding(embedder, f);
+    const e = await embed(f);
     if (e) sims.push(cosineSimilarity(ref, e));
   }
-  return { csim: sims.length ? sims.reduce((a, b) => a + b, 0) / sims.length : undefined, framesWithFace: sims.length };
+  if (sims.length === 0) return { framesWithFace: 0, csimSkipped: `no face found in any of the ${frames.length} generated frames` };
+  return { csim: sims.reduce((a, b) => a + b, 0) / sims.length, framesWithFace: sims.length };
 }
 
 /**
@@ -63,7 +63,8 @@ export async function validateAnimation(components: StableAnimatorComponents, sa
     const face = sample.faceEmbedding ? torch.tensor(sample.faceEmbedding) : null;
     const result = pipeline.call({ reference, poses, faceEmbedding: face }, {
       numInferenceSteps: opts.steps, minGuidanceScale: opts.guidance, maxGuidanceScale: opts.guidance, seed: opts.seed,
-      fps: opts.fps, noiseAugStrength: opts.noiseAugStrength, tileSize: sample.poses.length, missingFace: 'zero-embedding',
+      fps: opts.fps, noiseAugStrength: opts.noiseAugStrength, // one window over the whole clip; the overlap only has to be valid for it
+      tileSize: sample.poses.length, tileOverlap: Math.min(4, sample.poses.length - 1), missingFace: 'zero-embedding',
     });
     for (const t of [reference, poses, face, result.latents]) t?.dispose();
     frames = result.frames!;
@@ -73,6 +74,8 @@ export async function validateAnimation(components: StableAnimatorComponents, sa
   const images = framesToImages(frames);
   frames.dispose();
   await writeFrames(videoPath, images, { fps: opts.fps + 1 });
-  const csim = opts.embedder ? await meanCsim(opts.embedder, sample.referenceImage, images) : { framesWithFace: 0 };
+  const csim = opts.faceEmbedding
+    ? await meanCsim(opts.faceEmbedding, sample.referenceImage, images)
+    : { framesWithFace: 0, csimSkipped: 'no face embedder (arcfaceOnnx or arcface weights)' };
   return { video: videoPath, ...csim, seconds: (performance.now() - start) / 1000 };
 }
