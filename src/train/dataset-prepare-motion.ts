@@ -86,7 +86,9 @@ export interface PairMotion {
   blocks: number;
 }
 
-function median(values: number[]): number {
+/** The median (NaN for no values). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;

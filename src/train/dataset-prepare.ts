@@ -25,7 +25,7 @@ import { writeKeypointJson } from '../pose/keypoint-json.ts';
 import { NUM_BODY, isVisible, type PoseFrame } from '../pose/keypoints.ts';
 import { writePoseImage } from '../pose/render.ts';
 import {
-  estimateBackgroundMotion, personBoxes, summarizeCameraMotion, toGray, type CameraMotionSummary, type GrayFrame, type PairMotion,
+  estimateBackgroundMotion, median, personBoxes, summarizeCameraMotion, toGray, type CameraMotionSummary, type GrayFrame, type PairMotion,
 } from './dataset-prepare-motion.ts';
 
 export type Bucket = 'rec' | 'vec';
@@ -164,13 +164,6 @@ export function judgeClip(stats: ClipStats, filters: DatasetFilters, minFrames: 
     });
   }
   return reasons;
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Visible body points of the frame's best person, as a fraction of 18. */

@@ -198,6 +198,15 @@ test('dataset prepare: layout, path lists, filters, summary; a re-run resumes', 
 
     // The same root with a different input list is refused, naming the marker and both sources.
     await assert.rejects(prepareDataset([videos.pan], root, options), (e: Error) => e.message.includes('00001/clip.json') && e.message.includes('still.mp4') && e.message.includes('pan.mp4'));
+    // An unreadable video is an error in the summary, not a crash, and gets no marker (the next run retries it).
+    const broken = join(dir, 'broken.mp4');
+    writeFileSync(broken, 'not a video');
+    const errRoot = join(dir, 'err');
+    const failed = await prepareDataset([broken], errRoot, options);
+    assert.deepEqual([failed.errors, failed.clips[0].status, failed.clips[0].reasons[0].filter], [1, 'error', 'error']);
+    assert.match(failed.clips[0].reasons[0].detail, /broken\.mp4/);
+    assert.ok(!existsSync(join(errRoot, 'dropped')) && !existsSync(join(errRoot, 'rec', '00001')));
+    assert.equal((await prepareDataset([broken], errRoot, options)).errors, 1);
     // A missing input is reported before anything runs.
     mkdirSync(join(dir, 'x'));
     await assert.rejects(prepareDataset([join(dir, 'nope.mp4')], join(dir, 'x'), options), /nope\.mp4 does not exist/);
