@@ -21,7 +21,7 @@
 
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { writeImage } from '../io/image.ts';
 import type { FrameProgress } from '../io/frame-folder.ts';
@@ -193,12 +193,6 @@ export async function writeSynthDataset(options: SynthOptions): Promise<ClipLabe
   };
   await writeFileAtomic(join(root, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);
   return labels;
-}
-
-/** The clip folders of a path list, resolved against the list's own folder (absolute lines kept as they are). */
-export async function readPathList(listPath: string): Promise<string[]> {
-  const text = await readFile(listPath, 'utf8');
-  return text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).map((l) => resolve(dirname(listPath), l));
 }
 
 export interface SynthDataset {

@@ -10,7 +10,8 @@ import sharp from 'sharp';
 import { main } from '../../src/cli/main.ts';
 import { readImage } from '../../src/io/image.ts';
 import { readKeypointJson } from '../../src/pose/keypoint-json.ts';
-import { readPathList, readSynthDataset, writeSynthDataset } from '../../src/synth/dataset.ts';
+import { readSynthDataset, writeSynthDataset } from '../../src/synth/dataset.ts';
+import { indexDataset } from '../../src/train/animator/dataset.ts';
 import { loadFaceCrops } from '../../src/train/face-id-data.ts';
 import { MOTION_DIR } from '../align/helpers.ts';
 
@@ -69,9 +70,14 @@ test('a killed run resumes to the same bytes', async () => {
 });
 
 test('layout: path lists, frames, single-channel masks, keypoints, labels and split', async () => {
-  const clips = await readPathList(join(A, 'video_rec_path.txt'));
+  // The trainer's reader of the reference layout takes every clip, through the relative path list.
+  const index = await indexDataset(A, { minFrames: 4 });
+  assert.deepEqual(index.skipped, []);
+  assert.deepEqual(index.entries.map((e) => e.dir), readFileSync(join(A, 'video_rec_path.txt'), 'utf8').trim().split('\n').map((l) => join(A, l)));
+  assert.equal(readFileSync(join(A, 'video_vec_path.txt'), 'utf8'), '');
+  const clips = index.entries.map((e) => e.dir);
   assert.equal(clips.length, 12);
-  assert.deepEqual(await readPathList(join(A, 'video_vec_path.txt')), []);
+  for (const e of index.entries) assert.deepEqual(e.frames, ['frame_0.png', 'frame_1.png', 'frame_2.png', 'frame_3.png']);
   for (const clip of clips) {
     for (const sub of ['images', 'faces', 'poses']) {
       assert.deepEqual(readdirSync(join(clip, sub)).sort(), ['frame_0.png', 'frame_1.png', 'frame_2.png', 'frame_3.png']);
