@@ -3,6 +3,7 @@
 // per case (peak RSS is per process).
 //
 //   npm run bench -- hjb [full_f32_256] [face_f32_256] [full_f32_512] ... [--frames 14] [--chunk 4] [--face 0.125]
+//                        [--margin N (face window, latent pixels; default DEFAULT_HJB_MARGIN)]
 //
 // (chunks are decoded and backpropagated one after the other, so time grows linearly with the chunks and peak
 // memory is one chunk's: a row on fewer frames is named so, e.g. full_f32_512_1frames_chunk1.)
@@ -28,7 +29,7 @@ import { DEFAULT_HJB_MARGIN, latentBox, latentFactor, unionLatentBox } from '../
 import { nativeBf16 } from './engine.ts';
 import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
 
-interface Settings { frames: number; chunk: number; face: number }
+interface Settings { frames: number; chunk: number; face: number; margin: number }
 
 interface Row {
   name: string;
@@ -79,16 +80,16 @@ function runCase(name: string, s: Settings): Row {
   const [window, dtype, sizeText] = name.split('_') as [HjbWindowKind, DType, string];
   const size = Number(sizeText);
   const { vae, recognizer, reference, x0, target, boxes } = setup(size, s.frames, s.face, dtype);
-  const hjb = new HjbFaceOptimizer(vae, recognizer, reference, target, { window, decodeChunkSize: s.chunk });
+  const hjb = new HjbFaceOptimizer(vae, recognizer, reference, target, { window, windowMargin: s.margin, decodeChunkSize: s.chunk });
   const t0 = performance.now();
   const { loss } = hjb.lossAndGradient(x0);
   const seconds = (performance.now() - t0) / 1000;
   const f = latentFactor(vae);
   // a row measured on fewer frames or other chunks than the issue's 14 in chunks of 4 says so in its name
-  const suffix = `${s.frames === 14 ? '' : `_${s.frames}frames`}${s.chunk === 4 ? '' : `_chunk${s.chunk}`}`;
+  const suffix = `${window === 'face' ? `_m${s.margin}` : ''}${s.frames === 14 ? '' : `_${s.frames}frames`}${s.chunk === 4 ? '' : `_chunk${s.chunk}`}`;
   return {
     name: name + suffix, seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
-    decoded_fraction: window === 'full' ? 1 : decodedFraction(boxes, s.chunk, DEFAULT_HJB_MARGIN, size / f, f),
+    decoded_fraction: window === 'full' ? 1 : decodedFraction(boxes, s.chunk, s.margin, size / f, f),
     loss, load_average: loadavg()[0], settings: s,
   };
 }
@@ -154,7 +155,9 @@ function positiveInt(args: string[], name: string, fallback: number): number {
 const CASES = ['full_f32_256', 'face_f32_256', 'full_f32_512', 'face_f32_512', 'full_bf16_256', 'face_bf16_256', 'full_bf16_512', 'face_bf16_512'];
 
 export async function run(args: string[]): Promise<void> {
-  const settings: Settings = { frames: positiveInt(args, 'frames', 14), chunk: positiveInt(args, 'chunk', 4), face: Number(option(args, 'face', '0.125')) };
+  const settings: Settings = { frames: positiveInt(args, 'frames', 14), chunk: positiveInt(args, 'chunk', 4), face: Number(option(args, 'face', '0.125')),
+    margin: Number(option(args, 'margin', String(DEFAULT_HJB_MARGIN))),
+  };
   if (!(settings.face > 0 && settings.face <= 0.5)) throw new Error(`--face must be in (0, 0.5], got ${settings.face}`);
   if (args[0] === 'margins') {
     const margins = option(args, 'margins', '0,1,2,3,4,6,8').split(',').map(Number);
@@ -167,7 +170,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(JSON.stringify(runCase(only, settings)));
     return;
   }
-  const valued = new Set(['--frames', '--chunk', '--face']);
+  const valued = new Set(['--frames', '--chunk', '--face', '--margin']);
   const wanted = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1]));
   const unknown = wanted.filter((c) => !CASES.includes(c));
   if (unknown.length) throw new Error(`hjb bench: unknown case(s) ${unknown.join(', ')}; cases: ${CASES.join(', ')}, or margins`);

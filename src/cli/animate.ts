@@ -29,7 +29,7 @@ const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoint
       [--width W --height H | --size WxH] [--steps 25] [--guidance G | --guidance-min 3 --guidance-max 3] [--seed 23123134]
       [--tile-size 16] [--tile-overlap 4] [--blend noise|latents] [--noise-aug 0.02] [--decode-chunk 4] [--fps 7]
       [--motion-bucket 127] [--out-fps 8] [--frames-dir DIR] [--save-poses DIR] [--max-frames N]
-      [--hjb] [--hjb-start 0] [--hjb-end 20] [--hjb-iters 3] [--hjb-lr 0.1] [--hjb-window face|full] [--hjb-margin N]
+      [--hjb] [--hjb-start 0] [--hjb-end 20] [--hjb-iters 3] [--hjb-lr 0.1] [--hjb-window full|face] [--hjb-margin N]
       [--face-masks DIR] [--ref-mask PNG]
       [--align learned|svd|polyfit|none] [--align-weights DIR] [--pose-detector default|dwpose]
       [--dtype f32|bf16|f16] [--device cpu|cuda[:N]] [--threads N]
@@ -48,8 +48,9 @@ const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoint
                  each window's step (ControlNeXt).
   --hjb          HJB face optimisation on steps --hjb-start..--hjb-end (inclusive); face boxes from the aligned
                  driving keypoints, or --face-masks (one mask image per frame, white = face).
-  --hjb-window   face (default): decode only a latent window around the faces (--hjb-margin latent pixels around
-                 them, default ${DEFAULT_HJB_MARGIN}), frames without a face are skipped; full: whole frames (the reference).
+  --hjb-window   full (default): decode whole frames (the reference); face: decode only a latent window around the
+                 faces (--hjb-margin latent pixels around them, default ${DEFAULT_HJB_MARGIN}) and skip frames without a
+                 face: several times faster, approximate gradient (docs/pipeline.md, HJB face window).
   --dtype        of the UNet, CLIP, PoseNet, Face Encoder (default f32 on CPU, bf16 on CUDA); the VAE stays f32.`;
 
 const OPTIONS = {
@@ -163,7 +164,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   if (options.tileSize < 2 || options.tileOverlap < 1 || options.tileOverlap >= options.tileSize) {
     throw new Error(`--tile-overlap must be in [1, --tile-size − 1] and --tile-size >= 2, got ${options.tileOverlap} and ${options.tileSize}`);
   }
-  const hjbWindow = (values['hjb-window'] ?? 'face') as HjbWindowKind;
+  const hjbWindow = (values['hjb-window'] ?? 'full') as HjbWindowKind;
   if (!HJB_WINDOWS.includes(hjbWindow)) throw new Error(`--hjb-window must be ${HJB_WINDOWS.join(' or ')}, got '${values['hjb-window']}'`);
   const hjb = values.hjb ? {
     startStep: num(values, 'hjb-start', 'int', 0), endStep: num(values, 'hjb-end', 'int', 20),

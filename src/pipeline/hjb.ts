@@ -15,8 +15,9 @@
 // the graphs of all chunks until one backward, each chunk is backpropagated on its own: the loss is a sum over
 // frames and chunks are decoded independently, so the gradient is the same and memory stays bounded by one
 // chunk. Where the decoded pixels come from is pluggable (`HjbDecodeWindow`): whole frames (`window: 'full'`, the
-// reference) or a latent window around the faces (`window: 'face'`, the default: hjb-window.ts), which decodes a
-// fraction of the pixels and skips frames without a face.
+// reference and the default) or a latent window around the faces (`window: 'face'`: hjb-window.ts), which decodes a
+// fraction of the pixels and skips frames without a face, at the price of an approximate gradient (docs/pipeline.md:
+// no margin kept the in-box gradient within 1e-2 of the full path's, so it is not the default).
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
@@ -41,8 +42,8 @@ export interface HjbOptions {
   /** Also evaluate the face loss after the last iteration (one more decode without gradients). Default false. */
   trackLoss?: boolean;
   /**
-   * Where decoded pixels come from: 'face' (default) a latent window around the faces, 'full' whole frames (the
-   * reference), or a custom window.
+   * Where decoded pixels come from: 'full' (default) whole frames as the reference, 'face' a latent window around
+   * the faces (several times cheaper, approximate gradient), or a custom window.
    */
   window?: HjbWindowKind | HjbDecodeWindow;
   /** Latent pixels around the faces with window 'face' (default DEFAULT_HJB_MARGIN). */
@@ -146,7 +147,7 @@ export class HjbFaceOptimizer {
     this.decodeChunkSize = opts.decodeChunkSize ?? 4;
     this.checkpointing = opts.checkpointing ?? true;
     this.trackLoss = opts.trackLoss ?? false;
-    const window = opts.window ?? 'face';
+    const window = opts.window ?? 'full';
     if (typeof window === 'string' && !HJB_WINDOWS.includes(window)) throw new Error(`HJB: window must be ${HJB_WINDOWS.join(' or ')}, got '${window}'`);
     this.window = window === 'full' ? fullFrameWindow : window === 'face' ? faceWindow(opts.windowMargin) : window;
     for (const [name, v] of [['iterations', this.iterations], ['decodeChunkSize', this.decodeChunkSize]] as const) {
