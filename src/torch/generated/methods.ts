@@ -3,7 +3,7 @@ import type { DType } from '../dtype.ts';
 import type { Device, MemoryFormat } from '../codes.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
-import { add, sub, mul, div, divMode, remainder, pow, neg, abs, sign, reciprocal, exp, expm1, log, log1p, log2, log10, sqrt, rsqrt, square, sin, cos, tan, atan, atan2, tanh, sigmoid, erf, floor, ceil, round, trunc, clamp, clampMin, clampMax, maximum, minimum, lerp, addcmul, addcdiv, nanToNum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot, isnan, isfinite, maskedFill, allclose, sum, mean, prod, var_, std, varMean, stdMean, max, min, maxDim, minDim, amax, amin, argmax, argmin, norm, logsumexp, cumsum, all, any, topk, sort, argsort, matmul, mm, bmm, baddbmm, addmm, outer, linear, view, reshape, permute, transpose, expand, expandAs, repeat, repeatInterleave, split, chunk, unbind, narrow, slice, select, indexSelect, index, indexPut, gather, scatter, scatterAdd, maskedSelect, nonzero, flip, roll, squeeze, unsqueeze, flatten, unflatten, contiguous, clone, detach, tril, triu, diagonal, pad, toDtype, toCopy, conv1d, conv2d, conv3d, convTranspose2d, groupNorm, layerNorm, batchNorm, dropout, relu, leakyRelu, prelu, silu, gelu, softplus, softmax, logSoftmax, interpolateNearest, interpolateNearest3d, interpolateBilinear, interpolateBicubic, interpolateBilinearAA, interpolateBicubicAA, maxPool2d, avgPool2d, adaptiveAvgPool2d, mseLoss, l1Loss, crossEntropy, bceWithLogits, cosineSimilarity, svd, det, inv, solve, zerosLike, onesLike, fullLike, bernoulli, multinomial, add_, sub_, mul_, div_, addcmul_, addcdiv_, lerp_, clamp_, copy_, zero_, fill_, normal_, uniform_ } from './ops.ts';
+import { add, sub, mul, div, divMode, remainder, pow, neg, abs, sign, reciprocal, exp, expm1, log, log1p, log2, log10, sqrt, rsqrt, square, sin, cos, tan, atan, atan2, tanh, sigmoid, erf, floor, ceil, round, trunc, clamp, clampMin, clampMax, maximum, minimum, lerp, addcmul, addcdiv, nanToNum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot, isnan, isfinite, maskedFill, allclose, sum, mean, prod, var_, std, varMean, stdMean, max, min, maxDim, minDim, amax, amin, argmax, argmin, norm, logsumexp, cumsum, all, any, topk, sort, argsort, matmul, mm, bmm, baddbmm, addmm, outer, linear, view, reshape, permute, transpose, expand, expandAs, repeat, repeatInterleave, split, chunk, unbind, narrow, slice, select, indexSelect, index, indexPut, gather, scatter, scatterAdd, maskedSelect, nonzero, flip, roll, squeeze, unsqueeze, flatten, unflatten, contiguous, clone, detach, tril, triu, diagonal, pad, toDtype, toCopy, conv1d, conv2d, conv3d, convTranspose2d, groupNorm, layerNorm, batchNorm, dropout, relu, leakyRelu, prelu, silu, gelu, softplus, softmax, logSoftmax, interpolateNearest, interpolateNearest3d, interpolateBilinear, interpolateBicubic, interpolateBilinearAA, interpolateBicubicAA, maxPool2d, avgPool2d, adaptiveAvgPool2d, maxPool3d, avgPool3d, adaptiveAvgPool3d, mseLoss, l1Loss, crossEntropy, bceWithLogits, cosineSimilarity, svd, det, inv, solve, zerosLike, onesLike, fullLike, bernoulli, multinomial, add_, sub_, mul_, div_, addcmul_, addcdiv_, lerp_, clamp_, copy_, zero_, fill_, normal_, uniform_ } from './ops.ts';
 
 /** Every table op whose first argument is a tensor, as a method. */
 export abstract class TensorOps {
@@ -735,6 +735,21 @@ export abstract class TensorOps {
   /** adaptive_avg_pool2d */
   adaptiveAvgPool2d(output_size: number | number[]): Tensor {
     return adaptiveAvgPool2d(this as unknown as Tensor, output_size);
+  }
+
+  /** max_pool3d */
+  maxPool3d(kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor {
+    return maxPool3d(this as unknown as Tensor, kernel_size, stride, padding, dilation, ceil_mode);
+  }
+
+  /** avg_pool3d */
+  avgPool3d(kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number): Tensor {
+    return avgPool3d(this as unknown as Tensor, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override);
+  }
+
+  /** adaptive_avg_pool3d */
+  adaptiveAvgPool3d(output_size: number | number[]): Tensor {
+    return adaptiveAvgPool3d(this as unknown as Tensor, output_size);
   }
 
   /** mse_loss */

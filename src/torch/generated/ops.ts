@@ -5,7 +5,7 @@ import { dtypeCode, memoryFormatCode, type Device, type MemoryFormat } from '../
 import { wrap, type Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
 
-const op = opIds(["aten::add.Tensor", "aten::add.Scalar", "aten::sub.Tensor", "aten::sub.Scalar", "aten::mul.Tensor", "aten::mul.Scalar", "aten::div.Tensor", "aten::div.Scalar", "aten::div.Tensor_mode", "aten::remainder.Tensor", "aten::remainder.Scalar", "aten::pow.Tensor_Tensor", "aten::pow.Tensor_Scalar", "aten::pow.Scalar", "aten::neg", "aten::abs", "aten::sign", "aten::reciprocal", "aten::exp", "aten::expm1", "aten::log", "aten::log1p", "aten::log2", "aten::log10", "aten::sqrt", "aten::rsqrt", "aten::square", "aten::sin", "aten::cos", "aten::tan", "aten::atan", "aten::atan2", "aten::tanh", "aten::sigmoid", "aten::erf", "aten::floor", "aten::ceil", "aten::round", "aten::trunc", "aten::clamp.Tensor", "aten::clamp", "aten::clamp_min.Tensor", "aten::clamp_min", "aten::clamp_max.Tensor", "aten::clamp_max", "aten::maximum", "aten::minimum", "aten::lerp.Tensor", "aten::lerp.Scalar", "aten::addcmul", "aten::addcdiv", "aten::nan_to_num", "aten::eq.Tensor", "aten::eq.Scalar", "aten::ne.Tensor", "aten::ne.Scalar", "aten::lt.Tensor", "aten::lt.Scalar", "aten::le.Tensor", "aten::le.Scalar", "aten::gt.Tensor", "aten::gt.Scalar", "aten::ge.Tensor", "aten::ge.Scalar", "aten::logical_and", "aten::logical_or", "aten::logical_not", "aten::isnan", "aten::isfinite", "aten::where.self", "aten::where.ScalarOther", "aten::where.ScalarSelf", "aten::where.Scalar", "aten::masked_fill.Tensor", "aten::masked_fill.Scalar", "aten::allclose", "aten::sum.dim_IntList", "aten::mean.dim", "aten::prod", "aten::var.correction", "aten::std.correction", "aten::var_mean.correction", "aten::std_mean.correction", "aten::max", "aten::min", "aten::max.dim", "aten::min.dim", "aten::amax", "aten::amin", "aten::argmax", "aten::argmin", "aten::linalg_vector_norm", "aten::logsumexp", "aten::cumsum", "aten::all", "aten::any", "aten::topk", "aten::sort", "aten::argsort", "aten::matmul", "aten::mm", "aten::bmm", "aten::baddbmm", "aten::addmm", "aten::outer", "aten::einsum", "aten::linear", "aten::view", "aten::reshape", "aten::permute", "aten::transpose.int", "aten::expand", "aten::expand_as", "aten::repeat", "aten::repeat_interleave.self_Tensor", "aten::repeat_interleave.self_int", "aten::cat", "aten::stack", "aten::split_with_sizes", "aten::split.Tensor", "aten::chunk", "aten::unbind.int", "aten::narrow", "aten::slice.Tensor", "aten::select.int", "aten::index_select", "aten::index.Tensor", "aten::index_put", "aten::gather", "aten::scatter.src", "aten::scatter.value", "aten::scatter_add", "aten::masked_select", "aten::nonzero", "aten::flip", "aten::roll", "aten::squeeze.dim", "aten::squeeze", "aten::unsqueeze", "aten::flatten.using_ints", "aten::unflatten.int", "aten::contiguous", "aten::clone", "aten::detach", "aten::tril", "aten::triu", "aten::diagonal", "aten::pad", "aten::to.dtype", "aten::_to_copy", "aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::conv_transpose2d.input", "aten::group_norm", "aten::layer_norm", "aten::batch_norm", "aten::embedding", "aten::dropout", "aten::relu", "aten::leaky_relu", "aten::prelu", "aten::silu", "aten::gelu", "aten::softplus", "aten::softmax.int", "aten::log_softmax.int", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec", "aten::upsample_bilinear2d.vec", "aten::upsample_bicubic2d.vec", "aten::_upsample_bilinear2d_aa.vec", "aten::_upsample_bicubic2d_aa.vec", "aten::max_pool2d", "aten::avg_pool2d", "aten::adaptive_avg_pool2d", "aten::mse_loss", "aten::l1_loss", "aten::cross_entropy_loss", "aten::binary_cross_entropy_with_logits", "aten::cosine_similarity", "aten::linalg_svd", "aten::linalg_det", "aten::linalg_inv", "aten::linalg_solve", "aten::zeros", "aten::ones", "aten::full", "aten::empty.memory_format", "aten::arange.start_step", "aten::linspace", "aten::eye", "aten::zeros_like", "aten::ones_like", "aten::full_like", "aten::randn.generator", "aten::rand.generator", "aten::randint.low_generator", "aten::randperm.generator", "aten::bernoulli.p", "aten::multinomial", "aten::add_.Tensor", "aten::add_.Scalar", "aten::sub_.Tensor", "aten::sub_.Scalar", "aten::mul_.Tensor", "aten::mul_.Scalar", "aten::div_.Tensor", "aten::div_.Scalar", "aten::addcmul_", "aten::addcdiv_", "aten::lerp_.Tensor", "aten::lerp_.Scalar", "aten::clamp_", "aten::copy_", "aten::zero_", "aten::fill_.Tensor", "aten::fill_.Scalar", "aten::normal_", "aten::uniform_"]);
+const op = opIds(["aten::add.Tensor", "aten::add.Scalar", "aten::sub.Tensor", "aten::sub.Scalar", "aten::mul.Tensor", "aten::mul.Scalar", "aten::div.Tensor", "aten::div.Scalar", "aten::div.Tensor_mode", "aten::remainder.Tensor", "aten::remainder.Scalar", "aten::pow.Tensor_Tensor", "aten::pow.Tensor_Scalar", "aten::pow.Scalar", "aten::neg", "aten::abs", "aten::sign", "aten::reciprocal", "aten::exp", "aten::expm1", "aten::log", "aten::log1p", "aten::log2", "aten::log10", "aten::sqrt", "aten::rsqrt", "aten::square", "aten::sin", "aten::cos", "aten::tan", "aten::atan", "aten::atan2", "aten::tanh", "aten::sigmoid", "aten::erf", "aten::floor", "aten::ceil", "aten::round", "aten::trunc", "aten::clamp.Tensor", "aten::clamp", "aten::clamp_min.Tensor", "aten::clamp_min", "aten::clamp_max.Tensor", "aten::clamp_max", "aten::maximum", "aten::minimum", "aten::lerp.Tensor", "aten::lerp.Scalar", "aten::addcmul", "aten::addcdiv", "aten::nan_to_num", "aten::eq.Tensor", "aten::eq.Scalar", "aten::ne.Tensor", "aten::ne.Scalar", "aten::lt.Tensor", "aten::lt.Scalar", "aten::le.Tensor", "aten::le.Scalar", "aten::gt.Tensor", "aten::gt.Scalar", "aten::ge.Tensor", "aten::ge.Scalar", "aten::logical_and", "aten::logical_or", "aten::logical_not", "aten::isnan", "aten::isfinite", "aten::where.self", "aten::where.ScalarOther", "aten::where.ScalarSelf", "aten::where.Scalar", "aten::masked_fill.Tensor", "aten::masked_fill.Scalar", "aten::allclose", "aten::sum.dim_IntList", "aten::mean.dim", "aten::prod", "aten::var.correction", "aten::std.correction", "aten::var_mean.correction", "aten::std_mean.correction", "aten::max", "aten::min", "aten::max.dim", "aten::min.dim", "aten::amax", "aten::amin", "aten::argmax", "aten::argmin", "aten::linalg_vector_norm", "aten::logsumexp", "aten::cumsum", "aten::all", "aten::any", "aten::topk", "aten::sort", "aten::argsort", "aten::matmul", "aten::mm", "aten::bmm", "aten::baddbmm", "aten::addmm", "aten::outer", "aten::einsum", "aten::linear", "aten::view", "aten::reshape", "aten::permute", "aten::transpose.int", "aten::expand", "aten::expand_as", "aten::repeat", "aten::repeat_interleave.self_Tensor", "aten::repeat_interleave.self_int", "aten::cat", "aten::stack", "aten::split_with_sizes", "aten::split.Tensor", "aten::chunk", "aten::unbind.int", "aten::narrow", "aten::slice.Tensor", "aten::select.int", "aten::index_select", "aten::index.Tensor", "aten::index_put", "aten::gather", "aten::scatter.src", "aten::scatter.value", "aten::scatter_add", "aten::masked_select", "aten::nonzero", "aten::flip", "aten::roll", "aten::squeeze.dim", "aten::squeeze", "aten::unsqueeze", "aten::flatten.using_ints", "aten::unflatten.int", "aten::contiguous", "aten::clone", "aten::detach", "aten::tril", "aten::triu", "aten::diagonal", "aten::pad", "aten::to.dtype", "aten::_to_copy", "aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::conv_transpose2d.input", "aten::group_norm", "aten::layer_norm", "aten::batch_norm", "aten::embedding", "aten::dropout", "aten::relu", "aten::leaky_relu", "aten::prelu", "aten::silu", "aten::gelu", "aten::softplus", "aten::softmax.int", "aten::log_softmax.int", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec", "aten::upsample_bilinear2d.vec", "aten::upsample_bicubic2d.vec", "aten::_upsample_bilinear2d_aa.vec", "aten::_upsample_bicubic2d_aa.vec", "aten::max_pool2d", "aten::avg_pool2d", "aten::adaptive_avg_pool2d", "aten::max_pool3d", "aten::avg_pool3d", "aten::adaptive_avg_pool3d", "aten::mse_loss", "aten::l1_loss", "aten::cross_entropy_loss", "aten::binary_cross_entropy_with_logits", "aten::cosine_similarity", "aten::linalg_svd", "aten::linalg_det", "aten::linalg_inv", "aten::linalg_solve", "aten::zeros", "aten::ones", "aten::full", "aten::empty.memory_format", "aten::arange.start_step", "aten::linspace", "aten::eye", "aten::zeros_like", "aten::ones_like", "aten::full_like", "aten::randn.generator", "aten::rand.generator", "aten::randint.low_generator", "aten::randperm.generator", "aten::bernoulli.p", "aten::multinomial", "aten::add_.Tensor", "aten::add_.Scalar", "aten::sub_.Tensor", "aten::sub_.Scalar", "aten::mul_.Tensor", "aten::mul_.Scalar", "aten::div_.Tensor", "aten::div_.Scalar", "aten::addcmul_", "aten::addcdiv_", "aten::lerp_.Tensor", "aten::lerp_.Scalar", "aten::clamp_", "aten::copy_", "aten::zero_", "aten::fill_.Tensor", "aten::fill_.Scalar", "aten::normal_", "aten::uniform_"]);
 
 /** add.Tensor | add.Scalar */
 export function add(self: Tensor, other: Tensor | number, alpha?: number): Tensor {
@@ -791,198 +791,213 @@ export function adaptiveAvgPool2d(self: Tensor, output_size: number | number[]):
   { const r = native.opCall(op(175), self?.h, output_size); return wrap(r as Handle); }
 }
 
+/** max_pool3d */
+export function maxPool3d(self: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor {
+  { const r = native.opCall(op(176), self?.h, kernel_size, stride, padding, dilation, ceil_mode); return wrap(r as Handle); }
+}
+
+/** avg_pool3d */
+export function avgPool3d(self: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number): Tensor {
+  { const r = native.opCall(op(177), self?.h, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override); return wrap(r as Handle); }
+}
+
+/** adaptive_avg_pool3d */
+export function adaptiveAvgPool3d(self: Tensor, output_size: number | number[]): Tensor {
+  { const r = native.opCall(op(178), self?.h, output_size); return wrap(r as Handle); }
+}
+
 /** mse_loss */
 export function mseLoss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  { const r = native.opCall(op(176), self?.h, target?.h, reduction); return wrap(r as Handle); }
+  { const r = native.opCall(op(179), self?.h, target?.h, reduction); return wrap(r as Handle); }
 }
 
 /** l1_loss */
 export function l1Loss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  { const r = native.opCall(op(177), self?.h, target?.h, reduction); return wrap(r as Handle); }
+  { const r = native.opCall(op(180), self?.h, target?.h, reduction); return wrap(r as Handle); }
 }
 
 /** cross_entropy_loss */
 export function crossEntropy(self: Tensor, target: Tensor, weight?: Tensor, reduction?: number, ignore_index?: number, label_smoothing?: number): Tensor {
-  { const r = native.opCall(op(178), self?.h, target?.h, weight?.h, reduction, ignore_index, label_smoothing); return wrap(r as Handle); }
+  { const r = native.opCall(op(181), self?.h, target?.h, weight?.h, reduction, ignore_index, label_smoothing); return wrap(r as Handle); }
 }
 
 /** binary_cross_entropy_with_logits */
 export function bceWithLogits(self: Tensor, target: Tensor, weight?: Tensor, pos_weight?: Tensor, reduction?: number): Tensor {
-  { const r = native.opCall(op(179), self?.h, target?.h, weight?.h, pos_weight?.h, reduction); return wrap(r as Handle); }
+  { const r = native.opCall(op(182), self?.h, target?.h, weight?.h, pos_weight?.h, reduction); return wrap(r as Handle); }
 }
 
 /** cosine_similarity */
 export function cosineSimilarity(x1: Tensor, x2: Tensor, dim?: number, eps?: number): Tensor {
-  { const r = native.opCall(op(180), x1?.h, x2?.h, dim, eps); return wrap(r as Handle); }
+  { const r = native.opCall(op(183), x1?.h, x2?.h, dim, eps); return wrap(r as Handle); }
 }
 
 /** linalg_svd */
 export function svd(A: Tensor, full_matrices?: boolean, driver?: string): [Tensor, Tensor, Tensor] {
-  { const r = native.opCall(op(181), A?.h, full_matrices, driver); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle), wrap((r as unknown[])[2] as Handle)]; }
+  { const r = native.opCall(op(184), A?.h, full_matrices, driver); return [wrap((r as unknown[])[0] as Handle), wrap((r as unknown[])[1] as Handle), wrap((r as unknown[])[2] as Handle)]; }
 }
 
 /** linalg_det */
 export function det(A: Tensor): Tensor {
-  { const r = native.opCall(op(182), A?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(185), A?.h); return wrap(r as Handle); }
 }
 
 /** linalg_inv */
 export function inv(A: Tensor): Tensor {
-  { const r = native.opCall(op(183), A?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(186), A?.h); return wrap(r as Handle); }
 }
 
 /** linalg_solve */
 export function solve(A: Tensor, B: Tensor, left?: boolean): Tensor {
-  { const r = native.opCall(op(184), A?.h, B?.h, left); return wrap(r as Handle); }
+  { const r = native.opCall(op(187), A?.h, B?.h, left); return wrap(r as Handle); }
 }
 
 /** zeros */
 export function zeros(size: number[], dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(185), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(188), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** ones */
 export function ones(size: number[], dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(186), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(189), size, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** full */
 export function full(size: number[], fill_value: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(187), size, fill_value, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(190), size, fill_value, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** empty.memory_format */
 export function empty(size: number[], dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(188), size, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(191), size, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** arange.start_step */
 export function arange(start: number, end: number, step?: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(189), start, end, step, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(192), start, end, step, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** linspace */
 export function linspace(start: number, end: number, steps: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(190), start, end, steps, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(193), start, end, steps, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** eye */
 export function eye(n: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(191), n, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(194), n, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** zeros_like */
 export function zerosLike(self: Tensor, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(192), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(195), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** ones_like */
 export function onesLike(self: Tensor, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(193), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(196), self?.h, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** full_like */
 export function fullLike(self: Tensor, fill_value: number, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean, memory_format?: MemoryFormat): Tensor {
-  { const r = native.opCall(op(194), self?.h, fill_value, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
+  { const r = native.opCall(op(197), self?.h, fill_value, dtypeCode(dtype), layout, device, pin_memory, memoryFormatCode(memory_format)); return wrap(r as Handle); }
 }
 
 /** randn.generator */
 export function randn(size: number[], generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(195), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(198), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** rand.generator */
 export function rand(size: number[], generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(196), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(199), size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** randint.low_generator */
 export function randint(low: number, high: number, size: number[], generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(197), low, high, size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(200), low, high, size, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** randperm.generator */
 export function randperm(n: number, generator?: Generator, dtype?: DType, layout?: undefined, device?: Device, pin_memory?: boolean): Tensor {
-  { const r = native.opCall(op(198), n, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
+  { const r = native.opCall(op(201), n, generator?.h, dtypeCode(dtype), layout, device, pin_memory); return wrap(r as Handle); }
 }
 
 /** bernoulli.p */
 export function bernoulli(self: Tensor, p: number, generator?: Generator): Tensor {
-  { const r = native.opCall(op(199), self?.h, p, generator?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(202), self?.h, p, generator?.h); return wrap(r as Handle); }
 }
 
 /** multinomial */
 export function multinomial(self: Tensor, num_samples: number, replacement?: boolean, generator?: Generator): Tensor {
-  { const r = native.opCall(op(200), self?.h, num_samples, replacement, generator?.h); return wrap(r as Handle); }
+  { const r = native.opCall(op(203), self?.h, num_samples, replacement, generator?.h); return wrap(r as Handle); }
 }
 
 /** add_.Tensor | add_.Scalar */
 export function add_(self: Tensor, other: Tensor | number, alpha?: number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(201), self?.h, other?.h, alpha) as Handle); return self; }
-  { native.dispose(native.opCall(op(202), self?.h, other, alpha) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(204), self?.h, other?.h, alpha) as Handle); return self; }
+  { native.dispose(native.opCall(op(205), self?.h, other, alpha) as Handle); return self; }
 }
 
 /** sub_.Tensor | sub_.Scalar */
 export function sub_(self: Tensor, other: Tensor | number, alpha?: number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(203), self?.h, other?.h, alpha) as Handle); return self; }
-  { native.dispose(native.opCall(op(204), self?.h, other, alpha) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(206), self?.h, other?.h, alpha) as Handle); return self; }
+  { native.dispose(native.opCall(op(207), self?.h, other, alpha) as Handle); return self; }
 }
 
 /** mul_.Tensor | mul_.Scalar */
 export function mul_(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(205), self?.h, other?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(206), self?.h, other) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(208), self?.h, other?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(209), self?.h, other) as Handle); return self; }
 }
 
 /** div_.Tensor | div_.Scalar */
 export function div_(self: Tensor, other: Tensor | number): Tensor {
-  if ((typeof other === 'object')) { native.dispose(native.opCall(op(207), self?.h, other?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(208), self?.h, other) as Handle); return self; }
+  if ((typeof other === 'object')) { native.dispose(native.opCall(op(210), self?.h, other?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(211), self?.h, other) as Handle); return self; }
 }
 
 /** addcmul_ */
 export function addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number): Tensor {
-  { native.dispose(native.opCall(op(209), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
+  { native.dispose(native.opCall(op(212), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
 }
 
 /** addcdiv_ */
 export function addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number): Tensor {
-  { native.dispose(native.opCall(op(210), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
+  { native.dispose(native.opCall(op(213), self?.h, tensor1?.h, tensor2?.h, value) as Handle); return self; }
 }
 
 /** lerp_.Tensor | lerp_.Scalar */
 export function lerp_(self: Tensor, end: Tensor, weight: Tensor | number): Tensor {
-  if ((typeof weight === 'object')) { native.dispose(native.opCall(op(211), self?.h, end?.h, weight?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(212), self?.h, end?.h, weight) as Handle); return self; }
+  if ((typeof weight === 'object')) { native.dispose(native.opCall(op(214), self?.h, end?.h, weight?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(215), self?.h, end?.h, weight) as Handle); return self; }
 }
 
 /** clamp_ */
 export function clamp_(self: Tensor, min?: number, max?: number): Tensor {
-  { native.dispose(native.opCall(op(213), self?.h, min, max) as Handle); return self; }
+  { native.dispose(native.opCall(op(216), self?.h, min, max) as Handle); return self; }
 }
 
 /** copy_ */
 export function copy_(self: Tensor, src: Tensor, non_blocking?: boolean): Tensor {
-  { native.dispose(native.opCall(op(214), self?.h, src?.h, non_blocking) as Handle); return self; }
+  { native.dispose(native.opCall(op(217), self?.h, src?.h, non_blocking) as Handle); return self; }
 }
 
 /** zero_ */
 export function zero_(self: Tensor): Tensor {
-  { native.dispose(native.opCall(op(215), self?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(218), self?.h) as Handle); return self; }
 }
 
 /** fill_.Tensor | fill_.Scalar */
 export function fill_(self: Tensor, value: Tensor | number): Tensor {
-  if ((typeof value === 'object')) { native.dispose(native.opCall(op(216), self?.h, value?.h) as Handle); return self; }
-  { native.dispose(native.opCall(op(217), self?.h, value) as Handle); return self; }
+  if ((typeof value === 'object')) { native.dispose(native.opCall(op(219), self?.h, value?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(220), self?.h, value) as Handle); return self; }
 }
 
 /** normal_ */
 export function normal_(self: Tensor, mean?: number, std?: number, generator?: Generator): Tensor {
-  { native.dispose(native.opCall(op(218), self?.h, mean, std, generator?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(221), self?.h, mean, std, generator?.h) as Handle); return self; }
 }
 
 /** uniform_ */
 export function uniform_(self: Tensor, from?: number, to?: number, generator?: Generator): Tensor {
-  { native.dispose(native.opCall(op(219), self?.h, from, to, generator?.h) as Handle); return self; }
+  { native.dispose(native.opCall(op(222), self?.h, from, to, generator?.h) as Handle); return self; }
 }
