@@ -9,7 +9,8 @@ import type { PixelBox } from '../../src/pipeline/face-boxes.ts';
 import { fixedChunks, HjbFaceOptimizer, type HjbDecodeWindow } from '../../src/pipeline/hjb.ts';
 import { cropLatent, faceRuns, faceWindow, latentBox, latentFactor, unionLatentBox } from '../../src/pipeline/hjb-window.ts';
 import { runAnimate } from '../../src/cli/animate.ts';
-import { randomImage, tinyComponents } from './tiny.ts';
+import { StableAnimatorPipeline } from '../../src/pipeline/animate.ts';
+import { ID_DIM, randomImage, randomPoses, tinyComponents } from './tiny.ts';
 
 torch.setNumThreads(1);
 
@@ -150,6 +151,21 @@ test('memory is bounded by one chunk: decoded size and live tensors do not grow 
   assert.ok(long.log[1].live - long.log[0].live <= 1, `live tensors per chunk: ${long.log.map((l) => l.live)}`);
   assert.equal(long.log[0].live - long.before, short.log[0].live - short.before);
   for (const r of runs) assert.equal(r.after, r.before, 'optimize leaks no tensor');
+});
+
+test('the pipeline optimises through the window it is given', () => {
+  const small: PixelBox = [16, 8, 48, 44];
+  const log: { frames: number; pixels: number; live: number }[] = [];
+  const pipe = new StableAnimatorPipeline(tinyComponents(0));
+  const result = pipe.call(
+    { reference: randomImage(64, 64, 1), poses: randomPoses(3, 64, 64, 2), faceEmbedding: torch.randn([ID_DIM], new torch.Generator(3)),
+      faceTarget: { referenceBox: small, frameBoxes: [small, undefined, small] } },
+    { numInferenceSteps: 2, seed: 5, minGuidanceScale: 1, maxGuidanceScale: 1, outputType: 'latents', hjb: { endStep: 0, iterations: 2, window: recording(0, log) } },
+  );
+  assert.deepEqual(result.hjb.map((r) => r.step), [0]);
+  assert.ok(result.hjb[0].losses.every((l) => l > 0 && l < 2), `${result.hjb[0].losses}`);
+  // frames 0 and 2 are separate runs (frame 1 has no face): two one-frame decodes of a 4x5-latent window per iteration
+  assert.deepEqual(log.map((l) => [l.frames, l.pixels]), Array(4).fill([1, 32 * 40]));
 });
 
 test('CLI: --hjb-window takes face or full', async () => {
