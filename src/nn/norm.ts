@@ -3,6 +3,15 @@ import type { Tensor } from '../torch/index.ts';
 import { constant, integerZeros } from './init.ts';
 import { buffer, Module, parameter } from './module.ts';
 
+/**
+ * Under autocast (or with bf16 weights and f32 activations) the input and the weights can differ in dtype,
+ * which aten's norms refuse: normalise in f32 and return the input's dtype, as PyTorch's mixed-dtype norms do.
+ */
+function sameDtype(x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, run: (x: Tensor, w?: Tensor, b?: Tensor) => Tensor): Tensor {
+  if (!weight || weight.dtype === x.dtype) return run(x, weight, bias);
+  return torch.scope(() => run(x.to('f32'), weight.to('f32'), bias?.to('f32')).to(x.dtype));
+}
+
 export class GroupNorm extends Module {
   weight?: Tensor;
   bias?: Tensor;
@@ -15,7 +24,7 @@ export class GroupNorm extends Module {
     }
   }
   forward(x: Tensor): Tensor {
-    return torch.groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
+    return sameDtype(x, this.weight, this.bias, (h, w, b) => torch.groupNorm(h, this.numGroups, w, b, this.eps));
   }
 }
 
@@ -32,7 +41,7 @@ export class LayerNorm extends Module {
     }
   }
   forward(x: Tensor): Tensor {
-    return torch.layerNorm(x, this.shape, this.weight, this.bias, this.eps);
+    return sameDtype(x, this.weight, this.bias, (h, w, b) => torch.layerNorm(h, this.shape, w, b, this.eps));
   }
 }
 

@@ -6,6 +6,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import type * as nn from '../../nn/index.ts';
+import { cpuAutocastDtype } from '../../torch/autograd.ts';
 
 export type MaybeTensors = (Tensor | undefined)[];
 
@@ -18,10 +19,12 @@ export function checkpointed(enabled: boolean, module: nn.Module, fn: (inputs: M
   if (!args.some((t) => t.requiresGrad) && module.parameters().some((p) => p.requiresGrad)) {
     args.push(torch.zeros([1], 'f32').requiresGrad_());
   }
+  // backward recomputes outside the caller's CPU autocast scope: re-enter it (as torch.utils.checkpoint does)
+  const autocastDtype = cpuAutocastDtype();
   const [out] = torch.checkpoint((xs) => [torch.scope(() => {
     const call: MaybeTensors = inputs.map(() => undefined);
     present.forEach(([, i], j) => { call[i] = xs[j]; });
-    return fn(call);
+    return autocastDtype ? torch.autocast(autocastDtype, () => fn(call)) : fn(call);
   })], args);
   return out;
 }
