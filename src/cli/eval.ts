@@ -10,6 +10,7 @@ import { progressReporter } from './progress.ts';
 
 const USAGE = `stable-animator eval --pred <video|dir> --gt <video|dir> -o metrics.json [--ref photo] [--arcface glintr100_torch.pth|glintr100.onnx]
                       [--lpips alex.pth [--lpips-backbone alexnet.pth]] [--detector dwpose|default] [--dwpose-dir DIR]
+                      [--fvd i3d.pt [--fvd-layer logits|pool] [--fvd-stride N] [--fvd-bn-eps E]]
                       [--no-csim] [--no-pose] [--max-frames N]
 
   L1, PSNR, PSNR* (DisCo: per-frame PSNR, averaged), SSIM (scikit-image's default), LPIPS (when --lpips gives the
@@ -17,8 +18,12 @@ const USAGE = `stable-animator eval --pred <video|dir> --gt <video|dir> -o metri
   (identity cosine between each generated frame's face and --ref's, or the ground-truth frame's without --ref;
   ArcFace from --arcface, else the embedded face embedder, noted in the output) and the pose distance between
   keypoints detected in the generated and ground-truth frames. Prediction frames of another size are resized to
-  the ground truth's. FVD: the I3D feature extractor is not implemented (the Frechet distance on features is,
-  src/eval/frechet.ts); --fvd is refused. See docs/eval.md.`;
+  the ground truth's. FVD (--fvd: pytorch-i3d InceptionI3d weights, rgb_imagenet.pt or VideoGPT's
+  i3d_pretrained_400.pt, .pt/.pth/.safetensors): Frechet distance of I3D embeddings (--fvd-layer: the 400
+  logits, default, or the 1024 pooled features) of the 16-frame clips starting every --fvd-stride frames
+  (default 16), frames resized to 224x224 and scaled to [-1, 1]; --fvd-bn-eps sets the BatchNorm epsilon
+  (pytorch-i3d 1e-3, default; VideoGPT's copy 1e-5). On one video pair it compares that video's few clips
+  only: not comparable with papers' FVD. See docs/eval.md.`;
 
 async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -33,6 +38,9 @@ async function run(args: string[]): Promise<number> {
       lpips: { type: 'string' },
       'lpips-backbone': { type: 'string' },
       fvd: { type: 'string' },
+      'fvd-layer': { type: 'string' },
+      'fvd-stride': { type: 'string' },
+      'fvd-bn-eps': { type: 'string' },
       detector: { type: 'string' },
       'dwpose-dir': { type: 'string' },
       'no-csim': { type: 'boolean' },
@@ -41,9 +49,15 @@ async function run(args: string[]): Promise<number> {
     },
   });
   if (positionals.length > 0 || !values.pred || !values.gt || !values.output) throw new Error(`usage: ${USAGE.split('\n')[0]}`);
-  if (values.fvd) {
-    throw new Error('--fvd: the I3D feature extractor that FVD needs is not implemented yet (the Frechet distance itself is, in src/eval/frechet.ts)');
-  }
+  const fvdLayer = values['fvd-layer'];
+  if (fvdLayer !== undefined && fvdLayer !== 'logits' && fvdLayer !== 'pool') throw new Error(`--fvd-layer must be logits or pool, got '${fvdLayer}'`);
+  if (!values.fvd && (fvdLayer || values['fvd-stride'] || values['fvd-bn-eps'])) throw new Error('--fvd-layer, --fvd-stride and --fvd-bn-eps need --fvd (the I3D weights)');
+  const fvd = values.fvd ? {
+    weights: values.fvd,
+    layer: fvdLayer as 'logits' | 'pool' | undefined,
+    stride: values['fvd-stride'] === undefined ? undefined : num('fvd-stride', values['fvd-stride'], true),
+    bnEps: values['fvd-bn-eps'] === undefined ? undefined : num('fvd-bn-eps', values['fvd-bn-eps'], false),
+  } : undefined;
   if (values['lpips-backbone'] && !values.lpips) throw new Error('--lpips-backbone needs --lpips (the lin weights)');
   const maxFrames = values['max-frames'] === undefined ? undefined : num('max-frames', values['max-frames'], true);
   const detectorKind = values.detector as DetectorKind | undefined;
@@ -57,6 +71,7 @@ async function run(args: string[]): Promise<number> {
       ref: values.ref,
       arcface: values.arcface,
       lpips: values.lpips ? { lin: values.lpips, backbone: values['lpips-backbone'] } : undefined,
+      fvd,
       poseDetector: detector,
       noCsim: values['no-csim'],
       maxFrames,
@@ -66,7 +81,8 @@ async function run(args: string[]): Promise<number> {
     await writeFileAtomic(values.output, JSON.stringify(metrics, null, 1) + '\n');
     const fmt = (v: number | undefined, d = 4) => (v === undefined ? '-' : Number.isFinite(v) ? v.toFixed(d) : 'n/a');
     console.log(`${metrics.frames} frame(s) ${metrics.size[0]}x${metrics.size[1]}: L1 ${fmt(metrics.l1, 5)}  PSNR ${fmt(metrics.psnr, 2)}  PSNR* ${fmt(metrics.psnrStar, 2)}  ` +
-      `SSIM ${fmt(metrics.ssim)}  LPIPS ${fmt(metrics.lpips?.value)}  CSIM ${fmt(metrics.csim?.value)}  pose dist ${fmt(metrics.poseDistance?.value)}`);
+      `SSIM ${fmt(metrics.ssim)}  LPIPS ${fmt(metrics.lpips?.value)}  CSIM ${fmt(metrics.csim?.value)}  pose dist ${fmt(metrics.poseDistance?.value)}` +
+      (metrics.fvd ? `  FVD ${fmt(metrics.fvd.value, 3)} (${metrics.fvd.clips} clips)` : ''));
     for (const note of metrics.notes) console.log(`note: ${note}`);
     console.log(`wrote ${values.output}`);
     return 0;
@@ -76,7 +92,7 @@ async function run(args: string[]): Promise<number> {
 }
 
 export const evalCommand: Command = {
-  summary: 'metrics of a generated video against its ground truth: L1, PSNR, PSNR*, SSIM, LPIPS, CSIM, pose distance',
+  summary: 'metrics of a generated video against its ground truth: L1, PSNR, PSNR*, SSIM, LPIPS, CSIM, pose distance, FVD',
   usage: USAGE,
   run,
 };

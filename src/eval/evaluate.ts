@@ -2,7 +2,8 @@
 //   L1, PSNR, PSNR*, SSIM (image-metrics.ts), LPIPS when weights are given (lpips.ts); CSIM, the cosine
 //   similarity of face identity embeddings between each generated frame's largest face and the reference
 //   photo's (or, without a reference, the ground-truth frame's); pose distance between the keypoints found
-//   in the generated and the ground-truth frames (pose-distance.ts, body points, normalised coordinates).
+//   in the generated and the ground-truth frames (pose-distance.ts, body points, normalised coordinates);
+//   FVD over clips of 16 frames when I3D weights are given (fvd.ts).
 // Frames are read in chunks, so long videos do not have to fit in memory; the pooled numbers equal the
 // metrics on the whole sequence (PSNR from the total squared error, the others as means over frames).
 
@@ -21,6 +22,8 @@ import { iresnetConfig } from '../pipeline/components.ts';
 import { referenceFace } from '../pipeline/reference-face.ts';
 import { l1, psnrStar, ssim } from './image-metrics.ts';
 import { loadLpips, lpips as lpipsDistance } from './lpips.ts';
+import { FvdAccumulator, type FvdResult, type I3DLayer } from './fvd.ts';
+import { InceptionI3d } from '../models/i3d/inception-i3d.ts';
 import { poseDistance, poolDistances, type PoseDistance } from './pose-distance.ts';
 
 export interface EvaluateOptions {
@@ -30,6 +33,8 @@ export interface EvaluateOptions {
   arcface?: string;
   /** LPIPS lin weights (lpips' alex.pth / vgg.pth) and, unless included, the torchvision backbone. */
   lpips?: { lin: string; backbone?: string };
+  /** FVD: pytorch-i3d weights (rgb_imagenet.pt, i3d_pretrained_400.pt, .safetensors), the embedding and the clip stride. */
+  fvd?: { weights: string; layer?: I3DLayer; stride?: number; bnEps?: number };
   /** Pose distance needs a detector; without one it is skipped. */
   poseDetector?: PoseDetector;
   /** Skip CSIM. */
@@ -53,6 +58,8 @@ export interface EvalMetrics {
   lpips?: { value: number; net: string };
   csim?: { value: number; embedder: string; against: 'reference' | 'ground truth'; framesWithFace: number };
   poseDistance?: { value: number; keypoints: number; detector: string };
+  /** value is null (NaN) with fewer than 2 clips per side. */
+  fvd?: FvdResult & { weights: string };
   notes: string[];
 }
 
@@ -113,6 +120,9 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
   const notes: string[] = [];
   const chunkSize = options.chunk ?? 8;
   const lpipsModel = options.lpips ? loadLpips(options.lpips.lin, options.lpips.backbone) : undefined;
+  const fvd = options.fvd
+    ? new FvdAccumulator(InceptionI3d.fromCheckpoint(options.fvd.weights, { bnEps: options.fvd.bnEps }), { layer: options.fvd.layer, stride: options.fvd.stride })
+    : undefined;
   const faces = options.noCsim ? undefined : await openFaceEmbedder(options.arcface);
   if (faces && !options.arcface) notes.push('CSIM uses the embedded FaceRes face embedder (no --arcface given): comparable across runs here, not with ArcFace numbers in papers');
   try {
@@ -162,6 +172,7 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
         const b = mainPerson((await options.poseDetector.detect(g)).persons);
         distances.push(poseDistance([a], [b]));
       }
+      if (fvd) torch.scope(() => fvd.push(framesToTensor([p]).squeeze(0), framesToTensor([g]).squeeze(0)));
       chunk.push([p, g]);
       frames++;
       if (chunk.length >= chunkSize) flush();
@@ -190,8 +201,16 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
       const pooled = poolDistances(distances);
       metrics.poseDistance = { value: pooled.mean, keypoints: pooled.count, detector: options.poseDetector.name };
     }
+    if (fvd && options.fvd) {
+      const result = fvd.result();
+      const clips = fvd.predEmbeddings.length;
+      if (!result) notes.push(`FVD: ${clips} clip(s) of ${fvd.clipFrames} frames per video, at least 2 are needed for a covariance (use a longer video or --fvd-stride)`);
+      else notes.push(`FVD compares the ${clips} clips of one video pair: a distance between two small clip sets, not comparable with papers' FVD over thousands of clips`);
+      metrics.fvd = { ...(result ?? { value: Number.NaN, clips, clipFrames: fvd.clipFrames, stride: fvd.stride, layer: fvd.layer, dims: 0 }), weights: options.fvd.weights };
+    }
     return metrics;
   } finally {
+    fvd?.dispose();
     await faces?.dispose();
   }
 }
