@@ -22,16 +22,18 @@ const SYNTH_USAGE = `stable-animator synth --identities N --clips-per-identity K
   sheet; --sheet writes a copy elsewhere too) and ROOT/clips.png (a few clips with their poses and masks). Same options and seed give byte-identical files; re-running
   the command after a kill finishes the missing clips.`;
 
-export const FACEID_TRAIN_DEFAULTS = { steps: 1200, batch: 64, lr: 2e-3, warmup: 100, seed: 0, scale: 30, margin: 0.3, side: FACEID_SMALL.inputSize, threads: 1 } as const;
+export const FACEID_TRAIN_DEFAULTS = { steps: 1200, batch: 64, lr: 2e-3, warmup: 100, seed: 0, scale: 30, margin: 0.3, jitter: 0.1, side: FACEID_SMALL.inputSize, threads: 1 } as const;
 const F = FACEID_TRAIN_DEFAULTS;
 
 const FACEID_USAGE = `stable-animator synth train-faceid --data ROOT -o DIR [--steps ${F.steps}] [--batch ${F.batch}] [--lr ${F.lr}]
-                     [--warmup ${F.warmup}] [--seed ${F.seed}] [--scale ${F.scale}] [--margin ${F.margin}] [--side ${F.side}]
+                     [--warmup ${F.warmup}] [--seed ${F.seed}] [--scale ${F.scale}] [--margin ${F.margin}] [--jitter ${F.jitter}] [--side ${F.side}]
                      [--threads ${F.threads}] [--checkpoint-every 100] [--no-resume]
 
-  Trains a small iResNet with the ArcFace loss on the face crops of ROOT's training clips, then reports
-  verification accuracy on the held-out identities. Writes DIR/config.json, DIR/model.safetensors,
-  DIR/loss.png, DIR/train.json; re-running after a kill resumes from DIR/checkpoint.safetensors.`;
+  Trains a small iResNet with the ArcFace loss on the face crops of ROOT's training clips (squares around
+  the face boxes, jittered by --jitter in size and position, mirrored at random), then reports verification
+  accuracy on the held-out identities (with exact and with 10%-jittered boxes). Writes DIR/config.json,
+  DIR/model.safetensors, DIR/loss.png, DIR/train.json; re-running after a kill resumes from
+  DIR/checkpoint.safetensors.`;
 
 async function generate(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -92,6 +94,7 @@ async function trainFaceIdCommand(args: string[]): Promise<number> {
       seed: { type: 'string', default: String(F.seed) },
       scale: { type: 'string', default: String(F.scale) },
       margin: { type: 'string', default: String(F.margin) },
+      jitter: { type: 'string', default: String(F.jitter) },
       side: { type: 'string', default: String(F.side) },
       threads: { type: 'string', default: String(F.threads) },
       'checkpoint-every': { type: 'string', default: '100' },
@@ -112,6 +115,7 @@ async function trainFaceIdCommand(args: string[]): Promise<number> {
     warmupSteps: num('warmup', values.warmup, true),
     seed: num('seed', values.seed, true),
     arcface: { scale: num('scale', values.scale, false), margin: num('margin', values.margin, false) },
+    jitter: num('jitter', values.jitter, false),
     checkpointEvery: Math.max(1, num('checkpoint-every', values['checkpoint-every'], true)),
     resume: !values['no-resume'],
     log: (line) => console.log(line),

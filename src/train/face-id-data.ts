@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { cropBox } from '../face/align.ts';
 import { readImage } from '../io/image.ts';
+import type { Image } from '../io/image.ts';
 import type { Box } from '../pose/dwpose/yolox.ts';
 import { readFile } from 'node:fs/promises';
 import { squareFaceBox } from '../synth/contact-sheet.ts';
@@ -22,13 +23,17 @@ export interface FaceCrops {
   clip: string[];
 }
 
-/** Crops every face of the given clips. */
-export async function loadFaceCrops(data: SynthDataset, clips: readonly string[], side: number, onClip?: (done: number, total: number) => void): Promise<FaceCrops> {
-  const chunks: Float32Array[] = [];
-  const identity: string[] = [];
-  const clip: string[] = [];
+/** The frames with a face of some clips, kept whole so crops can be redrawn (jittered) at every step. */
+export interface FaceFrames {
+  images: Image[];
+  boxes: Box[];
+  identity: string[];
+  clip: string[];
+}
+
+export async function loadFaceFrames(data: SynthDataset, clips: readonly string[]): Promise<FaceFrames> {
+  const out: FaceFrames = { images: [], boxes: [], identity: [], clip: [] };
   const labels = new Map(data.clips.map((c) => [c.clip, c]));
-  let done = 0;
   for (const name of clips) {
     const label = labels.get(name);
     if (!label) throw new Error(`${join(data.root, 'identities.json')}: no clip "${name}"`);
@@ -37,19 +42,61 @@ export async function loadFaceCrops(data: SynthDataset, clips: readonly string[]
     for (let f = 0; f < faces.boxes.length; f++) {
       const box = faces.boxes[f]![0];
       if (!box) continue;
-      const image = await readImage(join(dir, 'images', `frame_${f}.png`), { channels: 3 });
-      const hwc = cropBox(image, squareFaceBox(box), side);
-      const chw = new Float32Array(3 * side * side);
-      for (let i = 0; i < side * side; i++) for (let c = 0; c < 3; c++) chw[c * side * side + i] = hwc[i * 3 + c]! / 127.5 - 1;
-      chunks.push(chw);
-      identity.push(label.identity);
-      clip.push(name);
+      out.images.push(await readImage(join(dir, 'images', `frame_${f}.png`), { channels: 3 }));
+      out.boxes.push(box);
+      out.identity.push(label.identity);
+      out.clip.push(name);
     }
-    onClip?.(++done, clips.length);
   }
-  const pixels = new Float32Array(chunks.length * 3 * side * side);
-  chunks.forEach((c, i) => pixels.set(c, i * c.length));
-  return { pixels, side, identity, clip };
+  return out;
+}
+
+export interface CropJitter {
+  rng: Rng;
+  /** The square's size scaled by 1 ± amount and its centre moved by up to ±amount of its side. */
+  amount: number;
+}
+
+/**
+ * Writes the crop of one face (the square around its box, optionally jittered and mirrored) into `out` at
+ * `offset`, as CHW RGB in [-1, 1].
+ */
+export function cropFace(image: Image, box: Box, side: number, out: Float32Array, offset: number, jitter?: CropJitter, mirror = false): void {
+  let sq = squareFaceBox(box);
+  if (jitter && jitter.amount > 0) {
+    const { rng, amount } = jitter;
+    const size = sq[2] - sq[0];
+    const half = (size * (1 + rng.uniform(-amount, amount))) / 2;
+    const cx = (sq[0] + sq[2]) / 2 + rng.uniform(-amount, amount) * size;
+    const cy = (sq[1] + sq[3]) / 2 + rng.uniform(-amount, amount) * size;
+    sq = [cx - half, cy - half, cx + half, cy + half];
+  }
+  const hwc = cropBox(image, sq, side);
+  const plane = side * side;
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const src = (y * side + (mirror ? side - 1 - x : x)) * 3;
+      for (let c = 0; c < 3; c++) out[offset + c * plane + y * side + x] = hwc[src + c]! / 127.5 - 1;
+    }
+  }
+}
+
+/** Crops every face of the given clips (jittered with a seeded RNG when `jitter` > 0: a robustness check). */
+export async function loadFaceCrops(data: SynthDataset, clips: readonly string[], side: number, jitter?: CropJitter): Promise<FaceCrops> {
+  const frames = await loadFaceFrames(data, clips);
+  const per = 3 * side * side;
+  const pixels = new Float32Array(frames.images.length * per);
+  frames.images.forEach((image, i) => cropFace(image, frames.boxes[i]!, side, pixels, i * per, jitter));
+  return { pixels, side, identity: frames.identity, clip: frames.clip };
+}
+
+/** The crops for which `keep(i)` holds. */
+export function subsetCrops(crops: FaceCrops, keep: (i: number) => boolean): FaceCrops {
+  const per = 3 * crops.side * crops.side;
+  const idx = crops.identity.map((_, i) => i).filter(keep);
+  const pixels = new Float32Array(idx.length * per);
+  idx.forEach((i, k) => pixels.set(crops.pixels.subarray(i * per, (i + 1) * per), k * per));
+  return { pixels, side: crops.side, identity: idx.map((i) => crops.identity[i]!), clip: idx.map((i) => crops.clip[i]!) };
 }
 
 export interface VerificationPair { a: number; b: number; same: boolean }

@@ -21,7 +21,7 @@ import type { SynthDataset } from '../synth/dataset.ts';
 import { createRng } from '../util/rng.ts';
 import { positionRng } from './seeds.ts';
 import { runTrainingLoop } from './training-loop.ts';
-import { bestThreshold, loadFaceCrops, thresholdAccuracy, verificationPairs } from './face-id-data.ts';
+import { bestThreshold, cropFace, loadFaceCrops, loadFaceFrames, subsetCrops, thresholdAccuracy, verificationPairs } from './face-id-data.ts';
 import type { FaceCrops } from './face-id-data.ts';
 import { arcFaceLoss } from './face-id-loss.ts';
 import type { ArcFaceOptions } from './face-id-loss.ts';
@@ -55,6 +55,8 @@ export interface TrainFaceIdOptions {
   weightDecay?: number;
   warmupSteps?: number;
   arcface?: ArcFaceOptions;
+  /** Crop jitter while training (scale 1 ± j, shift ± j of the side); default 0.1. */
+  jitter?: number;
   seed?: number;
   /** Same and different pairs each, per verification half; default 1000. */
   pairs?: number;
@@ -86,6 +88,10 @@ export interface TrainFaceIdResult {
   step: number;
   finished: boolean;
   verification?: Verification;
+  /** The same with crops from boxes jittered by 10%. */
+  jittered?: Verification;
+  /** Pairs within the clips of one motion source. */
+  bySource: Partial<Record<'bvh' | 'dwpose', Verification>>;
   trainCrops: number;
   trainIdentities: number;
   seconds: number;
@@ -166,22 +172,23 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
     steps: options.steps, batchSize: options.batchSize ?? 64, lr: options.lr ?? 2e-3, weightDecay: options.weightDecay ?? 5e-4,
     warmupSteps: options.warmupSteps ?? 100, seed: options.seed ?? 0,
     arcface: { scale: options.arcface?.scale ?? 30, margin: options.arcface?.margin ?? 0.3 },
+    jitter: options.jitter ?? 0.1,
   };
   if (!(Number.isInteger(hyper.steps) && hyper.steps > 0)) throw new Error(`trainFaceId: steps must be a positive integer, got ${hyper.steps}`);
   const { data } = options;
   const trainIds = data.split.trainIdentities;
-  const trainCrops = await loadFaceCrops(data, data.split.clips.train, config.inputSize);
-  if (trainCrops.identity.length === 0) throw new Error(`${data.root}: the training clips have no face crops`);
+  const trainFrames = await loadFaceFrames(data, data.split.clips.train);
+  if (trainFrames.identity.length === 0) throw new Error(`${data.root}: the training clips have no face crops`);
   const classOf = new Map(trainIds.map((id, i) => [id, i]));
-  const labels = trainCrops.identity.map((id) => classOf.get(id)!);
-  log(`face-ID data: ${trainCrops.identity.length} crops of ${trainIds.length} training identities, ${config.inputSize}x${config.inputSize}`);
+  const labels = trainFrames.identity.map((id) => classOf.get(id)!);
+  log(`face-ID data: ${trainFrames.identity.length} faces of ${trainIds.length} training identities, ${config.inputSize}x${config.inputSize} crops`);
 
   const trainee = nn.withInit({ seed: hyper.seed }, () => new FaceIdTrainee(config, trainIds.length));
   const params = trainee.parameters().filter((p) => p.requiresGrad);
   const side = config.inputSize;
   const per = 3 * side * side;
   log(`face-ID network: ${trainee.backbone.numParameters()} parameters, config ${JSON.stringify(config)}`);
-  const settings = { config, hyper, classes: trainIds.length, crops: trainCrops.identity.length };
+  const settings = { config, hyper, classes: trainIds.length, crops: trainFrames.identity.length };
   const loop = await runTrainingLoop({
     name: 'faceid',
     outDir: options.outDir,
@@ -198,24 +205,16 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
     plot: options.plot,
     log,
     lossAt: (step) => {
-      // A batch: crops drawn uniformly, each mirrored left-right with probability 1/2.
+      // A batch: faces drawn uniformly, each cropped from a jittered square (a face box is never exact in
+      // use: CSIM crops generated frames with the driving pose's box) and mirrored with probability 1/2.
       const rng = positionRng(hyper.seed, step);
       const x = new Float32Array(hyper.batchSize * per);
       const y: number[] = [];
       for (let k = 0; k < hyper.batchSize; k++) {
         const i = rng.int(labels.length);
         y.push(labels[i]!);
-        const src = trainCrops.pixels.subarray(i * per, (i + 1) * per);
-        if (rng.next() < 0.5) {
-          x.set(src, k * per);
-        } else {
-          for (let c = 0; c < 3; c++) {
-            for (let r = 0; r < side; r++) {
-              const o = k * per + c * side * side + r * side;
-              for (let col = 0; col < side; col++) x[o + col] = src[c * side * side + r * side + side - 1 - col]!;
-            }
-          }
-        }
+        const mirror = rng.next() < 0.5;
+        cropFace(trainFrames.images[i]!, trainFrames.boxes[i]!, side, x, k * per, { rng, amount: hyper.jitter }, mirror);
       }
       return torch.scope(() => {
         const emb = trainee.backbone.forward(torch.tensor(x, { shape: [hyper.batchSize, 3, side, side] }));
@@ -230,18 +229,35 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
   const model = trainee.backbone;
   model.eval();
   let verification: Verification | undefined;
+  let jittered: Verification | undefined;
+  const bySource: Partial<Record<'bvh' | 'dwpose', Verification>> = {};
   if (loop.finished) {
     const heldClips = [...data.split.clips.heldout_identity, ...data.split.clips.heldout_both];
-    const heldCrops = await loadFaceCrops(data, heldClips, side);
-    verification = verify(model, heldCrops, data.split.heldOutIdentities, options.pairs ?? 1000, hyper.seed);
-    log(`verification on held-out identities: threshold ${verification.threshold.toFixed(3)} (val accuracy ${(100 * verification.valAccuracy).toFixed(1)}%), ` +
-      `test accuracy ${(100 * verification.testAccuracy).toFixed(1)}% on ${verification.pairs} pairs; mean cosine same ${verification.meanSame.toFixed(3)}, different ${verification.meanDifferent.toFixed(3)}`);
+    const pairs = options.pairs ?? 1000;
+    const report = (what: string, v: Verification) => log(`verification on held-out identities${what}: threshold ${v.threshold.toFixed(3)} ` +
+      `(val accuracy ${(100 * v.valAccuracy).toFixed(1)}%), test accuracy ${(100 * v.testAccuracy).toFixed(1)}% on ${v.pairs} pairs; ` +
+      `mean cosine same ${v.meanSame.toFixed(3)}, different ${v.meanDifferent.toFixed(3)}`);
+    const crops = await loadFaceCrops(data, heldClips, side);
+    verification = verify(model, crops, data.split.heldOutIdentities, pairs, hyper.seed);
+    report('', verification);
+    // Per motion source: small full-body BVH faces and large half-body DWPose faces, each pair within one.
+    const sourceOf = new Map(data.clips.map((c) => [c.clip, c.source]));
+    for (const source of ['bvh', 'dwpose'] as const) {
+      const sub = subsetCrops(crops, (i) => sourceOf.get(crops.clip[i]!) === source);
+      if (new Set(sub.identity).size < 4) continue;
+      bySource[source] = verify(model, sub, data.split.heldOutIdentities, pairs, hyper.seed);
+      report(` (${source} clips only)`, bySource[source]!);
+    }
+    // The same check with boxes off by up to 10% (size and position), as boxes of generated frames will be.
+    const jitter = { rng: createRng(hyper.seed + 1), amount: 0.1 };
+    jittered = verify(model, await loadFaceCrops(data, heldClips, side, jitter), data.split.heldOutIdentities, pairs, hyper.seed);
+    report(' (boxes jittered by 10%)', jittered);
     await saveFaceIdWeights(options.outDir, model, { step: String(step), test_accuracy: String(verification.testAccuracy) });
     const tail = losses.slice(-50);
     await writeFileAtomic(join(options.outDir, 'train.json'), `${JSON.stringify({
       steps: step, ...settings, parameters: model.numParameters(), train_identities: trainIds.length,
-      first_loss: losses[0], final_loss_mean50: tail.reduce((a, b) => a + b, 0) / tail.length, verification,
+      first_loss: losses[0], final_loss_mean50: tail.reduce((a, b) => a + b, 0) / tail.length, verification, verification_jittered_boxes: jittered, verification_by_source: bySource,
     }, null, 2)}\n`);
   }
-  return { model, losses, step, finished: loop.finished, verification, trainCrops: trainCrops.identity.length, trainIdentities: trainIds.length, seconds: (performance.now() - started) / 1000 };
+  return { model, losses, step, finished: loop.finished, verification, jittered, bySource, trainCrops: trainFrames.identity.length, trainIdentities: trainIds.length, seconds: (performance.now() - started) / 1000 };
 }
