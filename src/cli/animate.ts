@@ -240,7 +240,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
     const withFace = boxes.filter((b) => b).length;
     if (withFace === 0) throw new Error('--hjb: no driving frame has a face box');
     const where = hjb.window === 'face' ? `face windows (margin ${hjb.windowMargin} latent px)` : 'whole frames';
-    log(`HJB on steps ${hjb.startStep}..${hjb.endStep}, ${hjb.iterations} iteration(s), lr ${hjb.lr}, ${where}; faces in ${withFace}/${boxes.length} frames`);
+    log(`HJB on steps ${hjb.startStep}..${hjb.endStep}, ${hjb.iterations} iteration(s), lr ${hjb.lr}; faces in ${withFace}/${boxes.length} frames; decoding ${where}`);
     faceTarget = { referenceBox: scaleBox(refBox, [refImage.width, refImage.height], [width, height])!, frameBoxes: boxes };
   }
 
