@@ -8,13 +8,7 @@ import { cropBox } from '../face/align.ts';
 import type { Box } from '../pose/dwpose/yolox.ts';
 import { readFile } from 'node:fs/promises';
 import type { SynthDataset } from './dataset.ts';
-
-/** Square box around a face box, `margin` times its larger side (the face-ID crop). */
-export function squareFaceBox(box: Box, margin = 1.15): Box {
-  const cx = (box[0] + box[2]) / 2, cy = (box[1] + box[3]) / 2;
-  const half = (Math.max(box[2] - box[0], box[3] - box[1]) * margin) / 2;
-  return [cx - half, cy - half, cx + half, cy + half];
-}
+import { squareFaceBox } from './head.ts';
 
 export async function contactSheet(data: SynthDataset, options: { count?: number; columns?: number } = {}): Promise<Image> {
   const ids = data.identities.slice(0, options.count ?? 24);
