@@ -4,7 +4,7 @@
 
 import type { Image } from '../io/image.ts';
 import type { Box } from '../pose/dwpose/yolox.ts';
-import { NUM_HAND } from '../pose/keypoints.ts';
+import { NUM_HAND, VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
 import type { Keypoint, PoseSequence } from '../pose/keypoints.ts';
 import type { Rng } from '../util/rng.ts';
 import { drawBackground } from './background.ts';
@@ -32,7 +32,13 @@ export function renderClip(id: Identity, body: readonly Keypoint[][], size: numb
   const skeletons = body.map((b) => applyProportions(b, id));
   const scale = clipScale(skeletons);
   const radius = headRadius(scale, id);
-  const heads = smoothHeadPoses(skeletons.map((b) => estimateHeadPose(b, radius)));
+  // A frame without a neck (the person left the video, or DWPose lost them) shows the background only; its
+  // head pose is borrowed from the nearest frame with one, so smoothing has something to hold.
+  const present = skeletons.map((b) => b[1]![2] >= VISIBLE_THRESHOLD);
+  const valid = present.flatMap((p, f) => (p ? [f] : []));
+  if (valid.length === 0) throw new Error('synth renderClip: no frame of the clip shows a person (no neck keypoint)');
+  const nearest = (f: number) => valid.reduce((a, b) => (Math.abs(b - f) < Math.abs(a - f) ? b : a));
+  const heads = smoothHeadPoses(skeletons.map((_, f) => estimateHeadPose(skeletons[nearest(f)]!, radius)));
   const background = new Canvas(size, size);
   const kind = drawBackground(background, rng);
 
@@ -43,6 +49,12 @@ export function renderClip(id: Identity, body: readonly Keypoint[][], size: numb
     const head = heads[f]!;
     const canvas = new Canvas(size, size);
     canvas.data.set(background.data);
+    if (!present[f]) {
+      frames.push(canvas.toImage());
+      poses.frames.push({ persons: [] });
+      boxes.push(undefined);
+      return;
+    }
     drawFigure(canvas, points, head, id, scale);
     frames.push(canvas.toImage());
     // The written pose is the drawn figure: the head's own nose, eyes and ears replace the motion's.

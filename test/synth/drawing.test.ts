@@ -11,6 +11,10 @@ import { sampleIdentity } from '../../src/synth/identity.ts';
 import { Canvas, capsule, disc, ellipse, polygon, ring } from '../../src/synth/shapes.ts';
 import type { Shape } from '../../src/synth/shapes.ts';
 import { createRng } from '../../src/util/rng.ts';
+import { drawBackground } from '../../src/synth/background.ts';
+import { renderClip } from '../../src/synth/clip.ts';
+import { cutClip, loadMotions } from '../../src/synth/motion.ts';
+import { MOTION_DIR } from '../align/helpers.ts';
 
 /** Covered area in pixels: a white shape on black, summed. */
 function area(shape: Shape): number {
@@ -95,4 +99,20 @@ test('head yaw and roll from OpenPose points of the BVH head model', () => {
   back[16] = [70, 40, 1];
   back[17] = [58, 40, 1];
   assert.ok(Math.cos(estimateHeadPose(back, 12).yaw) < 0);
+});
+
+test('a clip frame without a person shows the background only, with no pose and no face box', async () => {
+  const motions = await loadMotions(MOTION_DIR);
+  const window = cutClip(motions.find((m) => m.source === 'dwpose')!, createRng(2), 64, 3, 2);
+  window.body[1] = window.body[1]!.map((): Keypoint => [0, 0, 0]);
+  const id = sampleIdentity(createRng(5), 'x');
+  const clip = renderClip(id, window.body, 64, createRng(6));
+  assert.deepEqual(clip.poses.frames[1]!.persons, []);
+  assert.equal(clip.boxes[1], undefined);
+  assert.ok(clip.boxes[0] && clip.boxes[2], 'the neighbours show a face');
+  // renderClip draws the background first from its RNG: the same RNG alone gives the empty frame.
+  const empty = new Canvas(64, 64);
+  drawBackground(empty, createRng(6));
+  assert.deepEqual(clip.frames[1]!.data, empty.toImage().data);
+  assert.notDeepEqual(clip.frames[0]!.data, empty.toImage().data);
 });
