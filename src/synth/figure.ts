@@ -127,7 +127,6 @@ export function drawFigure(canvas: Canvas, body: readonly Keypoint[], head: Head
   const p = completed(body, scale);
   const limb = id.body.limbRadius * scale.torso;
   const period = id.clothes.patternPeriod * scale.torso;
-  const has = (i: number) => visible(body[i]) || i === R_HIP || i === L_HIP || i === R_KNE || i === L_KNE || i === R_ANK || i === L_ANK;
   const draw = (s: Shape, paint: Paint | Colour) => canvas.draw(s.sdf, s.bounds, paint);
 
   // How the body faces: the shoulders' order across the image (left shoulder on the image's right = facing the
@@ -141,10 +140,10 @@ export function drawFigure(canvas: Canvas, body: readonly Keypoint[], head: Head
 
   const arm = (side: Side) => {
     const [sho, elb, wri] = side === 'right' ? [R_SHO, R_ELB, R_WRI] : [L_SHO, L_ELB, L_WRI];
-    if (!has(sho) || !has(elb)) return;
+    if (!visible(body[sho]) || !visible(body[elb])) return; // an arm needs a shoulder and an elbow
     const a = p[sho]!, b = p[elb]!;
     draw(capsule(a, b, limb, 0.9 * limb), clothPaint(id, a, unit(a, b), period, limb));
-    if (!has(wri)) return;
+    if (!visible(body[wri])) return;
     const c = p[wri]!;
     const forearm = capsule(b, c, 0.9 * limb, 0.75 * limb);
     draw(forearm, id.clothes.longSleeves ? clothPaint(id, a, unit(b, c), period, limb) : solidPaint(id.skin, limb));

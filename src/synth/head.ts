@@ -271,7 +271,8 @@ export function drawHairBehind(canvas: Canvas, head: HeadPose, id: Identity): vo
   if (style === 'long') {
     const top = head.centre;
     const bottom: Vec2 = [top[0] + down[0] * 2.2 * r, top[1] + down[1] * 2.2 * r];
-    canvas.draw(capsule(top, bottom, 1.05 * r, 0.85 * r).sdf, capsule(top, bottom, 1.05 * r, 0.85 * r).bounds, paint);
+    const s = capsule(top, bottom, 1.05 * r, 0.85 * r);
+    canvas.draw(s.sdf, s.bounds, paint);
   } else if (style === 'curly') {
     const c: Vec2 = [head.centre[0] - down[0] * 0.15 * r, head.centre[1] - down[1] * 0.15 * r];
     const s = ellipse(c, 1.3 * r, 1.3 * HEAD_ASPECT * r, head.roll);
