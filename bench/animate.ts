@@ -19,17 +19,11 @@ import { IResNet } from '../src/models/face/iresnet.ts';
 import { AutoencoderKLTemporalDecoder } from '../src/models/svd/autoencoder.ts';
 import { CLIPVisionModelWithProjection } from '../src/models/svd/clip-vision.ts';
 import { keyList } from '../src/models/weights-layout.ts';
-import { EulerDiscreteScheduler } from '../src/sampling/euler-discrete.ts';
+import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../src/sampling/euler-discrete.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents } from '../src/pipeline/animate.ts';
 import type { PixelBox } from '../src/pipeline/face-boxes.ts';
 import { nativeBf16 } from './engine.ts';
 import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
-
-const SVD_SCHEDULER = {
-  beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085, interpolation_type: 'linear', num_train_timesteps: 1000,
-  prediction_type: 'v_prediction', rescale_betas_zero_snr: false, sigma_max: 700.0, sigma_min: 0.002, steps_offset: 1,
-  timestep_spacing: 'leading', timestep_type: 'continuous', trained_betas: null, use_karras_sigmas: true,
-};
 
 interface Settings { steps: number; frames: number; size: number; hjbSteps: number; hjbIters: number; decode: boolean; device: Device }
 
@@ -59,7 +53,7 @@ function components(dtype: DType, device: Device): StableAnimatorComponents {
   const f32 = nn.withInit({ seed: 1, dtype: 'f32' }, () => ({
     vae: AutoencoderKLTemporalDecoder.fromConfig(keyList('vae_svd_temporal').config), faceRecognizer: new IResNet(),
   }));
-  const all = { ...built, ...f32, scheduler: EulerDiscreteScheduler.fromConfig(SVD_SCHEDULER) };
+  const all = { ...built, ...f32, scheduler: EulerDiscreteScheduler.fromConfig(SVD_XT_SCHEDULER_CONFIG) };
   if (device !== 'cpu') for (const m of Object.values(all)) if (m instanceof nn.Module) m.to(device);
   return all;
 }

@@ -173,3 +173,10 @@ export function predictOriginal(type: string, modelOutput: Tensor, x: Tensor, si
   }
   throw new Error(`unknown prediction_type '${type}'`);
 }
+
+/** stable-video-diffusion-img2vid-xt's scheduler/scheduler_config.json. */
+export const SVD_XT_SCHEDULER_CONFIG = {
+  beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085, interpolation_type: 'linear', num_train_timesteps: 1000,
+  prediction_type: 'v_prediction', rescale_betas_zero_snr: false, sigma_max: 700.0, sigma_min: 0.002, steps_offset: 1,
+  timestep_spacing: 'leading', timestep_type: 'continuous', trained_betas: null, use_karras_sigmas: true,
+};

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import type { Tensor } from '../../src/torch/index.ts';
 import { readSafetensors } from '../../src/torch/serialization/index.ts';
-import { EulerDiscreteScheduler } from '../../src/sampling/euler-discrete.ts';
+import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../../src/sampling/euler-discrete.ts';
 import { indexForTimestep, sigmaToT, spacedTimesteps } from '../../src/sampling/scheduler.ts';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'scheduler_svd');
@@ -34,6 +34,15 @@ function svd(steps: number): EulerDiscreteScheduler {
   s.setTimesteps(steps);
   return s;
 }
+
+test('the built-in SVD-xt scheduler config holds the released file\'s values', () => {
+  // rescale_betas_zero_snr is newer than the released file (diffusers 0.24): its default, false
+  for (const [k, v] of Object.entries(SVD_XT_SCHEDULER_CONFIG)) assert.deepEqual(v, k in CONFIG ? CONFIG[k] : false, k);
+  const ours = EulerDiscreteScheduler.fromConfig(SVD_XT_SCHEDULER_CONFIG), theirs = svd(25);
+  ours.setTimesteps(25);
+  assert.deepEqual([...ours.sigmas], [...theirs.sigmas]);
+  assert.deepEqual([...ours.timesteps], [...theirs.timesteps]);
+});
 
 test('SVD config: Karras sigmas, continuous timesteps and init noise sigma match diffusers', () => {
   for (const n of [25, 4]) {
