@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import { AutoencoderKLTemporalDecoder } from '../../src/models/svd/autoencoder.ts';
-import { CLIPVisionModelWithProjection } from '../../src/models/svd/clip-vision.ts';
+import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../../src/models/svd/clip-vision.ts';
+import { savePretrained } from '../../src/models/svd/pretrained.ts';
+import { MINI_IMAGE_ENCODER_CONFIG, MINI_VAE_CONFIG } from '../../src/train/mini/configs.ts';
+import { IResNet } from '../../src/models/face/iresnet.ts';
+import * as nn from '../../src/nn/index.ts';
+import { trainMiniAnimator } from '../../src/train/mini/animator-stage.ts';
+import { embedFace, faceIdEmbedder, maskBox } from '../../src/train/mini/face-id-embedder.ts';
 import { infoNce, trainMiniImageEncoder } from '../../src/train/mini/image-encoder-stage.ts';
 import { trainMiniVae } from '../../src/train/mini/vae-stage.ts';
 import { writeTinyDataset } from './helpers.ts';
@@ -73,4 +79,43 @@ test('image encoder stage: trains, and the transformers folder reloads to the sa
     const x = torch.randn([2, 3, 32, 32], new torch.Generator(5));
     assert.equal(loaded.forward(x).imageEmbeds.sub(run.encoder.forward(x).imageEmbeds).abs().max().item(), 0);
   });
+});
+
+test('mask boxes: the ones\' bounding box; none for empty or all-ones (no-face fallback) masks', () => {
+  const m = new Uint8Array(8 * 6);
+  m[1 * 8 + 2] = 1;
+  m[4 * 8 + 5] = 1;
+  assert.deepEqual(maskBox(m, 8, 6), [2, 1, 6, 5]);
+  assert.equal(maskBox(new Uint8Array(48), 8, 6), undefined);
+  assert.equal(maskBox(new Uint8Array(48).fill(1), 8, 6), undefined);
+});
+
+test('animator stage: UNet, PoseNet and Face Encoder train from scratch on the stage 1-2 folders with face-ID embeddings of the mask box', async () => {
+  // untrained stage 1-2 folders (the stages' own tests train them)
+  const vaeDir = join(root, 'anim-vae'), encDir = join(root, 'anim-enc');
+  // PoseNet works at 1/8: the VAE keeps its four levels
+  const vaeConfig = { ...MINI_VAE_CONFIG, block_out_channels: [32, 32, 32, 32] };
+  savePretrained(vaeDir, 'AutoencoderKLTemporalDecoder', vaeConfig, nn.withInit({ seed: 2 }, () => AutoencoderKLTemporalDecoder.fromConfig(vaeConfig)));
+  // the Face Encoder's perceiver has token width / 64 heads: 64 at least
+  const encConfig = { ...MINI_IMAGE_ENCODER_CONFIG, ...ENC, projection_dim: 64 };
+  savePretrained(encDir, 'CLIPVisionModelWithProjection', encConfig, nn.withInit({ seed: 3 }, () => new CLIPVisionModelWithProjection(clipVisionConfigFromJson(encConfig))), 'model.safetensors');
+  const faceId = nn.withInit({ seed: 1 }, () => new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stemWidth: 8, numFeatures: 16, inputSize: 16 }));
+  const seen: (Float32Array | undefined)[] = [];
+  const embed = faceIdEmbedder(faceId);
+  const data64 = join(root, 'data64');
+  await writeTinyDataset(data64, { clips: { rec: [4, 4] }, buckets: [{ name: 'rec', width: 64, height: 64 }] });
+  const run = await trainMiniAnimator({
+    data: data64, outDir: join(root, 'animator'), vaeDir, imageEncoderDir: encDir, faceId, steps: 2, size: 64,
+    unetConfig: { block_out_channels: [32, 32, 32, 32], num_attention_heads: [1, 1, 1, 1], addition_time_embed_dim: 8, projection_class_embeddings_input_dim: 24, num_frames: 2 },
+    train: { numFrames: 2, frameStride: 1, vaeEncodeChunk: 2, warmupSteps: 0, emaDecay: 0 },
+    log: quiet,
+  });
+  assert.equal(run.step, 2);
+  assert.ok(run.losses.every((l) => Number.isFinite(l) && l > 0), `${run.losses}`);
+  // the tiny dataset's masks cover the top-left quarter: the embedder crops exactly that box
+  const img = { width: 32, height: 32, channels: 3 as const, data: Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 7) & 255) };
+  const mask = new Uint8Array(32 * 32).map((_, i) => (i % 32 < 16 && i < 32 * 16 ? 1 : 0));
+  seen.push(await embed(img, { mask }), await embed(img));
+  assert.deepEqual(Array.from(seen[0]!), Array.from(embedFace(faceId, img, [0, 0, 16, 16])));
+  assert.equal(seen[1], undefined, 'no mask, no embedding');
 });

@@ -12,6 +12,7 @@ import type { Image } from '../../io/image.ts';
 import { positionRng } from '../seeds.ts';
 import { sampleClipFrames, type DataOrder, type SampleRef } from './clip-sampler.ts';
 import { bucketSpec, type DatasetIndex } from './dataset.ts';
+import type { LargestFaceEmbedding } from './validation.ts';
 
 export interface LoadedSample {
   clip: string;
@@ -26,6 +27,8 @@ export interface LoadedSample {
   /** Face masks, one byte per pixel (0 or 1), at width x height. */
   masks: Uint8Array[];
   referenceImage: Image;
+  /** The reference frame's face mask (as `masks`); read by the loader. */
+  referenceMask?: Uint8Array;
   /** The reference's raw ArcFace embedding; undefined: no face (or no embedder). */
   faceEmbedding?: Float32Array;
 }
@@ -61,7 +64,7 @@ export interface ClipLoaderOptions {
   stride: number;
   seed: number;
   /** The reference's ArcFace embedding (undefined = no face); called once per (clip, reference frame). */
-  faceEmbedding?: (image: Image) => Promise<Float32Array | undefined>;
+  faceEmbedding?: LargestFaceEmbedding;
   onSkip?: (clip: string, reason: string, totalSkipped: number) => void;
 }
 
@@ -99,18 +102,19 @@ export class ClipLoader {
   private async read(dir: string, bucket: string, names: string[], frames: number[], reference: number): Promise<LoadedSample> {
     const { width, height } = bucketSpec(this.index, bucket);
     const file = (sub: string, i: number) => join(dir, sub, names[i]!);
-    const [images, poses, masks, referenceImage] = await Promise.all([
+    const [images, poses, masks, referenceImage, referenceMask] = await Promise.all([
       Promise.all(frames.map((i) => readImageResized(file('images', i), width, height, 'lanczos3'))),
       Promise.all(frames.map((i) => readImageResized(file('poses', i), width, height, 'cubic'))),
       Promise.all(frames.map((i) => readMaskResized(file('faces', i), width, height))),
       readImageResized(file('images', reference), width, height, 'lanczos3'),
+      readMaskResized(file('faces', reference), width, height),
     ]);
     let faceEmbedding: Float32Array | undefined;
     if (this.options.faceEmbedding) {
       const key = `${dir}#${reference}`;
-      if (!this.embeddings.has(key)) this.embeddings.set(key, this.options.faceEmbedding(referenceImage));
+      if (!this.embeddings.has(key)) this.embeddings.set(key, this.options.faceEmbedding(referenceImage, { mask: referenceMask }));
       faceEmbedding = await this.embeddings.get(key);
     }
-    return { clip: dir, bucket, width, height, frames, reference, images, poses, masks, referenceImage, faceEmbedding };
+    return { clip: dir, bucket, width, height, frames, reference, images, poses, masks, referenceImage, referenceMask, faceEmbedding };
   }
 }

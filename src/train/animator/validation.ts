@@ -12,8 +12,16 @@ import { imageToTensor, posesToTensor } from '../../pipeline/inputs.ts';
 import { framesToImages, writeFrames } from '../../pipeline/outputs.ts';
 import type { LoadedSample } from './clip-loader.ts';
 
+/**
+ * What is known of where the face is: the dataset's face mask at the image's size (1 = face). Embedders that
+ * detect faces may ignore it; one without a detector (the miniature's face-ID net) crops the mask's box.
+ */
+export interface FaceHint {
+  mask?: Uint8Array;
+}
+
 /** The embedding of an image's largest face; undefined when it has none. */
-export type LargestFaceEmbedding = (image: Image) => Promise<Float32Array | undefined>;
+export type LargestFaceEmbedding = (image: Image, hint?: FaceHint) => Promise<Float32Array | undefined>;
 
 export interface ValidationOptions {
   steps: number;
@@ -36,12 +44,13 @@ export interface ValidationResult {
 }
 
 /** Mean CSIM of `frames` against `reference`; undefined (with the reason) when the reference or every frame lacks a face. */
-export async function meanCsim(embed: LargestFaceEmbedding, reference: Image, frames: readonly Image[]): Promise<{ csim?: number; csimSkipped?: string; framesWithFace: number }> {
-  const ref = await embed(reference);
+export async function meanCsim(embed: LargestFaceEmbedding, reference: Image, frames: readonly Image[],
+  hints: { reference?: FaceHint; frames?: readonly FaceHint[] } = {}): Promise<{ csim?: number; csimSkipped?: string; framesWithFace: number }> {
+  const ref = await embed(reference, hints.reference);
   if (!ref) return { framesWithFace: 0, csimSkipped: 'no face found in the reference frame' };
   const sims: number[] = [];
-  for (const f of frames) {
-    const e = await embed(f);
+  for (const [i, f] of frames.entries()) {
+    const e = await embed(f, hints.frames?.[i]);
     if (e) sims.push(cosineSimilarity(ref, e));
   }
   if (sims.length === 0) return { framesWithFace: 0, csimSkipped: `no face found in any of the ${frames.length} generated frames` };
@@ -75,7 +84,7 @@ export async function validateAnimation(components: StableAnimatorComponents, sa
   frames.dispose();
   await writeFrames(videoPath, images, { fps: opts.fps + 1 });
   const csim = opts.faceEmbedding
-    ? await meanCsim(opts.faceEmbedding, sample.referenceImage, images)
+    ? await meanCsim(opts.faceEmbedding, sample.referenceImage, images, { reference: { mask: sample.referenceMask }, frames: sample.masks.map((mask) => ({ mask })) })
     : { framesWithFace: 0, csimSkipped: 'no face embedder (arcfaceOnnx or arcface weights)' };
   return { video: videoPath, ...csim, seconds: (performance.now() - start) / 1000 };
 }

@@ -39,3 +39,23 @@ export const MINI_IMAGE_ENCODER_CONFIG = {
   hidden_act: 'gelu',
   layer_norm_eps: 1e-5,
 };
+
+/** The StableAnimator UNet (SVD's spatio-temporal UNet + ID-Adapters) at widths 64..128, one layer per block. */
+export const MINI_UNET_CONFIG = {
+  sample_size: MINI_SIZE / 8,
+  in_channels: 8,
+  out_channels: 4,
+  down_block_types: ['CrossAttnDownBlockSpatioTemporal', 'CrossAttnDownBlockSpatioTemporal', 'CrossAttnDownBlockSpatioTemporal', 'DownBlockSpatioTemporal'],
+  up_block_types: ['UpBlockSpatioTemporal', 'CrossAttnUpBlockSpatioTemporal', 'CrossAttnUpBlockSpatioTemporal', 'CrossAttnUpBlockSpatioTemporal'],
+  block_out_channels: [64, 128, 128, 128],
+  addition_time_embed_dim: 32,
+  projection_class_embeddings_input_dim: 96,
+  layers_per_block: 1,
+  cross_attention_dim: MINI_TOKEN_DIM,
+  transformer_layers_per_block: 1,
+  num_attention_heads: [2, 4, 4, 4],
+  num_frames: MINI_FRAMES,
+};
+
+/** Face tokens of the Face Encoder (as the released model). */
+export const MINI_FACE_TOKENS = 4;

@@ -1,0 +1,75 @@
+// Stage 3 of the miniature recipe: the StableAnimator UNet (with ID-Adapters), PoseNet and the Face Encoder,
+// trained from scratch together (the released model starts its UNet from SVD; there is no SVD for this
+// domain) with the paper's face-weighted loss, through the same trainer as `stable-animator train`. The VAE and
+// the image encoder come from stages 1-2 and stay frozen, as SVD's VAE and CLIP do; reference faces are
+// embedded by the face-ID network on their mask's box.
+import * as nn from '../../nn/index.ts';
+import { PoseNet } from '../../models/animator/pose-net.ts';
+import { StableAnimatorUNet } from '../../models/animator/stable-animator-unet.ts';
+import { FusionFaceId } from '../../models/face/face-encoder.ts';
+import type { IResNet } from '../../models/face/iresnet.ts';
+import { AutoencoderKLTemporalDecoder } from '../../models/svd/autoencoder.ts';
+import { CLIPVisionModelWithProjection } from '../../models/svd/clip-vision.ts';
+import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
+import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../../sampling/euler-discrete.ts';
+import { resolveTrainConfig, type TrainConfig } from '../animator/train-config.ts';
+import { trainAnimator, type TrainAnimatorResult } from '../animator/trainer.ts';
+import { MINI_FACE_TOKENS, MINI_FRAMES, MINI_SIZE, MINI_UNET_CONFIG } from './configs.ts';
+import { faceIdEmbedder } from './face-id-embedder.ts';
+
+export interface MiniAnimatorOptions {
+  data: string;
+  outDir: string;
+  vaeDir: string;
+  imageEncoderDir: string;
+  faceId: IResNet;
+  steps: number;
+  unetConfig?: Record<string, unknown>;
+  size?: number;
+  /** Options of train.json (docs/training.md) over the recipe's. */
+  train?: Record<string, unknown>;
+  seed?: number;
+  stopAfter?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Untrained UNet, PoseNet and Face Encoder around the trained VAE and image encoder; the token width of the
+ * UNet's cross-attention and of the face tokens is the image encoder's projection width.
+ */
+export function miniComponents(o: { vaeDir: string; imageEncoderDir: string; faceIdDim: number; unetConfig?: Record<string, unknown>; seed: number }): StableAnimatorComponents {
+  const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(o.imageEncoderDir);
+  const tokens = imageEncoder.config.projectionDim;
+  const unetConfig = { ...MINI_UNET_CONFIG, cross_attention_dim: tokens, ...o.unetConfig };
+  const built = nn.withInit({ seed: o.seed }, () => ({
+    unet: StableAnimatorUNet.fromConfig(unetConfig, { numFaceTokens: MINI_FACE_TOKENS }),
+    poseNet: new PoseNet((unetConfig.block_out_channels as number[])[0]!),
+    faceEncoder: new FusionFaceId(tokens, o.faceIdDim, tokens, MINI_FACE_TOKENS),
+  }));
+  return {
+    ...built, imageEncoder,
+    vae: AutoencoderKLTemporalDecoder.fromPretrained(o.vaeDir),
+    scheduler: EulerDiscreteScheduler.fromConfig(SVD_XT_SCHEDULER_CONFIG),
+  };
+}
+
+export function miniTrainConfig(o: MiniAnimatorOptions): TrainConfig {
+  const size = o.size ?? MINI_SIZE;
+  return resolveTrainConfig({
+    data: o.data, output: o.outDir, fromScratch: true, buckets: [{ name: 'rec', width: size, height: size }],
+    numFrames: MINI_FRAMES, frameStride: 2, steps: o.steps, lr: 2e-4, lrSchedule: 'cosine', warmupSteps: Math.min(200, Math.floor(o.steps / 10)),
+    minLr: 2e-5, maxGradNorm: 1, gradientCheckpointing: false, emaDecay: 0.999,
+    trainable: { poseNet: true, faceEncoder: true, unet: 'all' }, faceEmbeddings: 'arcface', seed: o.seed ?? 0,
+    logEvery: 25, checkpointEvery: 250, keepCheckpoints: 2, validateEvery: 0, vaeEncodeChunk: MINI_FRAMES, threads: 0,
+    ...o.train,
+  }, 'miniature recipe');
+}
+
+export async function trainMiniAnimator(o: MiniAnimatorOptions): Promise<TrainAnimatorResult & { components: StableAnimatorComponents }> {
+  const config = miniTrainConfig(o);
+  const components = miniComponents({
+    vaeDir: o.vaeDir, imageEncoderDir: o.imageEncoderDir, faceIdDim: o.faceId.config.numFeatures, unetConfig: o.unetConfig, seed: config.seed,
+  });
+  const result = await trainAnimator({ config, components, faceEmbedding: faceIdEmbedder(o.faceId), stopAfter: o.stopAfter, log: o.log });
+  return { ...result, components };
+}
