@@ -25,10 +25,14 @@ export interface WeightFileSpec {
 export type KeyListName = 'posenet' | 'face_encoder' | 'unet' | 'unet_svd' | 'iresnet100' | 'clip_vit_h14_vision_with_projection' | 'vae_svd_temporal';
 
 export const WEIGHT_FILES: readonly WeightFileSpec[] = [
-  { id: 'pose_net', candidates: ['Animation/pose_net.pth'], format: 'pth', keys: 'posenet', need: 'always', purpose: 'PoseNet' },
-  { id: 'face_encoder', candidates: ['Animation/face_encoder.pth'], format: 'pth', keys: 'face_encoder', need: 'always', purpose: 'Face Encoder (FusionFaceId)' },
-  { id: 'unet', candidates: ['Animation/unet.pth'], format: 'pth', keys: 'unet', need: 'always', purpose: 'StableAnimator UNet with ID-Adapters' },
-  { id: 'arcface', candidates: ['Animation/glintr100_torch.pth'], format: 'pth', keys: 'iresnet100', need: 'hjb', purpose: 'ArcFace iResNet-100 (HJB face loss; reference face embedding without antelopev2)' },
+  // the .safetensors alternatives are what `stable-animator train` exports (and the miniature ships)
+  { id: 'pose_net', candidates: ['Animation/pose_net.pth', 'Animation/pose_net.safetensors'], format: 'pth', keys: 'posenet', need: 'always', purpose: 'PoseNet' },
+  { id: 'face_encoder', candidates: ['Animation/face_encoder.pth', 'Animation/face_encoder.safetensors'], format: 'pth', keys: 'face_encoder', need: 'always', purpose: 'Face Encoder (FusionFaceId)' },
+  { id: 'unet', candidates: ['Animation/unet.pth', 'Animation/unet.safetensors'], format: 'pth', keys: 'unet', need: 'always', purpose: 'StableAnimator UNet with ID-Adapters' },
+  {
+    id: 'arcface', candidates: ['Animation/glintr100_torch.pth', 'Animation/face_id.safetensors'], format: 'pth', keys: 'iresnet100', need: 'hjb',
+    purpose: 'ArcFace iResNet-100 (HJB face loss; reference face embedding without antelopev2), or the miniature\'s face-ID iResNet',
+  },
   { id: 'unet_config', candidates: [`${SVD_DIR}/unet/config.json`], format: 'json', need: 'always', purpose: 'SVD-xt UNet config' },
   {
     id: 'image_encoder', candidates: [`${SVD_DIR}/image_encoder/model.fp16.safetensors`, `${SVD_DIR}/image_encoder/model.safetensors`],

@@ -40,7 +40,7 @@ export interface MiniAnimatorOptions {
 export function miniComponents(o: { vaeDir: string; imageEncoderDir: string; faceIdDim: number; unetConfig?: Record<string, unknown>; seed: number }): StableAnimatorComponents {
   const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(o.imageEncoderDir);
   const tokens = imageEncoder.config.projectionDim;
-  const unetConfig = { ...MINI_UNET_CONFIG, cross_attention_dim: tokens, ...o.unetConfig };
+  const unetConfig = miniUnetConfig(tokens, o.unetConfig);
   const built = nn.withInit({ seed: o.seed }, () => ({
     unet: StableAnimatorUNet.fromConfig(unetConfig, { numFaceTokens: MINI_FACE_TOKENS }),
     poseNet: new PoseNet((unetConfig.block_out_channels as number[])[0]!),
@@ -51,6 +51,11 @@ export function miniComponents(o: { vaeDir: string; imageEncoderDir: string; fac
     vae: AutoencoderKLTemporalDecoder.fromPretrained(o.vaeDir),
     scheduler: EulerDiscreteScheduler.fromConfig(SVD_XT_SCHEDULER_CONFIG),
   };
+}
+
+/** The UNet config for image/face tokens of width `tokenDim`. */
+export function miniUnetConfig(tokenDim: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...MINI_UNET_CONFIG, cross_attention_dim: tokenDim, ...overrides };
 }
 
 export function miniTrainConfig(o: MiniAnimatorOptions): TrainConfig {

@@ -1,0 +1,126 @@
+// The whole miniature StableAnimator++ recipe (issue 8), stage by stage, each resumable and skipped once done:
+//   1. data        synthetic figures driven by real motion (src/synth), the reference layout
+//   2. vae         temporal VAE on the training clips                        (vae-stage.ts)
+//   3. encoder     the image encoder in place of CLIP                       (image-encoder-stage.ts)
+//   4. animator    UNet + ID-Adapter, PoseNet, Face Encoder from scratch     (animator-stage.ts)
+//   5. export      a weights folder in the released layout, which `animate --weights` and the demo load
+// The face-ID network (weights/faceid) and the alignment block (weights/align) are trained by their own
+// commands and shipped; the recipe reuses them.
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as torch from '../../torch/index.ts';
+import type { RawTensor } from '../../torch/index.ts';
+import { readSafetensors, writeSafetensors } from '../../torch/serialization/index.ts';
+import { SVD_DIR } from '../../models/weights-layout.ts';
+import { SVD_XT_SCHEDULER_CONFIG } from '../../sampling/euler-discrete.ts';
+import { readSynthDataset, writeSynthDataset } from '../../synth/dataset.ts';
+import { loadFaceIdWeights } from '../face-id.ts';
+import { clipVisionConfigFromJson } from '../../models/svd/clip-vision.ts';
+import { readModelConfig } from '../../models/svd/pretrained.ts';
+import { miniUnetConfig, trainMiniAnimator } from './animator-stage.ts';
+import { trainMiniImageEncoder } from './image-encoder-stage.ts';
+import { trainMiniVae } from './vae-stage.ts';
+
+export interface MiniRecipeOptions {
+  /** Working folder: data/, train-data/, vae/, image_encoder/, animator/. */
+  work: string;
+  /** The exported weights folder. */
+  out: string;
+  identities?: number;
+  clipsPerIdentity?: number;
+  frames?: number;
+  seed?: number;
+  motionDir?: string;
+  faceIdDir?: string;
+  steps?: { vae?: number; imageEncoder?: number; animator?: number };
+  /** Model overrides (tests use smaller ones). */
+  vaeConfig?: Record<string, unknown>;
+  imageEncoderConfig?: Record<string, unknown>;
+  unetConfig?: Record<string, unknown>;
+  /** Options of train.json over the animator stage's. */
+  train?: Record<string, unknown>;
+  log?: (line: string) => void;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export const MINI_RECIPE_DEFAULTS = { identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 1500, imageEncoder: 600, animator: 3000 } };
+
+/** A folder whose path lists name the training clips only (absolute paths), for the trainers. */
+function trainView(dataRoot: string, viewRoot: string, clips: readonly string[]): void {
+  mkdirSync(viewRoot, { recursive: true });
+  writeFileSync(join(viewRoot, 'video_rec_path.txt'), clips.map((c) => `${resolve(dataRoot, c)}\n`).join(''));
+  writeFileSync(join(viewRoot, 'video_vec_path.txt'), '');
+}
+
+export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
+  const log = o.log ?? console.log;
+  const seed = o.seed ?? MINI_RECIPE_DEFAULTS.seed;
+  const steps = { ...MINI_RECIPE_DEFAULTS.steps, ...o.steps };
+  const dirs = { data: join(o.work, 'data'), train: join(o.work, 'train-data'), vae: join(o.work, 'vae'), encoder: join(o.work, 'image_encoder'), animator: join(o.work, 'animator') };
+  const done = (path: string) => existsSync(path);
+
+  log('stage 1/5: synthetic data');
+  await writeSynthDataset({
+    root: dirs.data, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, clipsPerIdentity: o.clipsPerIdentity ?? MINI_RECIPE_DEFAULTS.clipsPerIdentity,
+    frames: o.frames ?? MINI_RECIPE_DEFAULTS.frames, seed, motionDir: o.motionDir,
+    onProgress: (p) => o.onProgress?.('data', p.frames, p.total ?? p.frames),
+  });
+  const data = await readSynthDataset(dirs.data);
+  const labels = new Map(data.clips.map((c) => [c.clip, c.path]));
+  trainView(dirs.data, dirs.train, data.split.clips.train.map((c) => labels.get(c)!));
+  log(`  ${data.split.clips.train.length} training clips; held out: ${data.split.heldOutIdentities.length} identities, ${data.split.heldOutMotions.length} motions`);
+
+  log('stage 2/5: VAE');
+  if (!done(join(dirs.vae, 'config.json'))) await trainMiniVae({ data: dirs.train, outDir: dirs.vae, steps: steps.vae, seed, config: o.vaeConfig, log });
+  log('stage 3/5: image encoder');
+  if (!done(join(dirs.encoder, 'config.json'))) {
+    await trainMiniImageEncoder({ data: dirs.train, outDir: dirs.encoder, steps: steps.imageEncoder, seed, config: o.imageEncoderConfig, log });
+  }
+  log('stage 4/5: UNet, PoseNet and Face Encoder');
+  const faceIdDir = o.faceIdDir ?? 'weights/faceid';
+  const finalDir = join(dirs.animator, 'final');
+  if (!done(join(finalDir, 'unet.safetensors'))) {
+    await trainMiniAnimator({
+      data: dirs.train, outDir: dirs.animator, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, faceId: loadFaceIdWeights(faceIdDir),
+      steps: steps.animator, seed, unetConfig: o.unetConfig, train: o.train, log,
+    });
+  }
+  log('stage 5/5: export');
+  const tokens = clipVisionConfigFromJson(readModelConfig(dirs.encoder, 'CLIPVisionModelWithProjection')).projectionDim;
+  exportMiniWeights({ out: o.out, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, animatorFinal: finalDir, faceIdDir, unetConfig: miniUnetConfig(tokens, o.unetConfig) });
+  log(`wrote ${o.out}`);
+}
+
+/** Copies `src` to `dst` through a temporary name. */
+function copyAtomic(src: string, dst: string): void {
+  copyFileSync(src, `${dst}.tmp`);
+  renameSync(`${dst}.tmp`, dst);
+}
+
+/**
+ * The released layout (models/weights-layout.ts) with the miniature's files: Animation/{unet,pose_net,
+ * face_encoder}.safetensors (the UNet stored in bf16 to halve its size; it loads into the requested dtype),
+ * Animation/face_id.safetensors, and stable-video-diffusion-img2vid-xt/{unet/config.json, vae/, image_encoder/,
+ * scheduler/}. Written into a temporary folder, then renamed over `out`.
+ */
+export function exportMiniWeights(o: { out: string; vaeDir: string; imageEncoderDir: string; animatorFinal: string; faceIdDir: string; unetConfig: Record<string, unknown> }): void {
+  const tmp = `${o.out}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  const sub = (...p: string[]) => {
+    const dir = join(tmp, ...p);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+  const anim = sub('Animation');
+  for (const f of ['pose_net.safetensors', 'face_encoder.safetensors']) copyAtomic(join(o.animatorFinal, f), join(anim, f));
+  const unet = new Map<string, RawTensor>();
+  for (const [k, t] of readSafetensors(join(o.animatorFinal, 'unet.safetensors'))) unet.set(k, t.dtype === 'f32' ? torch.scope(() => torch.fromRaw(t).to('bf16').raw()) : t);
+  writeSafetensors(join(anim, 'unet.safetensors'), unet, { format: 'pt' });
+  copyAtomic(join(o.faceIdDir, 'model.safetensors'), join(anim, 'face_id.safetensors'));
+  writeFileSync(join(sub(SVD_DIR, 'unet'), 'config.json'), `${JSON.stringify({ _class_name: 'UNetSpatioTemporalConditionModel', ...o.unetConfig }, null, 2)}\n`);
+  writeFileSync(join(sub(SVD_DIR, 'scheduler'), 'scheduler_config.json'), `${JSON.stringify({ _class_name: 'EulerDiscreteScheduler', ...SVD_XT_SCHEDULER_CONFIG }, null, 2)}\n`);
+  for (const f of ['config.json', 'diffusion_pytorch_model.safetensors']) copyAtomic(join(o.vaeDir, f), join(sub(SVD_DIR, 'vae'), f));
+  for (const f of ['config.json', 'model.safetensors']) copyAtomic(join(o.imageEncoderDir, f), join(sub(SVD_DIR, 'image_encoder'), f));
+  rmSync(o.out, { recursive: true, force: true });
+  renameSync(tmp, o.out);
+}
