@@ -6,6 +6,7 @@ import { dataset } from './dataset.ts';
 import { engineDemo } from './engine-demo.ts';
 import { evalCommand } from './eval.ts';
 import { faces } from './faces.ts';
+import { mini } from './mini.ts';
 import { poses } from './poses.ts';
 import { posesAlign } from './poses-align.ts';
 import { synth } from './synth.ts';
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   eval: evalCommand,
   synth,
   train,
+  mini,
 };
 
 function version(): string {

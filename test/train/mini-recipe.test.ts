@@ -49,3 +49,18 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   assert.deepEqual(result.frames!.shape, [2, 3, 128, 128]);
   assert.ok(Number.isFinite(result.frames!.sum().item()));
 });
+
+test('mini CLI: usage and option errors', async () => {
+  const { main } = await import('../../src/cli/main.ts');
+  const errors: string[] = [];
+  const orig = console.error;
+  console.error = (m: string) => errors.push(m);
+  try {
+    assert.equal(await main(['mini', 'fit']), 1);
+    assert.equal(await main(['mini', 'train', '--vae-steps=1.5']), 1);
+  } finally {
+    console.error = orig;
+  }
+  assert.match(errors[0]!, /expected 'mini train'/);
+  assert.match(errors[1]!, /--vae-steps must be a non-negative integer, got '1.5'/);
+});
