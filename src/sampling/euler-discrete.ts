@@ -11,8 +11,7 @@
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
 import {
-  alphasCumprod, configFromJson, continuousTimesteps, indexForTimestep, inputScale, interpIndex, karrasSigmas, sigmaToT, spacedTimesteps,
-  trainingBetas, trainingSigmas,
+  alphasCumprod, configFromJson, continuousTimesteps, indexForTimestep, inferenceSchedule, inputScale, trainingBetas, trainingSigmas,
   type DiscreteScheduleConfig, type Scheduler, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 
@@ -103,15 +102,8 @@ export class EulerDiscreteScheduler implements Scheduler {
 
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
-    if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) throw new Error(`setTimesteps: need a positive integer, got ${numInferenceSteps}`);
+    const { sigmas, timesteps } = inferenceSchedule(c, numInferenceSteps, this.trainSigmas, this.#logSigmas);
     this.numInferenceSteps = numInferenceSteps;
-    const spaced = spacedTimesteps(c, numInferenceSteps);
-    let sigmas: Float64Array = interpIndex(spaced, this.trainSigmas);
-    let timesteps: ArrayLike<number> = spaced;
-    if (c.useKarrasSigmas) {
-      sigmas = karrasSigmas(c.sigmaMin ?? sigmas[sigmas.length - 1]!, c.sigmaMax ?? sigmas[0]!, numInferenceSteps);
-      timesteps = sigmas.map((s) => sigmaToT(s, this.#logSigmas));
-    }
     const last = c.finalSigmasType === 'sigma_min' ? this.trainSigmas[0]! : 0;
     this.sigmas = Float32Array.from([...sigmas, last]);
     this.timesteps = this.#continuous()

@@ -16,8 +16,7 @@
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
 import {
-  alphasCumprod, configFromJson, continuousTimesteps, indexForTimestep, inputScale, interpIndex, karrasSigmas, sigmaToT,
-  spacedTimesteps, trainingBetas, trainingSigmas,
+  alphasCumprod, configFromJson, continuousTimesteps, indexForTimestep, inferenceSchedule, inputScale, trainingBetas, trainingSigmas,
   type DiscreteScheduleConfig, type Scheduler, type StepOutput,
 } from './scheduler.ts';
 import { predictOriginal } from './euler-discrete.ts';
@@ -107,15 +106,8 @@ export class HeunDiscreteScheduler implements Scheduler {
 
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
-    if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) throw new Error(`setTimesteps: need a positive integer, got ${numInferenceSteps}`);
+    const { sigmas, timesteps } = inferenceSchedule(c, numInferenceSteps, this.trainSigmas, this.#logSigmas);
     this.numInferenceSteps = numInferenceSteps;
-    const spaced = spacedTimesteps(c, numInferenceSteps);
-    let sigmas: Float64Array = interpIndex(spaced, this.trainSigmas);
-    let timesteps: ArrayLike<number> = spaced;
-    if (c.useKarrasSigmas) {
-      sigmas = karrasSigmas(c.sigmaMin ?? sigmas[sigmas.length - 1]!, c.sigmaMax ?? sigmas[0]!, numInferenceSteps);
-      timesteps = sigmas.map((s) => sigmaToT(s, this.#logSigmas));
-    }
     const levels = Float32Array.from([...sigmas, 0]);
     const repeated: number[] = [levels[0]!];
     for (let i = 1; i < levels.length - 1; i++) repeated.push(levels[i]!, levels[i]!);

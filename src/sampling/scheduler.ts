@@ -71,6 +71,21 @@ export interface DiscreteScheduleConfig {
 
 const f32 = Math.fround;
 
+/**
+ * The inference noise levels of a discrete schedule (diffusers' set_timesteps, before the final sigma is
+ * appended): spaced training timesteps read off the training sigmas, or Karras sigmas and the fractional
+ * training timesteps they fall on.
+ */
+export function inferenceSchedule(c: DiscreteScheduleConfig, numInferenceSteps: number, trainSigmas: Float32Array, logSigmas: Float32Array):
+  { sigmas: Float64Array; timesteps: ArrayLike<number> } {
+  if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) throw new Error(`setTimesteps: need a positive integer, got ${numInferenceSteps}`);
+  const spaced = spacedTimesteps(c, numInferenceSteps);
+  if (!c.useKarrasSigmas) return { sigmas: interpIndex(spaced, trainSigmas), timesteps: spaced };
+  const range = c.sigmaMin === null || c.sigmaMax === null ? interpIndex(spaced, trainSigmas) : undefined;
+  const sigmas = karrasSigmas(c.sigmaMin ?? range![range!.length - 1]!, c.sigmaMax ?? range![0]!, numInferenceSteps);
+  return { sigmas, timesteps: sigmas.map((s) => sigmaToT(s, logSigmas)) };
+}
+
 /** Converts a diffusers `scheduler_config.json` object (snake_case keys) to camelCase settings. */
 export function configFromJson(json: Record<string, unknown>, known: readonly string[], ignored: readonly string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
