@@ -3,7 +3,7 @@
 // the VAE and ArcFace stay f32 as the loader keeps them), without and with HJB (3 Adam iterations through the
 // checkpointed VAE decoder, chunks of 4 frames), plus the decode and the peak RSS. One process per case.
 //
-//   npm run bench -- animate [f32] [f32_hjb] [bf16] [bf16_hjb] [--steps 4] [--frames 16] [--size 256] [--hjb-steps 1]
+//   npm run bench -- animate [f32] [f32_hjb] [bf16] [bf16_hjb] [--steps 4] [--frames 16] [--size 256] [--hjb-steps 1] [--hjb-face-window]
 //                            [--hjb-iters 3] [--no-decode] [--device cuda]
 //
 // HJB is active on the first --hjb-steps steps (default 1: an HJB step on this CPU takes many minutes); its
@@ -25,7 +25,7 @@ import type { PixelBox } from '../src/pipeline/face-boxes.ts';
 import { nativeBf16 } from './engine.ts';
 import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
 
-interface Settings { steps: number; frames: number; size: number; hjbSteps: number; hjbIters: number; decode: boolean; device: Device }
+interface Settings { steps: number; frames: number; size: number; hjbSteps: number; hjbIters: number; hjbWindow: 'full' | 'face'; decode: boolean; device: Device }
 
 interface Row {
   case: string;
@@ -78,7 +78,7 @@ function runCase(name: string, s: Settings): Row {
   let decodeSeconds = NaN;
   pipe.call(inputs, {
     numInferenceSteps: s.steps, minGuidanceScale: 1, maxGuidanceScale: 3, tileSize: 16, tileOverlap: 4, decodeChunkSize: 4, seed: 3,
-    hjb: hjb ? { startStep: 0, endStep: s.hjbSteps - 1, iterations: s.hjbIters, decodeChunkSize: 4 } : undefined,
+    hjb: hjb ? { startStep: 0, endStep: s.hjbSteps - 1, iterations: s.hjbIters, decodeChunkSize: 4, window: s.hjbWindow } : undefined,
     outputType: s.decode ? 'frames' : 'latents',
     onProgress: (p) => {
       const now = performance.now();
@@ -112,7 +112,7 @@ export async function run(args: string[]): Promise<void> {
   const di = args.indexOf('--device');
   const settings: Settings = {
     steps: option(args, 'steps', 4), frames: option(args, 'frames', 16), size: option(args, 'size', 256),
-    hjbSteps: option(args, 'hjb-steps', 1), hjbIters: option(args, 'hjb-iters', 3), decode: !args.includes('--no-decode'), device: (di >= 0 ? args[di + 1] : 'cpu') as Device,
+    hjbSteps: option(args, 'hjb-steps', 1), hjbIters: option(args, 'hjb-iters', 3), hjbWindow: args.includes('--hjb-face-window') ? 'face' : 'full', decode: !args.includes('--no-decode'), device: (di >= 0 ? args[di + 1] : 'cpu') as Device,
   };
   const only = args.find((a) => a.startsWith('--case='))?.slice(7);
   if (only) {
