@@ -124,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
   const cases = wanted.length ? CASES.filter((c) => wanted.includes(c)) : CASES;
   console.log(`animate benchmark: full-size StableAnimator on random weights, ${settings.frames} frames ${settings.size}x${settings.size}, ` +
     `${settings.steps} steps, CFG on, ${torch.getNumThreads()} threads, ${settings.device}` +
-    `${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 kernels are emulated)'}; one process per case`);
+    `${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 GEMMs and convolutions run in f32)'}; one process per case`);
   const rows: Row[] = [];
   for (const c of cases) {
     const row = runCaseProcess<Row>(import.meta.url, c, args);

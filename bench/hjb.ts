@@ -176,7 +176,7 @@ export async function run(args: string[]): Promise<void> {
   if (unknown.length) throw new Error(`hjb bench: unknown case(s) ${unknown.join(', ')}; cases: ${CASES.join(', ')}, or margins`);
   const cases = wanted.length ? wanted : CASES.filter((c) => c.includes('f32'));
   console.log(`hjb benchmark: one HJB iteration, ${settings.frames} frames in chunks of ${settings.chunk}, face ${settings.face} of the frame wide, ` +
-    `full-size random weights, ${torch.getNumThreads()} threads${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 kernels are emulated)'}; one process per case`);
+    `full-size random weights, ${torch.getNumThreads()} threads${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 GEMMs and convolutions run in f32)'}; one process per case`);
   const rows: Row[] = [];
   for (const c of cases) {
     const row = runCaseProcess<Row>(import.meta.url, c, args);
