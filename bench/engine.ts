@@ -53,7 +53,7 @@ export async function run(args: string[]): Promise<void> {
   const threads = torch.getNumThreads();
   // --quick must finish in about a minute: it skips emulated bf16
   const dtypes: ('f32' | 'bf16')[] = quick && !nativeBf16() ? ['f32'] : ['f32', 'bf16'];
-  console.log(`engine benchmark (${quick ? 'quick' : 'full'}), ${threads} threads, libtorch ${torch.engineInfo().torchVersion}, dtypes ${dtypes.join('+')}${nativeBf16() ? '' : ' (this CPU has no native bf16: our bf16 GEMMs run in f32, Python's are emulated)'}`);
+  console.log(`engine benchmark (${quick ? 'quick' : 'full'}), ${threads} threads, libtorch ${torch.engineInfo().torchVersion}, dtypes ${dtypes.join('+')}${nativeBf16() ? '' : ' (this CPU has no native bf16: our bf16 GEMMs run in f32, Python PyTorch emulates them)'}`);
   const script = join(dirname(fileURLToPath(import.meta.url)), 'engine_torch.py');
   const py = spawnSync('/usr/bin/python3', [script, String(threads), dtypes.join(','), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' });
   if (py.status !== 0) {
