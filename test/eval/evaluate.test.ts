@@ -59,13 +59,13 @@ test('eval: chunked metrics equal the whole-sequence metrics; CSIM and pose dist
     assert.equal(big.csim?.against, 'reference');
     assert.ok(big.csim!.value > 0.97, `csim of a face with itself ${big.csim!.value}`);
 
-    // The CLI writes the same numbers as JSON; --fvd is refused with the reason.
+    // The CLI writes the same numbers as JSON; a missing --fvd weights file is an error (FVD itself: i3d-fvd.test.ts).
     const out = join(dir, 'metrics.json');
     assert.equal(await main(['eval', '--pred', join(dir, 'pred'), '--gt', join(dir, 'gt'), '-o', out, '--no-csim', '--no-pose']), 0);
     const written = JSON.parse(readFileSync(out, 'utf8'));
     assert.ok(Math.abs(written.ssim - m.ssim) < 1e-12 && Math.abs(written.l1 - m.l1) < 1e-12);
     assert.equal(written.csim, undefined);
-    assert.equal(await main(['eval', '--pred', join(dir, 'pred'), '--gt', join(dir, 'gt'), '-o', out, '--fvd', 'i3d.pt']), 1);
+    assert.equal(await main(['eval', '--pred', join(dir, 'pred'), '--gt', join(dir, 'gt'), '-o', out, '--fvd', join(dir, 'no-such-i3d.pt')]), 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
