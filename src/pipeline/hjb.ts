@@ -95,7 +95,7 @@ export interface HjbStepReport {
   finalLoss?: number;
 }
 
-/** ArcFace's input side. */
+/** ArcFace's input side (glintr100); a recognizer's own `config.inputSize` is used when it differs. */
 export const FACE_CROP_SIZE = 112;
 
 /** The reference's pixel round trip: [-1,1] decoder output -> clamp to [0,1]·255 -> ArcFace's [-1,1]. */
@@ -103,14 +103,14 @@ export function toArcFaceRange(images: Tensor): Tensor {
   return images.div(2).add(0.5).clamp(0, 1).mul(255).div(255).sub(0.5).div(0.5);
 }
 
-/** Crops each box of images [n,3,H,W] and resizes it bilinearly to 112x112 (align_corners=False) -> [m,3,112,112]. */
-export function cropFaces(images: Tensor, boxes: readonly (PixelBox | undefined)[]): { crops: Tensor; count: number } | undefined {
+/** Crops each box of images [n,3,H,W] and resizes it bilinearly to size x size (align_corners=False) -> [m,3,size,size]. */
+export function cropFaces(images: Tensor, boxes: readonly (PixelBox | undefined)[], size = FACE_CROP_SIZE): { crops: Tensor; count: number } | undefined {
   const crops: Tensor[] = [];
   boxes.forEach((box, k) => {
     if (!box) return;
     const [x1, y1, x2, y2] = box;
     const face = images.select(0, k).narrow(1, y1, y2 - y1).narrow(2, x1, x2 - x1).unsqueeze(0);
-    crops.push(torch.interpolateBilinear(face, [FACE_CROP_SIZE, FACE_CROP_SIZE], false));
+    crops.push(torch.interpolateBilinear(face, [size, size], false));
   });
   return crops.length ? { crops: torch.cat(crops, 0), count: crops.length } : undefined;
 }
@@ -162,7 +162,7 @@ export class HjbFaceOptimizer {
     if (this.faceFrames === 0) throw new Error('HJB: no frame has a face box, nothing to optimise');
     this.referenceEmbedding = torch.keep(torch.noGrad(() => torch.scope(() => {
       const dtype = this.recognizerDtype();
-      const face = cropFaces(toArcFaceRange(reference.to('f32')), [target.referenceBox]);
+      const face = cropFaces(toArcFaceRange(reference.to('f32')), [target.referenceBox], this.recognizer.config.inputSize);
       if (!face) throw new Error('HJB: the reference face box is empty');
       return this.recognizer.forward(face.crops.to(dtype)).to('f32');
     })));
@@ -231,7 +231,7 @@ export class HjbFaceOptimizer {
       total += torch.scope(() => {
         const latents = z.narrow(0, s, len).div(this.vae.scalingFactor).to(this.vaeDtype());
         const { images, boxes: inWindow } = this.window.decode(this.vae, latents, boxes);
-        const faces = cropFaces(toArcFaceRange(images.to('f32')), inWindow);
+        const faces = cropFaces(toArcFaceRange(images.to('f32')), inWindow, this.recognizer.config.inputSize);
         if (!faces) return 0;
         const emb = this.recognizer.forward(faces.crops.to(this.recognizerDtype())).to('f32');
         const cos = torch.cosineSimilarity(emb, this.referenceEmbedding.expand([faces.count, -1]), 1, 1e-8);

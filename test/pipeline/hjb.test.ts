@@ -16,6 +16,8 @@ import {
 import { cropFaces, eulerFromX0, fullFrameWindow, HjbFaceOptimizer, toArcFaceRange, type HjbDecodeWindow } from '../../src/pipeline/hjb.ts';
 import type { Keypoint, PersonPose } from '../../src/pose/keypoints.ts';
 import { ID_DIM, randomImage, randomPoses, svdScheduler, tinyComponents } from './tiny.ts';
+import * as nn from '../../src/nn/index.ts';
+import { IResNet } from '../../src/models/face/iresnet.ts';
 
 torch.setNumThreads(1);
 
@@ -41,6 +43,20 @@ test('HJB lowers the face loss on the optimised latent at every active step, and
   assert.ok(Math.abs(result.hjb[1].lr - 0.1 * (1 - 1 / 3)) < 1e-12);
   // no weight received a gradient: only the latent is optimised
   for (const m of [components.unet, components.vae, components.faceRecognizer]) assert.ok(m.parameters().every((p) => p.grad === undefined));
+});
+
+test('a recognizer with another input side (the miniature face-ID net, 32 px) gets crops of its size', () => {
+  const small = nn.withInit({ seed: 4 }, () => new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stemWidth: 8, numFeatures: ID_DIM, inputSize: 32 }));
+  const hjb = new HjbFaceOptimizer(components.vae, small, reference, target, { iterations: 1, decodeChunkSize: 4, window: 'full' });
+  const x0 = torch.randn([1, frames, 4, 8, 8], new torch.Generator(12));
+  const manual = torch.noGrad(() => {
+    const images = toArcFaceRange(components.vae.decode(x0.squeeze(0).div(components.vae.scalingFactor), frames));
+    const { crops } = cropFaces(images, target.frameBoxes, 32)!;
+    assert.deepEqual(crops.shape, [3, 3, 32, 32]);
+    const refEmb = small.forward(cropFaces(toArcFaceRange(reference), [box], 32)!.crops);
+    return torch.cosineSimilarity(small.forward(crops), refEmb.expand([3, -1]), 1).neg().add(1).abs().mean([]).item();
+  });
+  assert.ok(Math.abs(hjb.faceLoss(x0) - manual) < 1e-5, `${hjb.faceLoss(x0)} vs ${manual}`);
 });
 
 test('optimize (full window): Adam on x0 only, the loss is mean |1 − cos| over the frames with a face, the update is Euler from z0', () => {
