@@ -22,7 +22,6 @@ import { keyList } from '../src/models/weights-layout.ts';
 import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../src/sampling/euler-discrete.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents } from '../src/pipeline/animate.ts';
 import type { PixelBox } from '../src/pipeline/face-boxes.ts';
-import { nativeBf16 } from './engine.ts';
 import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
 
 interface Settings { steps: number; frames: number; size: number; hjbSteps: number; hjbIters: number; hjbWindow: 'full' | 'face'; decode: boolean; device: Device }
@@ -124,7 +123,7 @@ export async function run(args: string[]): Promise<void> {
   const cases = wanted.length ? CASES.filter((c) => wanted.includes(c)) : CASES;
   console.log(`animate benchmark: full-size StableAnimator on random weights, ${settings.frames} frames ${settings.size}x${settings.size}, ` +
     `${settings.steps} steps, CFG on, ${torch.getNumThreads()} threads, ${settings.device}` +
-    `${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 GEMMs and convolutions run in f32)'}; one process per case`);
+    `${torch.nativeBf16 ? '' : ' (no native bf16 on this CPU: bf16 GEMMs and convolutions run in f32)'}; one process per case`);
   const rows: Row[] = [];
   for (const c of cases) {
     const row = runCaseProcess<Row>(import.meta.url, c, args);
@@ -136,5 +135,5 @@ export async function run(args: string[]): Promise<void> {
   }
   printTable(rows.map((r) => ({ case: r.case, per_step: r.seconds_per_step ?? NaN, per_hjb_step: r.seconds_per_hjb_step ?? NaN, decode: r.decode_seconds ?? NaN, rss_mb: r.peak_rss_mb })));
   const merged = mergeRows('animate', rows.map((r) => ({ ...r, settings })), (r) => r.case, CASES);
-  console.log(`wrote ${writeResult('animate', { threads: torch.getNumThreads(), nativeBf16: nativeBf16(), rows: merged })}`);
+  console.log(`wrote ${writeResult('animate', { threads: torch.getNumThreads(), nativeBf16: torch.nativeBf16, rows: merged })}`);
 }

@@ -11,11 +11,6 @@ function attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor): torch.Ten
   return torch.matmul(p, v);
 }
 
-/** bf16 kernels are fast only with AVX512-BF16 or AMX (elsewhere our GEMMs/convs run bf16 in f32: src/torch/bf16-gemm.ts). */
-export function nativeBf16(): boolean {
-  return torch.nativeBf16;
-}
-
 function ours(quick: boolean, dtypes: ('f32' | 'bf16')[]): Record<string, number> {
   const reps = quick ? 2 : 10;
   const g = new torch.Generator(0);
@@ -52,8 +47,8 @@ export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const threads = torch.getNumThreads();
   // --quick must finish in about a minute: it skips emulated bf16
-  const dtypes: ('f32' | 'bf16')[] = quick && !nativeBf16() ? ['f32'] : ['f32', 'bf16'];
-  console.log(`engine benchmark (${quick ? 'quick' : 'full'}), ${threads} threads, libtorch ${torch.engineInfo().torchVersion}, dtypes ${dtypes.join('+')}${nativeBf16() ? '' : ' (this CPU has no native bf16: our bf16 GEMMs run in f32, Python PyTorch emulates them)'}`);
+  const dtypes: ('f32' | 'bf16')[] = quick && !torch.nativeBf16 ? ['f32'] : ['f32', 'bf16'];
+  console.log(`engine benchmark (${quick ? 'quick' : 'full'}), ${threads} threads, libtorch ${torch.engineInfo().torchVersion}, dtypes ${dtypes.join('+')}${torch.nativeBf16 ? '' : ' (this CPU has no native bf16: our bf16 GEMMs run in f32, Python PyTorch emulates them)'}`);
   const script = join(dirname(fileURLToPath(import.meta.url)), 'engine_torch.py');
   const py = spawnSync('/usr/bin/python3', [script, String(threads), dtypes.join(','), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' });
   if (py.status !== 0) {
@@ -65,5 +60,5 @@ export async function run(args: string[]): Promise<void> {
     name, ours_ms: mine[name], torch_ms: theirs[name], ratio: mine[name] / theirs[name],
   }));
   printTable(rows);
-  console.log(`wrote ${writeResult('engine', { threads, quick, nativeBf16: nativeBf16(), rows })}`);
+  console.log(`wrote ${writeResult('engine', { threads, quick, nativeBf16: torch.nativeBf16, rows })}`);
 }

@@ -26,7 +26,6 @@ import { keyList } from '../src/models/weights-layout.ts';
 import type { PixelBox } from '../src/pipeline/face-boxes.ts';
 import { HjbFaceOptimizer, type HjbWindowKind } from '../src/pipeline/hjb.ts';
 import { DEFAULT_HJB_MARGIN, latentBox, latentFactor, unionLatentBox } from '../src/pipeline/hjb-window.ts';
-import { nativeBf16 } from './engine.ts';
 import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
 
 interface Settings { frames: number; chunk: number; face: number; margin: number }
@@ -176,7 +175,7 @@ export async function run(args: string[]): Promise<void> {
   if (unknown.length) throw new Error(`hjb bench: unknown case(s) ${unknown.join(', ')}; cases: ${CASES.join(', ')}, or margins`);
   const cases = wanted.length ? wanted : CASES.filter((c) => c.includes('f32'));
   console.log(`hjb benchmark: one HJB iteration, ${settings.frames} frames in chunks of ${settings.chunk}, face ${settings.face} of the frame wide, ` +
-    `full-size random weights, ${torch.getNumThreads()} threads${nativeBf16() ? '' : ' (no native bf16 on this CPU: bf16 GEMMs and convolutions run in f32)'}; one process per case`);
+    `full-size random weights, ${torch.getNumThreads()} threads${torch.nativeBf16 ? '' : ' (no native bf16 on this CPU: bf16 GEMMs and convolutions run in f32)'}; one process per case`);
   const rows: Row[] = [];
   for (const c of cases) {
     const row = runCaseProcess<Row>(import.meta.url, c, args);
@@ -187,5 +186,5 @@ export async function run(args: string[]): Promise<void> {
   // rows measured on fewer frames carry a suffix: order them by the case they start with
   const order = (n: string) => CASES.findIndex((c) => n.startsWith(c));
   const merged = mergeRows('hjb', rows, (r) => r.name, CASES).sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name));
-  console.log(`wrote ${writeResult('hjb', { threads: torch.getNumThreads(), nativeBf16: nativeBf16(), rows: merged })}`);
+  console.log(`wrote ${writeResult('hjb', { threads: torch.getNumThreads(), nativeBf16: torch.nativeBf16, rows: merged })}`);
 }

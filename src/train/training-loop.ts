@@ -38,6 +38,11 @@ export interface TrainingLoopOptions {
   log?: (line: string) => void;
 }
 
+/** The small trainers' schedule: linear warmup over min(100, steps/10) steps, cosine down to 5% of lr. */
+export function warmupCosine(lr: number, steps: number): nn.LrSchedule {
+  return nn.cosineWithWarmup(lr, steps, { warmupSteps: Math.min(100, Math.floor(steps / 10)), minLr: lr * 0.05 });
+}
+
 export interface TrainingLoopResult {
   step: number;
   losses: number[];

@@ -11,7 +11,7 @@ import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../../m
 import { clipPreprocess } from '../../models/svd/image-preprocess.ts';
 import { savePretrained } from '../../models/svd/pretrained.ts';
 import { imageToTensor } from '../../pipeline/inputs.ts';
-import { runTrainingLoop, type TrainingLoopResult } from '../training-loop.ts';
+import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../training-loop.ts';
 import { clipBatches } from './clip-batches.ts';
 import { MINI_IMAGE_ENCODER_CONFIG, MINI_SIZE } from './configs.ts';
 
@@ -57,7 +57,7 @@ export async function trainMiniImageEncoder(o: MiniImageEncoderOptions): Promise
   const embed = (images: Tensor) => encoder.forward(clipPreprocess(images, { size: encoder.config.imageSize })).imageEmbeds;
   const loop = await runTrainingLoop({
     name: 'mini-image-encoder', outDir: o.outDir, model: encoder, params, optimizer, steps: o.steps, settings,
-    lr: nn.cosineWithWarmup(settings.lr, o.steps, { warmupSteps: Math.min(100, Math.floor(o.steps / 10)), minLr: settings.lr * 0.05 }),
+    lr: warmupCosine(settings.lr, o.steps),
     maxGradNorm: 1, checkpointEvery: o.checkpointEvery, resume: o.resume, stopAfter: o.stopAfter, log: o.log,
     lossAt: async (step) => {
       const samples = await data.batch(step);

@@ -10,7 +10,7 @@ import { AutoencoderKLTemporalDecoder } from '../../models/svd/autoencoder.ts';
 import { savePretrained } from '../../models/svd/pretrained.ts';
 import { batchTensors } from '../animator/denoising-loss.ts';
 import { mixSeed } from '../seeds.ts';
-import { runTrainingLoop, type TrainingLoopResult } from '../training-loop.ts';
+import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../training-loop.ts';
 import { clipBatches } from './clip-batches.ts';
 import { MINI_SIZE, MINI_VAE_CONFIG } from './configs.ts';
 
@@ -56,7 +56,7 @@ export async function trainMiniVae(o: MiniVaeOptions): Promise<MiniVaeResult> {
   const optimizer = new nn.AdamW(params, { lr: settings.lr, weightDecay: 0 });
   const loop = await runTrainingLoop({
     name: 'mini-vae', outDir: o.outDir, model: vae, params, optimizer, steps: o.steps, settings,
-    lr: nn.cosineWithWarmup(settings.lr, o.steps, { warmupSteps: Math.min(100, Math.floor(o.steps / 10)), minLr: settings.lr * 0.05 }),
+    lr: warmupCosine(settings.lr, o.steps),
     maxGradNorm: 1, checkpointEvery: o.checkpointEvery, resume: o.resume, stopAfter: o.stopAfter, log: o.log,
     lossAt: async (step) => {
       const samples = await data.batch(step);
