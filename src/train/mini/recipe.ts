@@ -67,7 +67,11 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
   });
   const data = await readSynthDataset(dirs.data);
   const labels = new Map(data.clips.map((c) => [c.clip, c.path]));
-  trainView(dirs.data, dirs.train, data.split.clips.train.map((c) => labels.get(c)!));
+  trainView(dirs.data, dirs.train, data.split.clips.train.map((c) => {
+    const path = labels.get(c);
+    if (!path) throw new Error(`${join(dirs.data, 'split.json')}: training clip "${c}" is not in identities.json`);
+    return path;
+  }));
   log(`  ${data.split.clips.train.length} training clips; held out: ${data.split.heldOutIdentities.length} identities, ${data.split.heldOutMotions.length} motions`);
 
   log('stage 2/5: VAE');
