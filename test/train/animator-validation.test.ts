@@ -21,7 +21,8 @@ import { TINY_BUCKETS, writeTinyDataset } from './helpers.ts';
 
 torch.setNumThreads(1);
 
-const PHOTO = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'photos', 'face_1.png');
+// a shipped CC0 photo (../shared's portraits are research-only and absent from a user's clone)
+const PHOTO = join(import.meta.dirname, '..', 'eval', 'fixtures', 'camera_cc0_256.png');
 const root = mkdtempSync(join(tmpdir(), 'sa-train-val-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
