@@ -17,7 +17,7 @@ class TinyConvNet extends nn.Module {
 
 export const engineDemo: Command = {
   summary: 'train a tiny conv net on the libtorch engine and print the loss going down',
-  usage: 'stable-animator demo [--steps N] [--seed S]',
+  usage: 'stable-animator engine [--steps N] [--seed S]',
   async run(args) {
     const { values } = parseArgs({ args, options: { steps: { type: 'string', default: '300' }, seed: { type: 'string', default: '0' } } });
     const steps = Number(values.steps), seed = Number(values.seed);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { alignCommand } from './align.ts';
 import { animate } from './animate.ts';
 import { dataset } from './dataset.ts';
+import { demo } from './demo.ts';
 import { engineDemo } from './engine-demo.ts';
 import { evalCommand } from './eval.ts';
 import { faces } from './faces.ts';
@@ -27,7 +28,8 @@ const posesWithAlign: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  demo: engineDemo,
+  demo,
+  engine: engineDemo,
   animate,
   poses: posesWithAlign,
   faces,

@@ -4,7 +4,7 @@
 // DWPose dump (real video, upper body) is placed with a random zoom and shift.
 
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readBvh } from '../pose/bvh.ts';
 import type { Bvh } from '../pose/bvh.ts';
 import { readPoseFile } from '../pose/keypoint-json.ts';
@@ -21,25 +21,32 @@ export interface Motion {
   frames: number;
 }
 
+/** One motion: a .bvh capture or a keypoint .json (ours or a DWPose dump), named after the file. */
+export async function loadMotionFile(path: string): Promise<Motion> {
+  const name = basename(path).replace(/\.(bvh|json)$/, '');
+  if (path.endsWith('.bvh')) {
+    const bvh = await readBvh(path);
+    const stride = Math.max(1, Math.round(1 / bvh.frameTime / 30));
+    return { name, source: 'bvh', bvh, frames: Math.ceil(bvh.frameCount / stride) };
+  }
+  if (path.endsWith('.json')) {
+    const sequence = await readPoseFile(path);
+    return { name, source: 'dwpose', sequence, frames: sequence.frames.length };
+  }
+  throw new Error(`${path}: expected a motion as .bvh or keypoint .json`);
+}
+
 /** Every .bvh of `dir`/bvh and .json of `dir`/dwpose, sorted by name within each source. */
 export async function loadMotions(dir: string): Promise<Motion[]> {
   const list = async (sub: string, ext: string) => {
     try {
-      return (await readdir(join(dir, sub))).filter((f) => f.endsWith(ext)).sort();
+      return (await readdir(join(dir, sub))).filter((f) => f.endsWith(ext)).sort().map((f) => join(dir, sub, f));
     } catch {
       return [];
     }
   };
   const out: Motion[] = [];
-  for (const file of await list('bvh', '.bvh')) {
-    const bvh = await readBvh(join(dir, 'bvh', file));
-    const stride = Math.max(1, Math.round(1 / bvh.frameTime / 30));
-    out.push({ name: file.replace(/\.bvh$/, ''), source: 'bvh', bvh, frames: Math.ceil(bvh.frameCount / stride) });
-  }
-  for (const file of await list('dwpose', '.json')) {
-    const sequence = await readPoseFile(join(dir, 'dwpose', file));
-    out.push({ name: file.replace(/\.json$/, ''), source: 'dwpose', sequence, frames: sequence.frames.length });
-  }
+  for (const file of [...await list('bvh', '.bvh'), ...await list('dwpose', '.json')]) out.push(await loadMotionFile(file));
   if (out.length === 0) throw new Error(`synth: no motion in ${dir}: expected bvh/*.bvh or dwpose/*.json`);
   return out;
 }

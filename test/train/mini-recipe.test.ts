@@ -1,14 +1,15 @@
 // The miniature recipe end to end at toy sizes: synthetic data, the three training stages, the export in the
 // released layout; then the exported folder loads through the same code as the real weights and animates.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import { StableAnimatorPipeline } from '../../src/pipeline/animate.ts';
 import { loadComponents, resolveWeightPaths } from '../../src/pipeline/components.ts';
-import { runMiniRecipe } from '../../src/train/mini/recipe.ts';
+import { main } from '../../src/cli/main.ts';
+import { readMiniatureInfo, runMiniRecipe } from '../../src/train/mini/recipe.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mini-recipe-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -48,10 +49,30 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   }, { numInferenceSteps: 2, tileSize: 2, tileOverlap: 1, seed: 1 });
   assert.deepEqual(result.frames!.shape, [2, 3, 128, 128]);
   assert.ok(Number.isFinite(result.frames!.sum().item()));
+
+  // what the demo needs to know of the data, and the demo itself on the toy export (HJB on step 0)
+  const info = readMiniatureInfo(out);
+  assert.deepEqual([info.seed, info.identities, info.size, info.frames], [0, 3, 128, 4]);
+  assert.equal(info.heldOutIdentities.length, 1);
+  const demoOut = join(root, 'demo');
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (m: string) => printed.push(m);
+  try {
+    assert.equal(await main(['demo', '--weights', out, '--out', demoOut, '--frames', '3', '--steps', '2', '--motion', join(MOTION, 'bvh', 'ad_dab.bvh')]), 0);
+  } finally {
+    console.log = log;
+  }
+  for (const f of ['out.mp4', 'side-by-side.mp4', 'frames.png', 'index.html']) assert.ok(existsSync(join(demoOut, f)), f);
+  const scores = /L1 ([\d.]+) +PSNR ([\d.]+) +SSIM ([-\d.]+) +CSIM ([-\d.]+) +Dis ([\d.]+) \(misaligned: ([\d.]+)\)/.exec(printed.join('\n'));
+  assert.ok(scores, printed.join('\n'));
+  const [l1, psnr, , , dis, misaligned] = scores.slice(1).map(Number);
+  assert.ok(l1! > 0 && l1! < 1 && psnr! > 0, printed.join('\n'));
+  assert.ok(dis! < misaligned!, `the learned alignment brings the poses closer: ${dis} vs ${misaligned}`);
+  assert.match(readFileSync(join(demoOut, 'index.html'), 'utf8'), /Scores against the ground truth/);
 });
 
 test('mini CLI: usage and option errors', async () => {
-  const { main } = await import('../../src/cli/main.ts');
   const errors: string[] = [];
   const orig = console.error;
   console.error = (m: string) => errors.push(m);

@@ -62,8 +62,8 @@ export function miniTrainConfig(o: MiniAnimatorOptions): TrainConfig {
   const size = o.size ?? MINI_SIZE;
   return resolveTrainConfig({
     data: o.data, output: o.outDir, fromScratch: true, buckets: [{ name: 'rec', width: size, height: size }],
-    numFrames: MINI_FRAMES, frameStride: 2, steps: o.steps, lr: 2e-4, lrSchedule: 'cosine', warmupSteps: Math.min(200, Math.floor(o.steps / 10)),
-    minLr: 2e-5, maxGradNorm: 1, gradientCheckpointing: false, emaDecay: 0.999,
+    numFrames: MINI_FRAMES, frameStride: 2, steps: o.steps, lr: 3e-4, lrSchedule: 'cosine', warmupSteps: Math.min(100, Math.floor(o.steps / 10)),
+    minLr: 2e-5, maxGradNorm: 1, gradientCheckpointing: false, emaDecay: 0.99,
     trainable: { poseNet: true, faceEncoder: true, unet: 'all' }, faceEmbeddings: 'arcface', seed: o.seed ?? 0,
     logEvery: 25, checkpointEvery: 250, keepCheckpoints: 2, validateEvery: 0, vaeEncodeChunk: MINI_FRAMES, threads: 0,
     ...o.train,

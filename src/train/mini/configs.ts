@@ -4,7 +4,7 @@
 
 /** Frame side and frames per training clip. */
 export const MINI_SIZE = 128;
-export const MINI_FRAMES = 8;
+export const MINI_FRAMES = 4;
 
 /** Temporal VAE: 4 levels (latent = 1/8 of the frame, as SVD's), widths 32..64 (the decoder's GroupNorm needs 32). */
 export const MINI_VAE_CONFIG = {

@@ -6,7 +6,7 @@
 //   5. export      a weights folder in the released layout, which `animate --weights` and the demo load
 // The face-ID network (weights/faceid) and the alignment block (weights/align) are trained by their own
 // commands and shipped; the recipe reuses them.
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as torch from '../../torch/index.ts';
 import type { RawTensor } from '../../torch/index.ts';
@@ -18,6 +18,7 @@ import { loadFaceIdWeights } from '../face-id.ts';
 import { clipVisionConfigFromJson } from '../../models/svd/clip-vision.ts';
 import { readModelConfig } from '../../models/svd/pretrained.ts';
 import { miniUnetConfig, trainMiniAnimator } from './animator-stage.ts';
+import { MINI_FRAMES, MINI_SIZE } from './configs.ts';
 import { trainMiniImageEncoder } from './image-encoder-stage.ts';
 import { trainMiniVae } from './vae-stage.ts';
 
@@ -43,7 +44,7 @@ export interface MiniRecipeOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
-export const MINI_RECIPE_DEFAULTS = { identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 1500, imageEncoder: 600, animator: 3000 } };
+export const MINI_RECIPE_DEFAULTS = { identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 600, imageEncoder: 300, animator: 1500 } };
 
 /** A folder whose path lists name the training clips only (absolute paths), for the trainers. */
 function trainView(dataRoot: string, viewRoot: string, clips: readonly string[]): void {
@@ -91,8 +92,37 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
   }
   log('stage 5/5: export');
   const tokens = clipVisionConfigFromJson(readModelConfig(dirs.encoder, 'CLIPVisionModelWithProjection')).projectionDim;
-  exportMiniWeights({ out: o.out, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, animatorFinal: finalDir, faceIdDir, unetConfig: miniUnetConfig(tokens, o.unetConfig) });
+  const info: MiniatureInfo = {
+    seed, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, heldOutIdentities: data.split.heldOutIdentities,
+    heldOutMotions: data.split.heldOutMotions, size: MINI_SIZE, frames: MINI_FRAMES, steps,
+  };
+  exportMiniWeights({ out: o.out, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, animatorFinal: finalDir, faceIdDir, unetConfig: miniUnetConfig(tokens, o.unetConfig), info });
   log(`wrote ${o.out}`);
+}
+
+/** What the demo and the ablations need to know of the data the miniature was trained on. */
+export interface MiniatureInfo {
+  /** The synthetic dataset's seed and identity count (identities are a function of both: runIdentities). */
+  seed: number;
+  identities: number;
+  heldOutIdentities: string[];
+  heldOutMotions: string[];
+  size: number;
+  /** Frames per training clip: the window length at inference. */
+  frames: number;
+  steps: { vae: number; imageEncoder: number; animator: number };
+}
+
+export const MINIATURE_INFO_FILE = 'miniature.json';
+
+export function readMiniatureInfo(weights: string): MiniatureInfo {
+  const path = join(weights, MINIATURE_INFO_FILE);
+  if (!existsSync(path)) throw new Error(`${path}: not found; expected a miniature exported by 'stable-animator mini train' (weights/mini)`);
+  const info = JSON.parse(readFileSync(path, 'utf8')) as MiniatureInfo;
+  for (const k of ['seed', 'identities', 'heldOutIdentities', 'heldOutMotions', 'size', 'frames'] as const) {
+    if (info[k] === undefined) throw new Error(`${path}: no "${k}"`);
+  }
+  return info;
 }
 
 /** Copies `src` to `dst` through a temporary name. */
@@ -107,7 +137,9 @@ function copyAtomic(src: string, dst: string): void {
  * Animation/face_id.safetensors, and stable-video-diffusion-img2vid-xt/{unet/config.json, vae/, image_encoder/,
  * scheduler/}. Written into a temporary folder, then renamed over `out`.
  */
-export function exportMiniWeights(o: { out: string; vaeDir: string; imageEncoderDir: string; animatorFinal: string; faceIdDir: string; unetConfig: Record<string, unknown> }): void {
+export function exportMiniWeights(o: {
+  out: string; vaeDir: string; imageEncoderDir: string; animatorFinal: string; faceIdDir: string; unetConfig: Record<string, unknown>; info: MiniatureInfo;
+}): void {
   const tmp = `${o.out}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   const sub = (...p: string[]) => {
@@ -125,6 +157,7 @@ export function exportMiniWeights(o: { out: string; vaeDir: string; imageEncoder
   writeFileSync(join(sub(SVD_DIR, 'scheduler'), 'scheduler_config.json'), `${JSON.stringify({ _class_name: 'EulerDiscreteScheduler', ...SVD_XT_SCHEDULER_CONFIG }, null, 2)}\n`);
   for (const f of ['config.json', 'diffusion_pytorch_model.safetensors']) copyAtomic(join(o.vaeDir, f), join(sub(SVD_DIR, 'vae'), f));
   for (const f of ['config.json', 'model.safetensors']) copyAtomic(join(o.imageEncoderDir, f), join(sub(SVD_DIR, 'image_encoder'), f));
+  writeFileSync(join(tmp, MINIATURE_INFO_FILE), `${JSON.stringify(o.info, null, 2)}\n`);
   rmSync(o.out, { recursive: true, force: true });
   renameSync(tmp, o.out);
 }

@@ -1,0 +1,113 @@
+// A held-out case through the whole StableAnimator++ path: align the perturbed driving poses to the reference,
+// draw them, animate (optionally with HJB), and score the output against the ground truth. Shared by
+// `stable-animator demo` and `stable-animator ablate`, so both measure the same thing.
+//
+// Scores: L1, PSNR, SSIM over whole frames; CSIM = cosine between the face-ID embeddings of the reference's
+// face and of each output frame's face, cropped where the ground truth has it (no detector finds the
+// synthetic faces; a face drawn elsewhere scores low, as it should); Dis = body-keypoint distance between the
+// aligned and the ground-truth poses (normalised coordinates).
+import * as torch from '../torch/index.ts';
+import type { Image } from '../io/image.ts';
+import { alignPoseFrames, type AlignMethod } from '../models/align/align-frames.ts';
+import type { LearnedAlignment } from '../models/align/learned-alignment.ts';
+import type { IResNet } from '../models/face/iresnet.ts';
+import { l1, psnr, ssim } from '../eval/image-metrics.ts';
+import { framesToTensor } from '../eval/evaluate.ts';
+import { poseDistance } from '../eval/pose-distance.ts';
+import { StableAnimatorPipeline, type StableAnimatorComponents, type StepProgress } from '../pipeline/animate.ts';
+import { clipBox, faceBoxesFromPoses } from '../pipeline/face-boxes.ts';
+import type { HjbOptions, HjbStepReport } from '../pipeline/hjb.ts';
+import { imageToTensor, posesToTensor } from '../pipeline/inputs.ts';
+import { framesToImages } from '../pipeline/outputs.ts';
+import type { PoseFrame } from '../pose/keypoints.ts';
+import { renderPose } from '../pose/render.ts';
+import { embedFace } from '../train/mini/face-id-embedder.ts';
+import type { HeldOutCase } from './held-out-case.ts';
+
+export interface CaseSettings {
+  align: AlignMethod;
+  /** Needed for align 'learned'. */
+  alignModel?: LearnedAlignment;
+  /** HJB face optimisation; off when undefined. */
+  hjb?: HjbOptions;
+  steps: number;
+  guidance: number;
+  seed: number;
+  /** Frames per window (the miniature's training clip length) and the overlap of windows. */
+  tileSize: number;
+  tileOverlap: number;
+  onProgress?: (p: StepProgress) => void;
+}
+
+export interface CaseMetrics {
+  l1: number;
+  psnr: number;
+  ssim: number;
+  csim: number;
+  dis: number;
+}
+
+export interface CaseResult {
+  aligned: PoseFrame[];
+  drivingSkeletons: Image[];
+  alignedSkeletons: Image[];
+  output: Image[];
+  metrics: CaseMetrics;
+  hjb: HjbStepReport[];
+  seconds: number;
+}
+
+const cosine = (a: Float32Array, b: Float32Array) => {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) [ab, aa, bb] = [ab + a[i]! * b[i]!, aa + a[i]! * a[i]!, bb + b[i]! * b[i]!];
+  return ab / Math.sqrt(aa * bb);
+};
+
+/** Mean CSIM over the frames where the ground truth shows a face; NaN when none does. */
+export function caseCsim(recognizer: IResNet, c: HeldOutCase, output: readonly Image[]): number {
+  const ref = embedFace(recognizer, c.reference, c.referenceFaceBox);
+  const sims = output.flatMap((frame, f) => {
+    const box = c.truthFaceBoxes[f];
+    return box ? [cosine(ref, embedFace(recognizer, frame, box))] : [];
+  });
+  return sims.length > 0 ? sims.reduce((s, v) => s + v, 0) / sims.length : Number.NaN;
+}
+
+/** Body Dis of aligned poses against the ground truth, over frames where both show the person. */
+export function caseDis(c: HeldOutCase, aligned: readonly PoseFrame[]): number {
+  const pairs = aligned.flatMap((f, i) => (f.persons[0] && c.truthPoses[i]!.persons[0] ? [[f.persons[0], c.truthPoses[i]!.persons[0]] as const] : []));
+  return poseDistance(pairs.map((p) => p[0]), pairs.map((p) => p[1])).mean;
+}
+
+export async function animateCase(c: HeldOutCase, components: StableAnimatorComponents, s: CaseSettings): Promise<CaseResult> {
+  const recognizer = components.faceRecognizer;
+  if (!recognizer) throw new Error('animateCase: the components have no face recognizer (needed for the face embedding and CSIM)');
+  const started = performance.now();
+  const size = c.size;
+  const { frames: aligned } = alignPoseFrames(c.referencePose, c.driving, { method: s.align, model: s.alignModel, refSize: [size, size] });
+  const drivingSkeletons = c.driving.map((f) => renderPose(f, size, size));
+  const alignedSkeletons = aligned.map((f) => renderPose(f, size, size));
+  const faceTarget = s.hjb
+    ? { referenceBox: clipBox(c.referenceFaceBox, size, size)!, frameBoxes: faceBoxesFromPoses(aligned, size, size) }
+    : undefined;
+  const embedding = embedFace(recognizer, c.reference, c.referenceFaceBox);
+  const reference = imageToTensor(c.reference);
+  const poses = await posesToTensor(alignedSkeletons, size, size);
+  const result = new StableAnimatorPipeline(components).call(
+    { reference, poses, faceEmbedding: torch.tensor(embedding), faceTarget },
+    {
+      numInferenceSteps: s.steps, minGuidanceScale: s.guidance, maxGuidanceScale: s.guidance, seed: s.seed,
+      tileSize: s.tileSize, tileOverlap: s.tileOverlap, hjb: s.hjb, onProgress: s.onProgress,
+    },
+  );
+  const output = framesToImages(result.frames!);
+  for (const t of [reference, poses, result.frames!, result.latents]) t.dispose();
+  const [pred, truth] = [framesToTensor(output), framesToTensor(c.truth)];
+  const metrics: CaseMetrics = {
+    l1: l1(pred, truth), psnr: psnr(pred, truth), ssim: ssim(pred, truth),
+    csim: caseCsim(recognizer, c, output), dis: caseDis(c, aligned),
+  };
+  pred.dispose();
+  truth.dispose();
+  return { aligned, drivingSkeletons, alignedSkeletons, output, metrics, hjb: result.hjb, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,15 @@
+// The miniature's inference settings, shared by the demo and the ablations.
+import type { HjbOptions } from '../pipeline/hjb.ts';
+
+export const DEMO_DEFAULTS = {
+  weights: 'weights/mini', out: 'demo', motion: 'assets/motion/bvh/ad_dab.bvh',
+  frames: 16, steps: 25, guidance: 2.5, seed: 0, tileOverlap: 1,
+};
+
+/**
+ * HJB as the reference runs it (3 Adam iterations, lr 0.1, decaying), on all but the last 4 steps (the
+ * reference: steps 0..20 of 25). Whole frames are decoded: at 128x128 the miniature's decode is cheap.
+ */
+export function demoHjb(steps: number): HjbOptions {
+  return { startStep: 0, endStep: Math.max(0, steps - 5), iterations: 3, lr: 0.1, window: 'full' };
+}
