@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
+import type { Tensor } from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
 import { IdAdapterProcessor, idAdapterFromAttention } from '../../src/models/animator/id-adapter.ts';
 import { Attention } from '../../src/models/svd/attention.ts';
@@ -104,4 +105,47 @@ test('ID-Adapter: a forward leaves no tensor behind but its output', () => {
     attn.forward(hidden, ehs).dispose();
     assert.equal(torch.liveTensors(), before);
   });
+});
+
+test('ID-Adapter alignDistribution false adds the face branch as is: to_out(H + IP) by hand, unlike the default', () => {
+  const build = (alignDistribution?: boolean) => nn.withInit({ seed: 5 }, () => {
+    const attn = new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16, bias: false, outBias: true });
+    attn.setProcessor(new IdAdapterProcessor(32, 24, { numTokens: 4, alignDistribution }));
+    return attn.eval();
+  });
+  const plain = build(false);
+  const aligned = build();
+  const proc = plain.processor as IdAdapterProcessor;
+  assert.equal(proc.alignDistribution, false);
+  assert.equal((aligned.processor as IdAdapterProcessor).alignDistribution, true);
+  // same parameters either way: same keys, and the same seed gives the same values
+  const sdPlain = plain.stateDict();
+  assert.deepEqual([...sdPlain.keys()], [...aligned.stateDict().keys()]);
+  for (const [k, v] of aligned.stateDict()) assert.equal(v.sub(sdPlain.get(k)!).abs().max().item(), 0, k);
+
+  const g = new torch.Generator(9);
+  const hidden = torch.randn([3, 6, 32], g);
+  const ehs = torch.randn([3, 2 + 4, 24], g);
+  torch.noGrad(() => {
+    // softmax(q·kᵀ/√d)·v per head, written out rather than through the attention's own kernel
+    const heads = (x: Tensor) => x.view([3, -1, 2, 16]).transpose(1, 2);
+    const attend = (q: Tensor, k: Tensor, v: Tensor) =>
+      torch.matmul(torch.softmax(torch.matmul(heads(q), heads(k).transpose(2, 3)).div(4), -1), heads(v)).transpose(1, 2).flatten(2);
+    const q = torch.linear(hidden, plain.to_q.weight);
+    const ctx = ehs.narrow(1, 0, 2);
+    const face = ehs.narrow(1, 2, 4);
+    const h = attend(q, torch.linear(ctx, plain.to_k.weight), torch.linear(ctx, plain.to_v.weight));
+    const ip = attend(q, torch.linear(face, proc.id_to_k.weight), torch.linear(face, proc.id_to_v.weight));
+    const out = plain.to_out.at(0) as nn.Linear;
+    const expected = torch.linear(h.add(ip), out.weight, out.bias);
+    const got = plain.forward(hidden, ehs);
+    assert.ok(relError(got, expected) <= 1e-5, `${relError(got, expected)}`);
+    assert.ok(relError(aligned.forward(hidden, ehs), expected) > 1e-2, 'alignment must change the output');
+  });
+});
+
+test('idAdapterFromAttention passes alignDistribution through', () => {
+  const attn = nn.withInit({ device: 'meta' }, () => new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16 }));
+  assert.equal(idAdapterFromAttention(attn, 4, { alignDistribution: false }).alignDistribution, false);
+  assert.equal(idAdapterFromAttention(attn, 4).alignDistribution, true);
 });

@@ -58,3 +58,14 @@ test('a fresh StableAnimator UNet starts its ID-Adapters as copies of to_k/to_v'
 test('loading is strict: a checkpoint without the ID-Adapter keys is refused, naming them', () => {
   assert.throws(() => StableAnimatorUNet.fromCheckpoint(WEIGHTS[0], { config }), /missing keys \(32\)[\s\S]*attn2\.processor\.id_to_k\.weight/);
 });
+
+test('alignDistribution false reaches every ID-Adapter, loads the same unet weights, and changes the output', () => {
+  assert.ok(nn.withInit({ device: 'meta' }, () => StableAnimatorUNet.fromConfig(config)).spatialCrossAttentions()
+    .every(([, a]) => (a.processor as IdAdapterProcessor).alignDistribution));
+  const unet = StableAnimatorUNet.fromCheckpoint(WEIGHTS, { config, alignDistribution: false });
+  assert.equal(unet.alignDistribution, false);
+  assert.ok(unet.spatialCrossAttentions().every(([, a]) => (a.processor as IdAdapterProcessor).alignDistribution === false));
+  const out = torch.noGrad(() => unet.forward(input('sample'), input('timestep'), input('encoder_hidden_states'), input('added_time_ids'),
+    { poseLatents: input('pose_latents') }));
+  assert.ok(relError(out, outputs.get('sample')!) > 1e-3, 'the unaligned face branch must change the sample');
+});

@@ -16,8 +16,8 @@ function tinyEncoder(): FusionFaceId {
 
 test('FusionFaceId matches the reference on face_encoder_tiny (1e-5 of max|ref|)', () => {
   const model = tinyEncoder();
-  assert.equal(model.fusion_model.layers.at(0).at(0) instanceof PerceiverAttention, true);
-  assert.equal((model.fusion_model.layers.at(0).at(0) as PerceiverAttention).heads, 1);
+  assert.equal(model.fusion_model!.layers.at(0).at(0) instanceof PerceiverAttention, true);
+  assert.equal((model.fusion_model!.layers.at(0).at(0) as PerceiverAttention).heads, 1);
   const inputs = loadFixture(DIR, 'inputs.safetensors');
   const outputs = loadFixture(DIR, 'output.safetensors');
   const idEmbeds = get(inputs, 'id_embeds');
@@ -51,7 +51,7 @@ test('FusionFaceId state dict equals face_encoder.pth keys, shapes and order (57
 
 test('FacePerceiver proj_out is zero-initialised: a fresh encoder outputs norm_out(0) = its bias', () => {
   const model = nn.withInit({ seed: 1 }, () => new FusionFaceId(64, 32, 48, 4));
-  const proj = model.fusion_model.proj_out;
+  const proj = model.fusion_model!.proj_out;
   assert.equal(proj.weight.abs().max().item(), 0);
   assert.equal(proj.bias!.abs().max().item(), 0);
   const g = new torch.Generator(2);
@@ -101,4 +101,25 @@ test('FusionFaceId: a forward leaves no tensor behind but its output', () => {
     model.forward(id, clip).dispose();
     assert.equal(torch.liveTensors(), before);
   });
+});
+
+test('FusionFaceId refine false: no Perceiver, forward = faceTokens, keys proj/norm only, loads a full state dict minus fusion_model', () => {
+  const full = tinyEncoder();
+  const bare = nn.withInit({ seed: 4 }, () => new FusionFaceId(64, 32, 48, 4, { refine: false }));
+  assert.equal(bare.refine, false);
+  assert.equal(bare.fusion_model, undefined);
+  assert.deepEqual([...bare.stateDict().keys()],
+    ['proj.0.weight', 'proj.0.bias', 'proj.2.weight', 'proj.2.bias', 'norm.weight', 'norm.bias']);
+  assert.equal(bare.parameters().length, 6);
+  const kept = new Map([...full.stateDict()].filter(([k]) => !k.startsWith('fusion_model.')));
+  bare.loadStateDict(kept); // strict: every key present, none extra
+  const inputs = loadFixture(DIR, 'inputs.safetensors');
+  const idEmbeds = get(inputs, 'id_embeds');
+  torch.noGrad(() => {
+    const tokens = bare.forward(idEmbeds, get(inputs, 'clip_embeds'));
+    assert.equal(tokens.sub(bare.faceTokens(idEmbeds)).abs().max().item(), 0);
+    // the loaded proj/norm are the reference's: its tokens before the Perceiver
+    assert.ok(relError(tokens, get(loadFixture(DIR, 'output.safetensors'), 'face_tokens_before_perceiver')) <= 1e-5);
+  });
+  assert.throws(() => bare.loadStateDict(full.stateDict()), /unexpected keys[^]*fusion_model/);
 });

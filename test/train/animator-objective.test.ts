@@ -1,7 +1,7 @@
 // The training objective against independent expectations: the reference's σ sampler (k-diffusion's
 // rand_cosine_interpolated) against a closed form derived by hand, the eq. 25 loss and the face-mask resize on
 // hand-computed cases, the conditioning-dropout thresholds (and that they reach the UNet's inputs), and the
-// learning-rate schedules' values.
+// learning-rate schedules' values, and the faceMaskLoss ablation (eq. 25 with a zero mask).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
@@ -10,6 +10,7 @@ import { createRng } from '../../src/util/rng.ts';
 import { batchTensors, conditioningKeeps, denoisingLoss, drawSample, type LossConfig } from '../../src/train/animator/denoising-loss.ts';
 import { faceWeightedLoss, masksToLatent, REFERENCE_SIGMA_SAMPLING, sampleSigma, sigmaCosineInterpolated } from '../../src/train/animator/edm.ts';
 import type { LoadedSample } from '../../src/train/animator/clip-loader.ts';
+import { resolveTrainConfig } from '../../src/train/animator/train-config.ts';
 import { ID_DIM, tinyComponents } from '../pipeline/tiny.ts';
 
 torch.setNumThreads(1); // the shared CI machine: one thread is ~10x faster than two under load
@@ -105,6 +106,16 @@ test('face masks to the latent size: nearest neighbour picks pixels (2i, 2j) of 
   assert.deepEqual(Array.from(masksToLatent(torch.tensor(tall, { shape: [1, 1, 1, 8, 4] }), 4, 2).data<'f32'>()), [0, 2, 20, 22, 40, 42, 60, 62]);
 });
 
+/** A 2-frame 64x64 sample; the first frame's face mask covers it all, the second has none. */
+function syntheticSample(): LoadedSample {
+  const S = 64;
+  const img = (k: number) => ({ width: S, height: S, channels: 3 as const, data: Uint8Array.from({ length: S * S * 3 }, (_, i) => (i * 37 + k * 11) & 255) });
+  return {
+    clip: 'synthetic', bucket: 'rec', width: S, height: S, frames: [0, 1], reference: 2, images: [img(0), img(1)], poses: [img(2), img(3)],
+    masks: [new Uint8Array(S * S).fill(1), new Uint8Array(S * S)], referenceImage: img(4), faceEmbedding: new Float32Array(ID_DIM).fill(0.3),
+  };
+}
+
 test('conditioning dropout: r < 2p drops the CLIP token, p <= r < 3p the reference latent; the drops reach the UNet', () => {
   const p = 0.1;
   // 3p is 0.30000000000000004 in floating point, as in the reference: r = 0.3 still drops the reference
@@ -122,12 +133,7 @@ test('conditioning dropout: r < 2p drops the CLIP token, p <= r < 3p the referen
   // wired into the loss: same σ and noise, only r changes. Keeping everything (r = 0.35, 0.9) gives the same
   // loss bit for bit; each drop pattern gives another.
   const models = tinyComponents(0);
-  const S = 64;
-  const img = (k: number) => ({ width: S, height: S, channels: 3 as const, data: Uint8Array.from({ length: S * S * 3 }, (_, i) => (i * 37 + k * 11) & 255) });
-  const sample: LoadedSample = {
-    clip: 'synthetic', bucket: 'rec', width: S, height: S, frames: [0, 1], reference: 2, images: [img(0), img(1)], poses: [img(2), img(3)],
-    masks: [new Uint8Array(S * S).fill(1), new Uint8Array(S * S)], referenceImage: img(4), faceEmbedding: new Float32Array(ID_DIM).fill(0.3),
-  };
+  const sample = syntheticSample();
   const cfg: LossConfig = { conditioningDropout: p, noiseAugStrength: 0.02, fps: 7, motionBucketId: 127, sigma: REFERENCE_SIGMA_SAMPLING };
   const base = drawSample(0, 0, 0, REFERENCE_SIGMA_SAMPLING);
   const loss = (r: number) => torch.noGrad(() => torch.scope(() => denoisingLoss(models, batchTensors([sample], ID_DIM), [{ ...base, sigma: 1, dropout: r }], cfg).item()));
@@ -150,4 +156,31 @@ test('learning-rate schedules: warmup then cosine to minLr, and constant, at giv
   close(cos(7), 5.5e-4, 1e-12, 'half way');
   const constant = nn.constantWithWarmup(lr, 4);
   assert.deepEqual([0, 1, 2, 3, 4, 100].map(constant), [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3]);
+});
+
+test('faceMaskLoss false: the loss is eq. 25 with an all-zero mask, the loss of the same sample with its masks cleared', () => {
+  // Same draws throughout. With the sample's masks all zero, the default path is faceWeightedLoss(..., 0 mask)
+  // by construction; faceMaskLoss false on the masked sample must give that value bit for bit.
+  const models = tinyComponents(0);
+  const masked = syntheticSample();
+  const cleared: LoadedSample = { ...masked, masks: masked.masks.map((m) => new Uint8Array(m.length)) };
+  const cfg: LossConfig = { conditioningDropout: 0.1, noiseAugStrength: 0.02, fps: 7, motionBucketId: 127, sigma: REFERENCE_SIGMA_SAMPLING };
+  const draws = [{ ...drawSample(0, 0, 0, REFERENCE_SIGMA_SAMPLING), sigma: 1, dropout: 0.9 }];
+  const loss = (s: LoadedSample, faceMaskLoss?: boolean) =>
+    torch.noGrad(() => torch.scope(() => denoisingLoss(models, batchTensors([s], ID_DIM), draws, { ...cfg, faceMaskLoss }).item()));
+  const plain = loss(masked, false);
+  assert.equal(plain, loss(cleared));
+  assert.equal(loss(cleared, false), plain);
+  // the default weights the masked frame twice, so it is larger
+  const weighted = loss(masked);
+  assert.equal(loss(masked, true), weighted);
+  assert.ok(weighted > plain, `${weighted} vs ${plain}`);
+});
+
+test('train config: faceMaskLoss defaults to true, takes false, and a non-boolean is refused naming the field', () => {
+  const base = { data: '/d', output: '/o' };
+  assert.equal(resolveTrainConfig(base, 'train.json').faceMaskLoss, true);
+  assert.equal(resolveTrainConfig({ ...base, faceMaskLoss: false }, 'train.json').faceMaskLoss, false);
+  assert.throws(() => resolveTrainConfig({ ...base, faceMaskLoss: 'no' }, 'train.json'), /^Error: train\.json: 'faceMaskLoss' must be true or false, found "no"$/);
+  assert.throws(() => resolveTrainConfig({ ...base, faceMaskLoss: 0 }, 'train.json'), /'faceMaskLoss' must be true or false, found 0/);
 });

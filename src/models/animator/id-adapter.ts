@@ -16,6 +16,11 @@ export interface IdAdapterOptions {
   scale?: number;
   /** Added to the face branch's std before dividing (1e-5). */
   eps?: number;
+  /**
+   * Re-normalise the face branch to the context branch's statistics (true, the released model). False adds
+   * it as is (IP-Adapter style), the paper's ablation without distribution alignment; same parameters.
+   */
+  alignDistribution?: boolean;
 }
 
 /** Install with `attn.setProcessor(p)` on a cross-attention (attn2) whose context ends with the face tokens. */
@@ -25,6 +30,7 @@ export class IdAdapterProcessor extends nn.Module implements AttentionProcessor 
   readonly numTokens: number;
   readonly scale: number;
   readonly eps: number;
+  readonly alignDistribution: boolean;
 
   /** hiddenSize: the attention's inner width (heads·dim_head); crossAttentionDim: the encoder-state width. */
   constructor(readonly hiddenSize: number, readonly crossAttentionDim: number, opts: IdAdapterOptions = {}) {
@@ -32,6 +38,7 @@ export class IdAdapterProcessor extends nn.Module implements AttentionProcessor 
     this.numTokens = opts.numTokens ?? 4;
     this.scale = opts.scale ?? 1.0;
     this.eps = opts.eps ?? 1e-5;
+    this.alignDistribution = opts.alignDistribution ?? true;
     this.id_to_k = new nn.Linear(crossAttentionDim, hiddenSize, { bias: false });
     this.id_to_v = new nn.Linear(crossAttentionDim, hiddenSize, { bias: false });
   }
@@ -44,6 +51,7 @@ export class IdAdapterProcessor extends nn.Module implements AttentionProcessor 
    *   IP' = (IP − mean(IP)) · std(H) / (std(IP) + eps) + mean(H)     (dims 1,2; unbiased std)
    *   out = to_out(H + scale · IP')
    *
+   * With alignDistribution false: out = to_out(H + scale · IP).
    * All-zero encoder states (the CFG uncond branch) give H = IP = 0, std 0, so IP' = 0.
    */
   forward(attn: Attention, hidden: Tensor, encoderHiddenStates?: Tensor): Tensor {
@@ -62,12 +70,17 @@ export class IdAdapterProcessor extends nn.Module implements AttentionProcessor 
       const q = attn.to_q.forward(hidden);
       const h = attn.attend(q, attn.to_k.forward(ctx), attn.to_v.forward(ctx));
       const ip = attn.attend(q, this.id_to_k.forward(face), this.id_to_v.forward(face));
-      const [sdH, muH] = torch.stdMean(h, [1, 2], 1, true);
-      const [sdI, muI] = torch.stdMean(ip, [1, 2], 1, true);
-      const aligned = ip.sub(muI).mul(sdH.div(sdI.add(this.eps))).add(muH);
+      const aligned = this.alignDistribution ? this.align(ip, h) : ip;
       const mixed = this.scale === 1 ? h.add(aligned) : h.add(aligned.mul(this.scale));
       return attn.projectOut(mixed);
     });
+  }
+
+  /** IP' : ip moved to h's mean and std over tokens and channels (dims 1,2; unbiased std). */
+  private align(ip: Tensor, h: Tensor): Tensor {
+    const [sdH, muH] = torch.stdMean(h, [1, 2], 1, true);
+    const [sdI, muI] = torch.stdMean(ip, [1, 2], 1, true);
+    return ip.sub(muI).mul(sdH.div(sdI.add(this.eps))).add(muH);
   }
 }
 

@@ -19,6 +19,8 @@ export interface StableAnimatorUNetOptions {
   numFaceTokens?: number;
   /** Weight of the aligned face branch in every ID-Adapter (1.0 in the reference). */
   idScale?: number;
+  /** Distribution alignment of the face branch in every ID-Adapter (true; false: the paper's ablation). */
+  alignDistribution?: boolean;
 }
 
 export interface StableAnimatorUNetLoadOptions extends StableAnimatorUNetOptions {
@@ -33,12 +35,15 @@ export interface StableAnimatorUNetLoadOptions extends StableAnimatorUNetOptions
 
 export class StableAnimatorUNet extends UNetSpatioTemporalConditionModel {
   readonly idScale: number;
+  readonly alignDistribution: boolean;
 
   constructor(config: Partial<UNetSpatioTemporalConfig> = {}, opts: StableAnimatorUNetOptions = {}) {
     const numFaceTokens = opts.numFaceTokens ?? NUM_FACE_TOKENS;
     super(config, { numFaceTokens });
     this.idScale = opts.idScale ?? 1.0;
-    this.setSpatialCrossAttentionProcessors((attn) => idAdapterFromAttention(attn, numFaceTokens, { scale: this.idScale }));
+    this.alignDistribution = opts.alignDistribution ?? true;
+    this.setSpatialCrossAttentionProcessors((attn) =>
+      idAdapterFromAttention(attn, numFaceTokens, { scale: this.idScale, alignDistribution: this.alignDistribution }));
   }
 
   /** From a diffusers config object (unknown fields such as _class_name or num_tokens are ignored). */

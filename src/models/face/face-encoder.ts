@@ -1,6 +1,7 @@
 // StableAnimator's global content-aware face encoder (`id_encoder.py` FusionFaceId): the ArcFace
 // embedding is projected to `numTokens` face tokens, which a Perceiver then refines by attending
 // to the CLIP image embedding of the whole reference image. Keys as in `face_encoder.pth`.
+// `refine: false` drops the Perceiver (the paper's "w/o Face Encoder" ablation): the tokens are norm(proj(id)).
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
@@ -17,24 +18,35 @@ export interface FusionFaceIdConfig {
   numTokens: number;
 }
 
+export interface FusionFaceIdOptions {
+  /**
+   * Refine the face tokens with the Perceiver over the CLIP embedding (true, the released model). False:
+   * no `fusion_model` at all, so the state dict holds only proj.* and norm.* and a trainer sees no unused weights.
+   */
+  refine?: boolean;
+}
+
 export const FACE_ENCODER_CONFIG: FusionFaceIdConfig = { crossAttentionDim: 1024, idEmbeddingsDim: 512, clipEmbeddingsDim: 1024, numTokens: 4 };
 
 export class FusionFaceId extends nn.Module {
   /** Linear(id, 2·id) -> GELU -> Linear(2·id, tokens·cross). */
   proj: nn.Sequential;
   norm: nn.LayerNorm;
-  fusion_model: FacePerceiver;
+  fusion_model?: FacePerceiver;
   readonly config: FusionFaceIdConfig;
+  readonly refine: boolean;
 
-  constructor(crossAttentionDim = 1024, idEmbeddingsDim = 512, clipEmbeddingsDim = 1024, numTokens = 4) {
+  constructor(crossAttentionDim = 1024, idEmbeddingsDim = 512, clipEmbeddingsDim = 1024, numTokens = 4, opts: FusionFaceIdOptions = {}) {
     super();
     this.config = { crossAttentionDim, idEmbeddingsDim, clipEmbeddingsDim, numTokens };
+    this.refine = opts.refine ?? true;
     this.proj = new nn.Sequential([
       new nn.Linear(idEmbeddingsDim, idEmbeddingsDim * 2),
       new nn.GELU(),
       new nn.Linear(idEmbeddingsDim * 2, crossAttentionDim * numTokens),
     ]);
     this.norm = new nn.LayerNorm(crossAttentionDim);
+    if (!this.refine) return;
     // depth, head width and feed-forward multiple are fixed in the reference, not constructor arguments
     this.fusion_model = new FacePerceiver({
       dim: crossAttentionDim, depth: 4, dimHead: 64, heads: Math.floor(crossAttentionDim / 64),
@@ -51,7 +63,8 @@ export class FusionFaceId extends nn.Module {
   /**
    * idEmbeds: [B, idEmbeddingsDim] (raw, un-normalised ArcFace embedding); clipEmbeds: [B, Lc,
    * clipEmbeddingsDim] (the projected CLIP image embedding, Lc = 1) -> [B, numTokens, crossAttentionDim].
-   * The reference's `shortcut` option is off everywhere, so the output is the Perceiver's alone.
+   * The reference's `shortcut` option is off everywhere, so the output is the Perceiver's alone; without
+   * refinement it is faceTokens(idEmbeds) (clipEmbeds still checked, so both variants take the same inputs).
    */
   forward(idEmbeds: Tensor, clipEmbeds: Tensor): Tensor {
     if (idEmbeds.ndim !== 2 || idEmbeds.size(1) !== this.config.idEmbeddingsDim) {
@@ -60,13 +73,16 @@ export class FusionFaceId extends nn.Module {
     if (clipEmbeds.ndim !== 3 || clipEmbeds.size(2) !== this.config.clipEmbeddingsDim) {
       throw new Error(`FusionFaceId: clipEmbeds must be [B, L, ${this.config.clipEmbeddingsDim}], got [${clipEmbeds.shape}]`);
     }
-    return torch.scope(() => this.fusion_model.forward(this.faceTokens(idEmbeds), clipEmbeds));
+    const fusion = this.fusion_model;
+    if (!fusion) return this.faceTokens(idEmbeds);
+    return torch.scope(() => fusion.forward(this.faceTokens(idEmbeds), clipEmbeds));
   }
 
   /** Loads `face_encoder.pth` (or a .safetensors with its keys): built on 'meta', loaded strictly, eval mode. */
-  static fromCheckpoint(path: string, opts: CheckpointOptions & { config?: FusionFaceIdConfig } = {}): FusionFaceId {
+  static fromCheckpoint(path: string, opts: CheckpointOptions & FusionFaceIdOptions & { config?: FusionFaceIdConfig } = {}): FusionFaceId {
     const c = opts.config ?? FACE_ENCODER_CONFIG;
-    const model = nn.withInit({ device: 'meta' }, () => new FusionFaceId(c.crossAttentionDim, c.idEmbeddingsDim, c.clipEmbeddingsDim, c.numTokens));
+    const model = nn.withInit({ device: 'meta' }, () =>
+      new FusionFaceId(c.crossAttentionDim, c.idEmbeddingsDim, c.clipEmbeddingsDim, c.numTokens, { refine: opts.refine }));
     return loadCheckpointInto(model, path, opts);
   }
 }

@@ -8,7 +8,8 @@
 //      dropped
 //   5. x_t = x0 + σ·ε; UNet on [x_t/sqrt(σ²+1), reference latent] at timestep 0.25·ln σ, PoseNet features
 //      added after conv_in, added time ids [fps−1, motion bucket, noise aug]
-//   6. eq. 25 loss with the face masks at the latent size
+//   6. eq. 25 loss with the face masks at the latent size (all-zero masks with faceMaskLoss false: the plain
+//      EDM-weighted loss, the paper's ablation)
 //
 // Every random draw of a sample comes from its own seed (drawSample): σ and r from a JS generator, the
 // tensors from one torch generator in the order above, so a sample's loss does not depend on which process or
@@ -46,6 +47,8 @@ export interface LossConfig {
   autocast?: DType;
   /** Frames per VAE encode call (memory); default all. The noise drawn depends on it. */
   vaeEncodeChunk?: number;
+  /** Weight face pixels twice (eq. 25's 1 + M); default true. False: M = 0, the ablation without the face mask. */
+  faceMaskLoss?: boolean;
 }
 
 export interface SampleDraws {
@@ -173,6 +176,7 @@ export function denoisingLoss(m: TrainModels, batch: BatchTensors, draws: readon
       return m.unet.forward(sample.to(ud), timesteps, encoderStates.to(ud), timeIds, { poseLatents: pose.to(ud) });
     });
     // 6: eq. 25
-    return faceWeightedLoss(out, frozen.xt, frozen.x0, draws.map((d) => d.sigma), masksToLatent(batch.masks, h, w));
+    const mask = masksToLatent(batch.masks, h, w);
+    return faceWeightedLoss(out, frozen.xt, frozen.x0, draws.map((d) => d.sigma), cfg.faceMaskLoss === false ? torch.zerosLike(mask) : mask);
   });
 }

@@ -56,6 +56,8 @@ export interface TrainConfig {
   pMean: number;
   pStd: number;
   vaeEncodeChunk: number;
+  /** Eq. 25's face-mask weighting (1 + M); false: the plain EDM-weighted loss (the paper's ablation). */
+  faceMaskLoss: boolean;
   /** Faces of reference frames: ArcFace embeddings ('arcface', needs arcface/arcfaceOnnx) or zeros. */
   faceEmbeddings: 'arcface' | 'zeros';
   seed: number;
@@ -104,6 +106,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'data' | 'output'> = {
   pMean: 0.7,
   pStd: 1.6,
   vaeEncodeChunk: 16,
+  faceMaskLoss: true,
   faceEmbeddings: 'arcface',
   seed: 0,
   logEvery: 10,
@@ -126,7 +129,7 @@ const KINDS: Record<string, Kind | readonly string[]> = {
   warmupSteps: 'int', minLr: 'number', adamBeta1: 'prob', adamBeta2: 'prob', adamEps: 'number', weightDecay: 'number',
   maxGradNorm: 'number', mixedPrecision: ['no', 'bf16', 'f16'], gradientCheckpointing: 'boolean', emaDecay: 'prob',
   conditioningDropout: 'prob', noiseAugStrength: 'number', fps: 'number', motionBucketId: 'number',
-  sigmaSampling: ['reference', 'lognormal'], pMean: 'number', pStd: 'number', vaeEncodeChunk: 'posint',
+  sigmaSampling: ['reference', 'lognormal'], pMean: 'number', pStd: 'number', vaeEncodeChunk: 'posint', faceMaskLoss: 'boolean',
   faceEmbeddings: ['arcface', 'zeros'], seed: 'int', logEvery: 'posint', checkpointEvery: 'posint', keepCheckpoints: 'posint',
   validateEvery: 'int', validationFrames: 'posint', validationSteps: 'posint', validationGuidance: 'number', validationClip: 'string',
   device: 'string', threads: 'int', exportWeights: 'boolean', buckets: 'buckets' as Kind, trainable: 'trainable' as Kind,
