@@ -7,9 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
-import { writeImage, type Image } from '../io/image.ts';
+import { writeImage } from '../io/image.ts';
 import { writeHtmlReport } from '../io/html-report.ts';
-import { sideBySide, type Panel } from '../io/side-by-side.ts';
+import { sideBySide, stackRows, type Panel } from '../io/side-by-side.ts';
 import { isAlignMethod, ALIGN_METHODS, type AlignMethod } from '../models/align/align-frames.ts';
 import { LearnedAlignment } from '../models/align/learned-alignment.ts';
 import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
@@ -92,19 +92,6 @@ export const demo: Command = {
   },
 };
 
-/** Images of one width stacked top to bottom. */
-function frameSheet(rows: readonly Image[]): Image {
-  const width = rows[0]!.width;
-  const height = rows.reduce((h, r) => h + r.height, 0);
-  const data = new Uint8Array(width * height * 3);
-  let y = 0;
-  for (const r of rows) {
-    data.set(r.data, y * width * 3);
-    y += r.height;
-  }
-  return { width, height, channels: 3, data };
-}
-
 async function writeDemo(out: string, c: HeldOutCase, r: CaseResult, s: { identity: string; motion: string; align: AlignMethod; hjb: boolean; steps: number; guidance: number; seed: number }): Promise<void> {
   mkdirSync(out, { recursive: true });
   const panels: Panel[] = [
@@ -118,7 +105,7 @@ async function writeDemo(out: string, c: HeldOutCase, r: CaseResult, s: { identi
   await writeFrames(join(out, 'out.mp4'), r.output, { fps: 8 });
   await writeFrames(join(out, 'side-by-side.mp4'), combined, { fps: 8 });
   const every = Math.max(1, Math.floor(combined.length / 4));
-  await writeImage(join(out, 'frames.png'), frameSheet(combined.filter((_, i) => i % every === 0).slice(0, 4)));
+  await writeImage(join(out, 'frames.png'), stackRows(combined.filter((_, i) => i % every === 0).slice(0, 4)));
   const m = r.metrics;
   await writeHtmlReport(join(out, 'index.html'), 'stable-animator demo: the miniature StableAnimator++', [
     { kind: 'text', text: `Reference: held-out identity ${s.identity}. Driving: held-out motion ${s.motion} (${c.truth.length} frames), ` +

@@ -1,5 +1,6 @@
 // `stable-animator <command>`: each command lives in its own file and registers here.
 import { readFileSync } from 'node:fs';
+import { ablate } from './ablate.ts';
 import { alignCommand } from './align.ts';
 import { animate } from './animate.ts';
 import { dataset } from './dataset.ts';
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
   synth,
   train,
   mini,
+  ablate,
 };
 
 function version(): string {

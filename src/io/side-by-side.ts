@@ -62,3 +62,17 @@ export function sideBySide(panels: readonly Panel[], opts: SideBySideOptions = {
   }
   return out;
 }
+
+/** Images of one width stacked top to bottom (a still of several side-by-side frames). */
+export function stackRows(rows: readonly Image[]): Image {
+  const width = rows[0]!.width;
+  const bad = rows.find((r) => r.width !== width || r.channels !== 3);
+  if (bad) throw new Error(`stackRows: every row must be RGB and ${width} wide, got ${bad.width} wide with ${bad.channels} channels`);
+  const data = new Uint8Array(rows.reduce((n, r) => n + r.data.length, 0));
+  let offset = 0;
+  for (const r of rows) {
+    data.set(r.data, offset);
+    offset += r.data.length;
+  }
+  return { width, height: data.length / (width * 3), channels: 3, data };
+}

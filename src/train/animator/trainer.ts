@@ -97,10 +97,10 @@ function sigmaSampling(c: TrainConfig): SigmaSampling {
 function determinismSettings(c: TrainConfig, worldSize: number): Record<string, unknown> {
   const { seed, numFrames, frameStride, buckets, batchSize, gradientAccumulation, lr, lrSchedule, warmupSteps, minLr, adamBeta1, adamBeta2,
     adamEps, weightDecay, maxGradNorm, mixedPrecision, emaDecay, trainable, conditioningDropout, noiseAugStrength, fps, motionBucketId,
-    sigmaSampling: ss, pMean, pStd, vaeEncodeChunk, faceEmbeddings, steps } = c;
+    sigmaSampling: ss, pMean, pStd, vaeEncodeChunk, faceEmbeddings, faceMaskLoss, steps } = c;
   return { seed, numFrames, frameStride, buckets, batchSize, gradientAccumulation, globalBatch: batchSize * gradientAccumulation * worldSize,
     lr, lrSchedule, warmupSteps, minLr, adamBeta1, adamBeta2, adamEps, weightDecay, maxGradNorm, mixedPrecision, emaDecay, trainable,
-    conditioningDropout, noiseAugStrength, fps, motionBucketId, sigmaSampling: ss, pMean, pStd, vaeEncodeChunk, faceEmbeddings, steps };
+    conditioningDropout, noiseAugStrength, fps, motionBucketId, sigmaSampling: ss, pMean, pStd, vaeEncodeChunk, faceEmbeddings, faceMaskLoss, steps };
 }
 
 function readLog(path: string, upTo: number): LogRecord[] {
@@ -189,7 +189,7 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
 
   const lossConfig: LossConfig = {
     conditioningDropout: c.conditioningDropout, noiseAugStrength: c.noiseAugStrength, fps: c.fps, motionBucketId: c.motionBucketId,
-    sigma: sigmaSampling(c), autocast: mixedPrecisionDtype(c), vaeEncodeChunk: c.vaeEncodeChunk,
+    sigma: sigmaSampling(c), autocast: mixedPrecisionDtype(c), vaeEncodeChunk: c.vaeEncodeChunk, faceMaskLoss: c.faceMaskLoss,
   };
   const idDim = models.faceEncoder.config.idEmbeddingsDim;
   // one entry per micro-batch: this rank's samples

@@ -30,21 +30,31 @@ export interface MiniAnimatorOptions {
   train?: Record<string, unknown>;
   seed?: number;
   stopAfter?: number;
+  /** Model switches of the paper's ablations (default: the full model). */
+  variant?: MiniVariant;
   log?: (line: string) => void;
+}
+
+/** The ablations' model switches: ID-Adapter distribution alignment, Face Encoder refinement (both true: full). */
+export interface MiniVariant {
+  alignDistribution?: boolean;
+  refineFaceTokens?: boolean;
 }
 
 /**
  * Untrained UNet, PoseNet and Face Encoder around the trained VAE and image encoder; the token width of the
  * UNet's cross-attention and of the face tokens is the image encoder's projection width.
  */
-export function miniComponents(o: { vaeDir: string; imageEncoderDir: string; faceIdDim: number; unetConfig?: Record<string, unknown>; seed: number }): StableAnimatorComponents {
+export function miniComponents(o: {
+  vaeDir: string; imageEncoderDir: string; faceIdDim: number; unetConfig?: Record<string, unknown>; seed: number; variant?: MiniVariant;
+}): StableAnimatorComponents {
   const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(o.imageEncoderDir);
   const tokens = imageEncoder.config.projectionDim;
   const unetConfig = miniUnetConfig(tokens, o.unetConfig);
   const built = nn.withInit({ seed: o.seed }, () => ({
-    unet: StableAnimatorUNet.fromConfig(unetConfig, { numFaceTokens: MINI_FACE_TOKENS }),
+    unet: StableAnimatorUNet.fromConfig(unetConfig, { numFaceTokens: MINI_FACE_TOKENS, alignDistribution: o.variant?.alignDistribution }),
     poseNet: new PoseNet((unetConfig.block_out_channels as number[])[0]!),
-    faceEncoder: new FusionFaceId(tokens, o.faceIdDim, tokens, MINI_FACE_TOKENS),
+    faceEncoder: new FusionFaceId(tokens, o.faceIdDim, tokens, MINI_FACE_TOKENS, { refine: o.variant?.refineFaceTokens }),
   }));
   return {
     ...built, imageEncoder,
@@ -73,7 +83,7 @@ export function miniTrainConfig(o: MiniAnimatorOptions): TrainConfig {
 export async function trainMiniAnimator(o: MiniAnimatorOptions): Promise<TrainAnimatorResult & { components: StableAnimatorComponents }> {
   const config = miniTrainConfig(o);
   const components = miniComponents({
-    vaeDir: o.vaeDir, imageEncoderDir: o.imageEncoderDir, faceIdDim: o.faceId.config.numFeatures, unetConfig: o.unetConfig, seed: config.seed,
+    vaeDir: o.vaeDir, imageEncoderDir: o.imageEncoderDir, faceIdDim: o.faceId.config.numFeatures, unetConfig: o.unetConfig, seed: config.seed, variant: o.variant,
   });
   const result = await trainAnimator({ config, components, faceEmbedding: faceIdEmbedder(o.faceId), stopAfter: o.stopAfter, log: o.log });
   return { ...result, components };
