@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { evaluateAblation, trainVariants, TRAINED_VARIANTS, writeComparisonSheet, type AblationOptions, type TrainedVariantName } from '../demo/ablation.ts';
+import { ABLATION_ROWS, evaluateAblation, trainVariants, TRAINED_VARIANTS, writeComparisonSheet, type AblationOptions, type TrainedVariantName } from '../demo/ablation.ts';
 import { DEMO_DEFAULTS } from '../demo/settings.ts';
 import { SVD_DIR } from '../models/weights-layout.ts';
 import { readModelConfig } from '../models/svd/pretrained.ts';
@@ -13,14 +13,15 @@ import { readMiniatureInfo } from '../train/mini/recipe.ts';
 import type { Command } from './main.ts';
 import { DEFAULT_ALIGN_WEIGHTS } from './poses-align.ts';
 
-const D = { miniWork: 'runs/mini', work: 'runs/ablate', steps: 400, cases: 4, frames: 8, inferenceSteps: 15, motionDir: '../shared/data/motion' };
+const D = { miniWork: 'runs/mini', work: 'runs/ablate', steps: 600, cases: 4, frames: 8, inferenceSteps: 15, motionDir: '../shared/data/motion' };
 const USAGE = `stable-animator ablate [--mini-work ${D.miniWork}] [--weights ${DEMO_DEFAULTS.weights}] [--work ${D.work}] [--report DIR]
       [--steps ${D.steps}] [--cases ${D.cases}] [--frames ${D.frames}] [--inference-steps ${D.inferenceSteps}] [--guidance ${DEMO_DEFAULTS.guidance}]
-      [--motion-dir ${D.motionDir}] [--variants ${Object.keys(TRAINED_VARIANTS).join(',')}] [--train-only] [--threads N]
+      [--motion-dir ${D.motionDir}] [--variants ${Object.keys(TRAINED_VARIANTS).join(',')}] [--train-only] [--rows NAME,...] [--threads N]
 
   --mini-work   the miniature recipe's working folder (its data, VAE and image encoder are reused)
   --steps       training steps of each of the four animator variants (all at the same budget)
   --variants    train only these (e.g. two processes, one per core, each training two); --train-only skips the evaluation
+  --rows        evaluate (and report) only these rows: ${ABLATION_ROWS.map((a) => a.name).join(', ')}
   --report      default <work>/report: ablation.md, ablation.json, ablation.png`;
 
 export const ablate: Command = {
@@ -33,7 +34,7 @@ export const ablate: Command = {
         work: { type: 'string', default: D.work }, report: { type: 'string' }, steps: { type: 'string', default: String(D.steps) },
         cases: { type: 'string', default: String(D.cases) }, frames: { type: 'string', default: String(D.frames) },
         'inference-steps': { type: 'string', default: String(D.inferenceSteps) }, guidance: { type: 'string', default: String(DEMO_DEFAULTS.guidance) },
-        'motion-dir': { type: 'string', default: D.motionDir }, variants: { type: 'string' }, 'train-only': { type: 'boolean', default: false },
+        'motion-dir': { type: 'string', default: D.motionDir }, variants: { type: 'string' }, rows: { type: 'string' }, 'train-only': { type: 'boolean', default: false },
         threads: { type: 'string' },
       },
     });
@@ -47,12 +48,15 @@ export const ablate: Command = {
     const variants = values.variants?.split(',').map((v) => v.trim()) as TrainedVariantName[] | undefined;
     const unknown = variants?.find((v) => !(v in TRAINED_VARIANTS));
     if (unknown) throw new Error(`--variants: unknown variant '${unknown}' (known: ${Object.keys(TRAINED_VARIANTS).join(', ')})`);
+    const rows = values.rows?.split(',').map((r) => r.trim());
+    const badRow = rows?.find((r) => !ABLATION_ROWS.some((a) => a.name === r));
+    if (badRow) throw new Error(`--rows: unknown row '${badRow}' (known: ${ABLATION_ROWS.map((a) => a.name).join(', ')})`);
     if (values.threads !== undefined) torch.setNumThreads(int('threads'));
     const { _class_name: _, ...unetConfig } = readModelConfig(join(values.weights!, SVD_DIR, 'unet'), 'UNetSpatioTemporalConditionModel');
     const o: AblationOptions = {
       miniWork: values['mini-work']!, info: readMiniatureInfo(values.weights!), work: values.work!, steps: int('steps'), cases: int('cases'),
       frames: int('frames'), inferenceSteps: int('inference-steps'), guidance, motionDir: values['motion-dir']!, faceIdDir: 'weights/faceid',
-      alignDir: DEFAULT_ALIGN_WEIGHTS, variants, unetConfig, log: (l) => console.error(l),
+      alignDir: DEFAULT_ALIGN_WEIGHTS, variants, rows, unetConfig, log: (l) => console.error(l),
     };
     await trainVariants(o);
     if (values['train-only']) return 0;

@@ -76,6 +76,8 @@ export interface AblationOptions {
   variants?: readonly TrainedVariantName[];
   /** The shipped miniature's UNet config (weights/mini), so the variants have its size. */
   unetConfig: Record<string, unknown>;
+  /** Evaluate only these rows (default all), e.g. the full model's rows while the other variants still train. */
+  rows?: readonly string[];
   /** train.json fields over every variant's (tests: toy clip lengths). */
   train?: Record<string, unknown>;
   log: (line: string) => void;
@@ -142,7 +144,7 @@ export async function evaluateAblation(o: AblationOptions): Promise<AblationResu
   const loaded = new Map<TrainedVariantName, StableAnimatorComponents>();
   const rows: AblationResult['rows'] = [];
   const samples = new Map<string, Image[]>();
-  for (const row of ABLATION_ROWS) {
+  for (const row of ABLATION_ROWS.filter((r) => !o.rows || o.rows.includes(r.name))) {
     const perCase: CaseMetrics[] = [];
     for (const [k, c] of cases.entries()) {
       const dir = join(o.work, 'eval', row.name, c.name);

@@ -44,7 +44,7 @@ export interface MiniRecipeOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
-export const MINI_RECIPE_DEFAULTS = { identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 600, imageEncoder: 300, animator: 1500 } };
+export const MINI_RECIPE_DEFAULTS = { identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 600, imageEncoder: 300, animator: 2000 } };
 
 /** A folder whose path lists name the training clips only (absolute paths), for the trainers. */
 function trainView(dataRoot: string, viewRoot: string, clips: readonly string[]): void {
