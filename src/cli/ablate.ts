@@ -21,7 +21,7 @@ const USAGE = `stable-animator ablate [--mini-work ${D.miniWork}] [--weights ${D
   --mini-work   the miniature recipe's working folder (its data, VAE and image encoder are reused)
   --steps       training steps of each of the four animator variants (all at the same budget)
   --variants    train only these (e.g. two processes, one per core, each training two); --train-only skips the evaluation
-  --rows        evaluate (and report) only these rows: ${ABLATION_ROWS.map((a) => a.name).join(', ')}
+  --rows        train the variants of, evaluate and report only these rows: ${ABLATION_ROWS.map((a) => a.name).join(', ')}
   --report      default <work>/report: ablation.md, ablation.json, ablation.png`;
 
 export const ablate: Command = {
@@ -56,7 +56,9 @@ export const ablate: Command = {
     const o: AblationOptions = {
       miniWork: values['mini-work']!, info: readMiniatureInfo(values.weights!), work: values.work!, steps: int('steps'), cases: int('cases'),
       frames: int('frames'), inferenceSteps: int('inference-steps'), guidance, motionDir: values['motion-dir']!, faceIdDir: 'weights/faceid',
-      alignDir: DEFAULT_ALIGN_WEIGHTS, variants, rows, unetConfig, log: (l) => console.error(l),
+      alignDir: DEFAULT_ALIGN_WEIGHTS, rows, unetConfig, log: (l) => console.error(l),
+      // with --rows, only the variants those rows use are trained
+      variants: variants ?? (rows && [...new Set(ABLATION_ROWS.filter((a) => rows.includes(a.name)).map((a) => a.model))]),
     };
     await trainVariants(o);
     if (values['train-only']) return 0;

@@ -22,7 +22,7 @@ import { miniComponents, trainMiniAnimator, type MiniVariant } from '../train/mi
 import type { MiniatureInfo } from '../train/mini/recipe.ts';
 import { animateCase, type CaseMetrics } from './animate-case.ts';
 import { heldOutCase, type HeldOutCase } from './held-out-case.ts';
-import { demoHjb } from './settings.ts';
+import { DEMO_DEFAULTS, demoHjb } from './settings.ts';
 
 export interface TrainedVariant {
   model?: MiniVariant;
@@ -153,7 +153,7 @@ export async function evaluateAblation(o: AblationOptions): Promise<AblationResu
         if (!loaded.has(row.model)) loaded.set(row.model, loadVariant(o, row.model, recognizer));
         const r = await animateCase(c, loaded.get(row.model)!, {
           align: row.align, alignModel, hjb: row.hjb ? demoHjb(o.inferenceSteps) : undefined, steps: o.inferenceSteps, guidance: o.guidance,
-          seed: k, tileSize: o.info.frames, tileOverlap: 1,
+          seed: k, tileSize: o.info.frames, tileOverlap: DEMO_DEFAULTS.tileOverlap,
         });
         await writeFrames(dir, r.output);
         await writeFileAtomic(done, `${JSON.stringify(r.metrics)}\n`);

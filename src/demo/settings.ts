@@ -3,7 +3,7 @@ import type { HjbOptions } from '../pipeline/hjb.ts';
 
 export const DEMO_DEFAULTS = {
   weights: 'weights/mini', out: 'demo', motion: 'assets/motion/bvh/ad_dab.bvh',
-  frames: 16, steps: 25, guidance: 2.5, seed: 0, tileOverlap: 1,
+  frames: 16, steps: 25, guidance: 2.5, seed: 0, tileOverlap: 2,
 };
 
 /**
