@@ -31,7 +31,7 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   };
   await runMiniRecipe(options);
   assert.ok(lines.some((l) => l.startsWith('stage 5/5')), lines.join('\n'));
-  for (const f of ['Animation/unet.safetensors', 'Animation/pose_net.safetensors', 'Animation/face_encoder.safetensors', 'Animation/face_id.safetensors',
+  for (const f of ['README.md', 'miniature.json', 'Animation/unet.safetensors', 'Animation/pose_net.safetensors', 'Animation/face_encoder.safetensors', 'Animation/face_id.safetensors',
     'stable-video-diffusion-img2vid-xt/unet/config.json', 'stable-video-diffusion-img2vid-xt/vae/config.json',
     'stable-video-diffusion-img2vid-xt/image_encoder/model.safetensors', 'stable-video-diffusion-img2vid-xt/scheduler/scheduler_config.json']) {
     assert.ok(existsSync(join(out, f)), f);
