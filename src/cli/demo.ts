@@ -28,7 +28,7 @@ import { progressBar } from './progress-bar.ts';
 const D = DEMO_DEFAULTS;
 const USAGE = `stable-animator demo [--weights ${D.weights}] [--out ${D.out}] [--identity ID] [--motion ${D.motion}]
       [--frames ${D.frames}] [--steps ${D.steps}] [--guidance ${D.guidance}] [--seed ${D.seed}] [--align learned|svd|polyfit|none]
-      [--no-hjb] [--threads N]
+      [--no-hjb] [--threads 1]
 
   --identity   a held-out identity of the miniature's data (weights/mini/miniature.json); default the first
   --motion     a .bvh or keypoint .json; the shipped ad_dab.bvh was held out of the miniature's training`;
@@ -55,7 +55,9 @@ export const demo: Command = {
     if (!Number.isFinite(guidance) || guidance < 1) throw new Error(`--guidance must be a number >= 1, got '${values.guidance}'`);
     if (!isAlignMethod(values.align!)) throw new Error(`--align must be one of ${ALIGN_METHODS.join(', ')}, got '${values.align}'`);
     const align: AlignMethod = values.align;
-    if (values.threads !== undefined) torch.setNumThreads(int('threads', 1));
+    // one libtorch thread by default: at the miniature's sizes OpenMP's fork/join costs more than the second core
+    // gives (training measured 0.50 it/s with 2 threads, 0.6 it/s with 1 even beside a second such process)
+    torch.setNumThreads(values.threads !== undefined ? int('threads', 1) : 1);
     const [frames, steps, seed] = [int('frames', 1), int('steps', 1), int('seed', 0)];
     const t0 = performance.now();
 
