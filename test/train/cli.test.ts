@@ -47,7 +47,16 @@ test('train: killed with SIGKILL after a checkpoint, resumed with --resume, ends
     ...settings, output: out, unet: flag('--unet'), poseNet: flag('--pose-net'), faceEncoder: flag('--face-encoder'), arcface: flag('--arcface'), svd: flag('--svd'),
   }));
 
-  const killed = await run(['train', '--config', cfg], (line, kill) => { if (/^step 1\/3/.test(line)) setTimeout(kill, 1500); });
+  // killed as soon as the step-1 checkpoint is on disk (a fixed delay raced the run to its last step on a quiet machine)
+  const ckpt1 = join(out, 'checkpoints', 'checkpoint-1.safetensors');
+  const killed = await run(['train', '--config', cfg], (line, kill) => {
+    if (!/^step 1\/3/.test(line)) return;
+    const poll = setInterval(() => {
+      if (!existsSync(ckpt1)) return;
+      clearInterval(poll);
+      kill();
+    }, 5);
+  });
   assert.equal(killed.signal, 'SIGKILL', killed.err);
   assert.ok(!existsSync(join(out, 'final')), 'the killed run must not have finished');
   const refused = await run(['train', '--config', cfg]);
