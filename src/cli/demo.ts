@@ -65,13 +65,13 @@ export const demo: Command = {
     const identityName = values.identity ?? info.heldOutIdentities[0];
     const identity = runIdentities(info.seed, info.identities).find((i) => i.id === identityName);
     if (!identity) throw new Error(`--identity ${identityName}: not one of the miniature's ${info.identities} identities (id0000..)`);
-    if (!info.heldOutIdentities.includes(identity.id)) console.error(`note: ${identity.id} was a training identity (held out: ${info.heldOutIdentities.slice(0, 5).join(', ')}, ...)`);
     const motion = await loadMotionFile(values.motion!);
     if (!info.heldOutMotions.includes(motion.name)) console.error(`note: the motion ${motion.name} is not one of the held-out motions (${info.heldOutMotions.join(', ')})`);
 
     const c = heldOutCase({ identity, motion, frames, size: info.size, seed });
     const p = c.perturbation;
-    console.error(`reference: ${identity.id} (held out); motion: ${motion.name}, ${frames} frames; driving poses misaligned by ` +
+    const heldOut = info.heldOutIdentities.includes(identity.id) ? ' (held out)' : ' (a training identity)';
+    console.error(`reference: ${identity.id}${heldOut}; motion: ${motion.name}, ${frames} frames; driving poses misaligned by ` +
       `rotation ${p.rotationDeg.toFixed(1)} deg, scale ${p.scale.toFixed(2)}, shift (${p.shift.map((v) => v.toFixed(2)).join(', ')})`);
     const alignModel = align === 'learned' ? LearnedAlignment.fromPretrained(DEFAULT_ALIGN_WEIGHTS) : undefined;
     const components = loadComponents(resolveWeightPaths(values.weights, {}, { hjb: true }), { arcface: true });

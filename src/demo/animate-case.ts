@@ -63,9 +63,13 @@ const cosine = (a: Float32Array, b: Float32Array) => {
   return ab / Math.sqrt(aa * bb);
 };
 
-/** Mean CSIM over the frames where the ground truth shows a face; NaN when none does. */
-export function caseCsim(recognizer: IResNet, c: HeldOutCase, output: readonly Image[]): number {
-  const ref = embedFace(recognizer, c.reference, c.referenceFaceBox);
+/** The reference's face embedding, the identity every output frame is compared with. */
+export function referenceEmbedding(recognizer: IResNet, c: HeldOutCase): Float32Array {
+  return embedFace(recognizer, c.reference, c.referenceFaceBox);
+}
+
+/** Mean CSIM against the reference embedding over the frames where the ground truth shows a face; NaN when none does. */
+export function caseCsim(recognizer: IResNet, c: HeldOutCase, ref: Float32Array, output: readonly Image[]): number {
   const sims = output.flatMap((frame, f) => {
     const box = c.truthFaceBoxes[f];
     return box ? [cosine(ref, embedFace(recognizer, frame, box))] : [];
@@ -90,7 +94,7 @@ export async function animateCase(c: HeldOutCase, components: StableAnimatorComp
   const faceTarget = s.hjb
     ? { referenceBox: clipBox(c.referenceFaceBox, size, size)!, frameBoxes: faceBoxesFromPoses(aligned, size, size) }
     : undefined;
-  const embedding = embedFace(recognizer, c.reference, c.referenceFaceBox);
+  const embedding = referenceEmbedding(recognizer, c);
   const reference = imageToTensor(c.reference);
   const poses = await posesToTensor(alignedSkeletons, size, size);
   const result = new StableAnimatorPipeline(components).call(
@@ -105,7 +109,7 @@ export async function animateCase(c: HeldOutCase, components: StableAnimatorComp
   const [pred, truth] = [framesToTensor(output), framesToTensor(c.truth)];
   const metrics: CaseMetrics = {
     l1: l1(pred, truth), psnr: psnr(pred, truth), ssim: ssim(pred, truth),
-    csim: caseCsim(recognizer, c, output), dis: caseDis(c, aligned),
+    csim: caseCsim(recognizer, c, embedding, output), dis: caseDis(c, aligned),
   };
   pred.dispose();
   truth.dispose();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { alignPoseFrames } from '../../src/models/align/align-frames.ts';
 import { applySimilarity } from '../../src/models/align/similarity.ts';
-import { caseCsim, caseDis } from '../../src/demo/animate-case.ts';
+import { caseCsim, caseDis, referenceEmbedding } from '../../src/demo/animate-case.ts';
 import { heldOutCase } from '../../src/demo/held-out-case.ts';
 import { loadFaceIdWeights } from '../../src/train/face-id.ts';
 import { runIdentities } from '../../src/synth/dataset.ts';
@@ -35,9 +35,10 @@ test('heldOutCase: deterministic; driving = truth under the perturbation; alignm
 
   // CSIM: the ground truth's own faces match the reference far better than another identity's do
   const net = loadFaceIdWeights(new URL('../../weights/faceid', import.meta.url).pathname);
-  const self = caseCsim(net, c, c.truth);
+  const ref = referenceEmbedding(net, c);
+  const self = caseCsim(net, c, ref, c.truth);
   const other = heldOutCase({ identity: b!, motion, frames: 6, size: 128, seed: 3 });
-  const cross = caseCsim(net, c, other.truth);
+  const cross = caseCsim(net, c, ref, other.truth);
   assert.ok(self > 0.5, `CSIM of the ground truth ${self}`);
   assert.ok(cross < self - 0.1, `CSIM of another identity ${cross} vs ${self}`);
 });

@@ -1,7 +1,7 @@
 // The miniature recipe end to end at toy sizes: synthetic data, the three training stages, the export in the
 // released layout; then the exported folder loads through the same code as the real weights and animates.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -105,4 +105,14 @@ test('mini CLI: usage and option errors', async () => {
   }
   assert.match(errors[0]!, /expected 'mini train'/);
   assert.match(errors[1]!, /--vae-steps must be a non-negative integer, got '1.5'/);
+});
+
+test('readMiniatureInfo: a missing file, bad JSON and missing keys are errors that name the file and the keys', () => {
+  const dir = join(root, 'info');
+  mkdirSync(dir, { recursive: true });
+  assert.throws(() => readMiniatureInfo(dir), /miniature\.json: not found; expected a miniature exported by 'stable-animator mini train'/);
+  writeFileSync(join(dir, 'miniature.json'), '{"seed": 0,');
+  assert.throws(() => readMiniatureInfo(dir), /miniature\.json: not valid JSON/);
+  writeFileSync(join(dir, 'miniature.json'), JSON.stringify({ seed: 0, identities: 3, size: 128 }));
+  assert.throws(() => readMiniatureInfo(dir), /miniature\.json: expected the keys seed, identities, heldOutIdentities, heldOutMotions, size, frames; missing heldOutIdentities, heldOutMotions, frames/);
 });

@@ -118,10 +118,15 @@ export const MINIATURE_INFO_FILE = 'miniature.json';
 export function readMiniatureInfo(weights: string): MiniatureInfo {
   const path = join(weights, MINIATURE_INFO_FILE);
   if (!existsSync(path)) throw new Error(`${path}: not found; expected a miniature exported by 'stable-animator mini train' (weights/mini)`);
-  const info = JSON.parse(readFileSync(path, 'utf8')) as MiniatureInfo;
-  for (const k of ['seed', 'identities', 'heldOutIdentities', 'heldOutMotions', 'size', 'frames'] as const) {
-    if (info[k] === undefined) throw new Error(`${path}: no "${k}"`);
+  let info: MiniatureInfo;
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as MiniatureInfo;
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
   }
+  const keys = ['seed', 'identities', 'heldOutIdentities', 'heldOutMotions', 'size', 'frames'] as const;
+  const missing = keys.filter((k) => info[k] === undefined);
+  if (missing.length) throw new Error(`${path}: expected the keys ${keys.join(', ')}; missing ${missing.join(', ')}`);
   return info;
 }
 
