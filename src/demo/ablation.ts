@@ -108,7 +108,7 @@ export async function trainVariants(o: AblationOptions): Promise<void> {
 
 function loadVariant(o: AblationOptions, name: TrainedVariantName, faceRecognizer: StableAnimatorComponents['faceRecognizer']): StableAnimatorComponents {
   const dir = finalDir(o, name);
-  if (!existsSync(join(dir, 'unet.safetensors'))) throw new Error(`${dir}: variant ${name} is not trained : expected unet.safetensors there (train it: 'stable-animator ablate --train-only --variants ${name}')`);
+  if (!existsSync(join(dir, 'unet.safetensors'))) throw new Error(`${dir}: variant ${name} is not trained: expected unet.safetensors there (train it: 'stable-animator ablate --train-only --variants ${name}')`);
   const c = miniComponents({
     vaeDir: join(o.miniWork, 'vae'), imageEncoderDir: join(o.miniWork, 'image_encoder'), faceIdDim: faceRecognizer!.config.numFeatures,
     seed: o.info.seed, unetConfig: o.unetConfig, variant: (TRAINED_VARIANTS[name] as TrainedVariant).model,
