@@ -54,7 +54,10 @@ class Attention(nn.Module):
     def forward(self, x, context=None):
         context = x if context is None else context
         q, k, v = self.head_to_batch(self.to_q(x)), self.head_to_batch(self.to_k(context)), self.head_to_batch(self.to_v(context))
-        scores = torch.baddbmm(torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype), q, k.transpose(-1, -2), beta=0, alpha=self.scale)
+        # diffusers passes torch.empty with beta=0; libtorch 1.13's small-matrix baddbmm kernel still multiplies the
+        # uninitialised result by 0, so garbage NaN/Inf bits leak through (seen once in CI on the tiny fixture).
+        # A broadcast zero with beta=1 gives the same scores for one extra write pass over them.
+        scores = torch.baddbmm(torch.zeros(1, 1, 1, dtype=q.dtype), q, k.transpose(-1, -2), beta=1, alpha=self.scale)
         out = torch.bmm(scores.softmax(dim=-1).to(q.dtype), v)
         bh, n, d = out.shape
         out = out.reshape(bh // self.heads, self.heads, n, d).permute(0, 2, 1, 3).reshape(bh // self.heads, n, d * self.heads)
