@@ -103,14 +103,13 @@ export async function run(args: string[]): Promise<void> {
     console.log(`${c}: ${row.seconds.toFixed(2)} s, ${rate} (matmul peak ${row.peak_tflops.toFixed(3)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB`);
   }
   const merged = mergeRows('svd', rows, (r) => r.name, CASES);
+  const comparisons: string[] = [];
   for (const r of merged.filter((x) => x.name.startsWith('torch_'))) {
     const ours = merged.find((x) => x.name === r.name.slice('torch_'.length));
     r.tflops = ours ? (ours.tflops * ours.seconds) / r.seconds : NaN;
+    if (ours) comparisons.push(`${ours.name}: ours ${ours.seconds.toFixed(1)} s, Python PyTorch eager ${r.seconds.toFixed(1)} s (${(r.seconds / ours.seconds).toFixed(2)}x)`);
   }
   printTable(merged.map((r) => ({ ...r })));
-  for (const r of merged.filter((x) => x.name.startsWith('torch_'))) {
-    const ours = merged.find((x) => x.name === r.name.slice('torch_'.length));
-    if (ours) console.log(`${ours.name}: ours ${ours.seconds.toFixed(1)} s, Python PyTorch eager ${r.seconds.toFixed(1)} s (${(r.seconds / ours.seconds).toFixed(2)}x)`);
-  }
+  for (const line of comparisons) console.log(line);
   console.log(`wrote ${writeResult('svd', { threads: torch.getNumThreads(), nativeBf16: torch.nativeBf16, reference_python_unet_seconds: { bf16: 12.4, f32: 23.6 }, rows: merged })}`);
 }
