@@ -300,8 +300,15 @@ def read_safetensors(path):
         n = struct.unpack('<Q', fh.read(8))[0]
         header, data = json.loads(fh.read(n)), fh.read()
     dtypes = {'F32': np.float32, 'F16': np.float16, 'I64': np.int64}
-    return {k: torch.from_numpy(np.frombuffer(data[v['data_offsets'][0]:v['data_offsets'][1]], dtype=dtypes[v['dtype']]).reshape(v['shape']).copy())
-            for k, v in header.items() if k != '__metadata__'}
+    out = {}
+    for k, v in header.items():
+        if k == '__metadata__':
+            continue
+        if v['dtype'] not in dtypes:
+            sys.exit(f"{path}: tensor {k} has dtype {v['dtype']}, expected one of {', '.join(dtypes)}")
+        raw = data[v['data_offsets'][0]:v['data_offsets'][1]]
+        out[k] = torch.from_numpy(np.frombuffer(raw, dtype=dtypes[v['dtype']]).reshape(v['shape']).copy())
+    return out
 
 
 def check(folder):
