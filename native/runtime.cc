@@ -198,13 +198,38 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
   return prev;
 }
 
+// OpenBLAS (Debian's openblas-pthread) keeps a pool of its own, one worker per core whatever libtorch's thread
+// count is, and an idle worker spins on sched_yield between GEMMs: a 1-thread libtorch then still runs two
+// BLAS threads, and the miniature's training step took 1.5-2.0 s instead of 0.8-0.9 s. Keep the two equal.
+// Absent with another BLAS (MKL follows OpenMP already), so looked up, not linked.
+using BlasThreadsSetter = void (*)(int);
+using BlasThreadsGetter = int (*)();
+
+BlasThreadsSetter blasSetThreads() {
+  static auto fn = reinterpret_cast<BlasThreadsSetter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  return fn;
+}
+
+BlasThreadsGetter blasGetThreads() {
+  static auto fn = reinterpret_cast<BlasThreadsGetter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return fn;
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
-  at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  at::set_num_threads(n);
+  if (auto set = blasSetThreads()) set(n);
   return info.Env().Undefined();
 }
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+// -1 when the BLAS is not OpenBLAS.
+Napi::Value GetBlasThreads(const Napi::CallbackInfo& info) {
+  auto get = blasGetThreads();
+  return Napi::Number::New(info.Env(), get ? get() : -1);
 }
 
 // ---- random generators ----
@@ -364,6 +389,7 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   fn("setAutocast", SetAutocast);
   fn("setNumThreads", SetNumThreads);
   fn("getNumThreads", GetNumThreads);
+  fn("getBlasThreads", GetBlasThreads);
   fn("newGenerator", NewGenerator);
   fn("manualSeed", ManualSeed);
   fn("checkpoint", CheckpointCall);

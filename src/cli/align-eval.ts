@@ -8,13 +8,12 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { plotHistograms, savePlot } from '../io/plot.ts';
 import { evaluateMisAlign, MISALIGN_METHODS } from '../eval/misalign.ts';
-import { LearnedAlignment } from '../models/align/learned-alignment.ts';
+import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../models/align/learned-alignment.ts';
 import { readPoseFile } from '../pose/keypoint-json.ts';
 import { loadMotionSequences } from '../pose/motion-data.ts';
 import type { NamedSequence } from '../pose/motion-data.ts';
 import { loadAlignmentData } from '../train/alignment-data.ts';
 import type { Command } from './main.ts';
-import { DEFAULT_ALIGN_WEIGHTS } from './poses-align.ts';
 
 const USAGE = `stable-animator align eval [--data <pose files or folders>...] [--seed 0] [--weights DIR] -o report/
                         [--samples 32] [--clip 16] [--max-reference-gap N]

@@ -7,7 +7,7 @@ import * as torch from '../torch/index.ts';
 import type { Device, DType } from '../torch/index.ts';
 import { readImage, type Image } from '../io/image.ts';
 import { ALIGN_METHODS, isAlignMethod, type AlignMethod } from '../models/align/align-frames.ts';
-import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, LearnedAlignment } from '../models/align/learned-alignment.ts';
+import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../models/align/learned-alignment.ts';
 import type { PoseDetector } from '../pose/detector.ts';
 import { openPoseDetector } from '../pose/extract.ts';
 import type { PoseFrame } from '../pose/keypoints.ts';
@@ -22,7 +22,6 @@ import { posesToTensor, prepareReference } from '../pipeline/inputs.ts';
 import { framesToImages, outputKind, writeFrames } from '../pipeline/outputs.ts';
 import { referenceFace } from '../pipeline/reference-face.ts';
 import type { Command } from './main.ts';
-import { DEFAULT_ALIGN_WEIGHTS } from './poses-align.ts';
 import { progressBar } from './progress-bar.ts';
 
 const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoints.json|dir of skeleton PNGs> --weights DIR -o out.mp4

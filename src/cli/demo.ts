@@ -11,7 +11,7 @@ import { writeImage } from '../io/image.ts';
 import { writeHtmlReport } from '../io/html-report.ts';
 import { sideBySide, stackRows, type Panel } from '../io/side-by-side.ts';
 import { isAlignMethod, ALIGN_METHODS, type AlignMethod } from '../models/align/align-frames.ts';
-import { LearnedAlignment } from '../models/align/learned-alignment.ts';
+import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../models/align/learned-alignment.ts';
 import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
 import { writeFrames } from '../pipeline/outputs.ts';
 import { runIdentities } from '../synth/dataset.ts';
@@ -22,7 +22,6 @@ import { animateCase, caseDis, type CaseResult } from '../demo/animate-case.ts';
 import { heldOutCase, type HeldOutCase } from '../demo/held-out-case.ts';
 import { DEMO_DEFAULTS, demoHjb } from '../demo/settings.ts';
 import type { Command } from './main.ts';
-import { DEFAULT_ALIGN_WEIGHTS } from './poses-align.ts';
 import { progressBar } from './progress-bar.ts';
 
 const D = DEMO_DEFAULTS;
@@ -78,7 +77,7 @@ export const demo: Command = {
     const hjb = values['no-hjb'] ? undefined : demoHjb(steps);
     const bar = progressBar('animate');
     const result = await animateCase(c, components, {
-      align, alignModel, hjb, steps, guidance, seed, tileSize: info.frames, tileOverlap: D.tileOverlap,
+      align, alignModel, hjb, steps, guidance, seed, tileSize: info.frames, tileOverlap: D.tileOverlap, skeleton: info.skeleton,
       onProgress: (s) => {
         if (s.phase === 'denoise') bar.update(s.step, s.total, s.hjb ? `face loss ${s.hjb.losses[0]!.toFixed(3)} -> ${s.hjb.losses.at(-1)!.toFixed(3)}` : undefined);
       },

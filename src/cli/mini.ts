@@ -9,14 +9,20 @@ import { progressBar } from './progress-bar.ts';
 const D = MINI_RECIPE_DEFAULTS;
 const USAGE = `stable-animator mini train [--work runs/mini] [-o weights/mini] [--identities ${D.identities}]
                      [--clips-per-identity ${D.clipsPerIdentity}] [--frames ${D.frames}] [--seed ${D.seed}]
-                     [--vae-steps ${D.steps.vae}] [--encoder-steps ${D.steps.imageEncoder}] [--animator-steps ${D.steps.animator}]
+                     [--vae-steps ${D.steps.vae}] [--encoder-steps ${D.steps.imageEncoder}]
+                     [--image-steps ${D.steps.animatorImage}] [--image-batch ${D.imageBatch}] [--animator-steps ${D.steps.animator}]
+                     [--nproc ${D.nproc}] [--validate-every ${D.validateEvery}]
                      [--motion ../shared/data/motion] [--face-id weights/faceid]
 
   Trains the miniature StableAnimator++ on synthetic figures driven by real motion: writes the dataset
   (--work/data), trains the temporal VAE, the image encoder that stands in for CLIP, then the UNet with
   ID-Adapters, PoseNet and the Face Encoder from scratch, and exports a weights folder in the released
   layout (-o) that \`animate --weights\` and \`demo\` load. The face-ID network (--face-id) and the alignment
-  block (weights/align) are trained by their own commands. Every stage resumes after a kill.`;
+  block (weights/align) are trained by their own commands. Every stage resumes after a kill.
+  --image-steps     phase 4a: steps on single frames, --image-batch per process (0: skip)
+  --animator-steps  phase 4b: steps on clips, from 4a's weights
+  --nproc           data-parallel processes of stage 4, one thread each (2 on a 2-core machine)
+  --validate-every  held-out validation (PSNR in the moving region vs repeating the reference) every N steps; 0: off`;
 
 export const mini: Command = {
   summary: 'train the miniature StableAnimator++ (synthetic data, VAE, image encoder, UNet/PoseNet/Face Encoder)',
@@ -35,6 +41,10 @@ export const mini: Command = {
         'vae-steps': { type: 'string', default: String(D.steps.vae) },
         'encoder-steps': { type: 'string', default: String(D.steps.imageEncoder) },
         'animator-steps': { type: 'string', default: String(D.steps.animator) },
+        'image-steps': { type: 'string', default: String(D.steps.animatorImage) },
+        'image-batch': { type: 'string', default: String(D.imageBatch) },
+        nproc: { type: 'string', default: String(D.nproc) },
+        'validate-every': { type: 'string', default: String(D.validateEvery) },
         motion: { type: 'string', default: '../shared/data/motion' },
         'face-id': { type: 'string', default: 'weights/faceid' },
       },
@@ -44,7 +54,12 @@ export const mini: Command = {
       work: values.work!, out: values.output!, motionDir: values.motion, faceIdDir: values['face-id'],
       identities: num('identities', values.identities, true), clipsPerIdentity: num('clips-per-identity', values['clips-per-identity'], true),
       frames: num('frames', values.frames, true), seed: num('seed', values.seed, true),
-      steps: { vae: num('vae-steps', values['vae-steps'], true), imageEncoder: num('encoder-steps', values['encoder-steps'], true), animator: num('animator-steps', values['animator-steps'], true) },
+      steps: {
+        vae: num('vae-steps', values['vae-steps'], true), imageEncoder: num('encoder-steps', values['encoder-steps'], true),
+        animatorImage: num('image-steps', values['image-steps'], true), animator: num('animator-steps', values['animator-steps'], true),
+      },
+      imageBatch: num('image-batch', values['image-batch'], true), nproc: num('nproc', values.nproc, true), launchArgs: ['mini', ...args],
+      validation: num('validate-every', values['validate-every'], true) > 0 ? { every: num('validate-every', values['validate-every'], true) } : undefined,
       onProgress: (_stage, done, total) => bar.update(done, total),
     });
     bar.finish();

@@ -1,17 +1,13 @@
 // `stable-animator poses align`: aligns a driving pose sequence to a reference pose (the first frame of --ref)
 // before any animation model, by the learnable block, the closed-form SVD fit, the polyfit rule, or not at all.
 
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ALIGN_METHODS, alignPoseFrames, isAlignMethod } from '../models/align/align-frames.ts';
-import { LearnedAlignment } from '../models/align/learned-alignment.ts';
+import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../models/align/learned-alignment.ts';
 import { readPoseFile, writeKeypointJson } from '../pose/keypoint-json.ts';
 import type { PoseSequence } from '../pose/keypoints.ts';
 import { renderPoseSequenceToFolder } from '../pose/render.ts';
 import type { Command } from './main.ts';
-
-/** The shipped weights of the learnable block. */
-export const DEFAULT_ALIGN_WEIGHTS = fileURLToPath(new URL('../../weights/align', import.meta.url));
 
 const USAGE = `stable-animator poses align --ref ref.json --driving driving.json -o aligned.json
                              [--method learned|svd|polyfit|none] [--weights DIR] [--render DIR]

@@ -12,7 +12,8 @@ import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
 import { referenceFace } from '../pipeline/reference-face.ts';
 import { listCheckpoints } from '../train/animator/train-checkpoint.ts';
 import { readTrainConfig, type TrainConfig } from '../train/animator/train-config.ts';
-import { trainAnimator, type DataParallel } from '../train/animator/trainer.ts';
+import { trainAnimator } from '../train/animator/trainer.ts';
+import { processGroup } from '../train/process-group.ts';
 import type { LargestFaceEmbedding } from '../train/animator/validation.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';
@@ -54,20 +55,6 @@ export function loadTrainComponents(c: TrainConfig): { components: StableAnimato
     ? async (image: Image) => (await referenceFace(image, { arcfaceOnnx, recognizer }))?.embedding
     : undefined;
   return { components, faceEmbedding };
-}
-
-async function processGroup(device: string): Promise<DataParallel | undefined> {
-  const dist = await import('../torch/distributed.ts');
-  const env = dist.fromEnv({ backend: device.startsWith('cuda') ? 'nccl' : 'gloo' });
-  if (!env) return undefined;
-  dist.initProcessGroup(env);
-  return {
-    rank: env.rank,
-    worldSize: env.worldSize,
-    allReduceGradients: (params) => dist.allReduceGradients(params),
-    broadcastParameters: (params) => dist.broadcastParameters(params),
-    averageScalars: (values) => torch.scope(() => Array.from(dist.allReduce(torch.tensor(Float64Array.from(values)), 'avg').data<'f64'>())),
-  };
 }
 
 export const train: Command = {

@@ -20,7 +20,7 @@ import { loadMotionFile } from '../synth/motion.ts';
 import { loadFaceIdWeights } from '../train/face-id.ts';
 import { miniComponents, trainMiniAnimator, type MiniVariant } from '../train/mini/animator-stage.ts';
 import type { MiniatureInfo } from '../train/mini/recipe.ts';
-import { animateCase, type CaseMetrics } from './animate-case.ts';
+import { animateCase, meanCaseMetrics, type CaseMetrics } from './animate-case.ts';
 import { heldOutCase, type HeldOutCase } from './held-out-case.ts';
 import { DEMO_DEFAULTS, demoHjb } from './settings.ts';
 
@@ -135,7 +135,6 @@ export async function ablationCases(o: AblationOptions): Promise<HeldOutCase[]> 
   return out;
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export async function evaluateAblation(o: AblationOptions): Promise<AblationResult> {
   const cases = await ablationCases(o);
@@ -153,7 +152,7 @@ export async function evaluateAblation(o: AblationOptions): Promise<AblationResu
         if (!loaded.has(row.model)) loaded.set(row.model, loadVariant(o, row.model, recognizer));
         const r = await animateCase(c, loaded.get(row.model)!, {
           align: row.align, alignModel, hjb: row.hjb ? demoHjb(o.inferenceSteps) : undefined, steps: o.inferenceSteps, guidance: o.guidance,
-          seed: k, tileSize: o.info.frames, tileOverlap: DEMO_DEFAULTS.tileOverlap,
+          seed: k, tileSize: o.info.frames, tileOverlap: DEMO_DEFAULTS.tileOverlap, skeleton: o.info.skeleton,
         });
         await writeFrames(dir, r.output);
         await writeFileAtomic(done, `${JSON.stringify(r.metrics)}\n`);
@@ -163,8 +162,7 @@ export async function evaluateAblation(o: AblationOptions): Promise<AblationResu
       perCase.push(JSON.parse(readFileSync(done, 'utf8')) as CaseMetrics);
       if (k === 0) samples.set(row.name, await Promise.all((await listFrameFiles(dir)).map((f) => readImage(f, { channels: 3 }))));
     }
-    const avg = (k: keyof CaseMetrics) => mean(perCase.map((m) => m[k]).filter((v) => Number.isFinite(v)));
-    rows.push({ row, perCase, mean: { l1: avg('l1'), psnr: avg('psnr'), ssim: avg('ssim'), csim: avg('csim'), dis: avg('dis') } });
+    rows.push({ row, perCase, mean: meanCaseMetrics(perCase) });
   }
   return { rows, cases: cases.map((c) => c.name), samples, firstCase: cases[0]! };
 }

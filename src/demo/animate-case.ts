@@ -2,7 +2,8 @@
 // draw them, animate (optionally with HJB), and score the output against the ground truth. Shared by
 // `stable-animator demo` and `stable-animator ablate`, so both measure the same thing.
 //
-// Scores: L1, PSNR, SSIM over whole frames; CSIM = cosine between the face-ID embeddings of the reference's
+// Scores: L1, PSNR, SSIM over whole frames and PSNR over the moving region, each beside the score of the
+// reference repeated on every frame (eval/reference-baseline.ts); CSIM = cosine between the face-ID embeddings of the reference's
 // face and of each output frame's face, cropped where the ground truth has it (no detector finds the
 // synthetic faces; a face drawn elsewhere scores low, as it should); Dis = body-keypoint distance between the
 // aligned and the ground-truth poses (normalised coordinates).
@@ -11,7 +12,7 @@ import type { Image } from '../io/image.ts';
 import { alignPoseFrames, type AlignMethod } from '../models/align/align-frames.ts';
 import type { LearnedAlignment } from '../models/align/learned-alignment.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
-import { l1, psnr, ssim } from '../eval/image-metrics.ts';
+import { scoreWithBaseline, type FrameScores } from '../eval/reference-baseline.ts';
 import { framesToTensor } from '../eval/evaluate.ts';
 import { poseDistance } from '../eval/pose-distance.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents, type StepProgress } from '../pipeline/animate.ts';
@@ -20,7 +21,7 @@ import type { HjbOptions, HjbStepReport } from '../pipeline/hjb.ts';
 import { imageToTensor, posesToTensor } from '../pipeline/inputs.ts';
 import { framesToImages } from '../pipeline/outputs.ts';
 import type { PoseFrame } from '../pose/keypoints.ts';
-import { renderPose } from '../pose/render.ts';
+import { renderPose, type SkeletonStyle } from '../pose/render.ts';
 import { embedFace } from '../train/mini/face-id-embedder.ts';
 import type { HeldOutCase } from './held-out-case.ts';
 
@@ -36,15 +37,34 @@ export interface CaseSettings {
   /** Frames per window (the miniature's training clip length) and the overlap of windows. */
   tileSize: number;
   tileOverlap: number;
+  /** How skeletons are drawn for the model (the miniature's miniature.json says which it was trained on). */
+  skeleton?: SkeletonStyle;
   onProgress?: (p: StepProgress) => void;
 }
 
-export interface CaseMetrics {
-  l1: number;
-  psnr: number;
-  ssim: number;
+export interface CaseMetrics extends FrameScores {
   csim: number;
   dis: number;
+  /** The frame scores of the reference repeated on every frame. */
+  baseline: FrameScores;
+  /** Fraction of the pixels where the person moved (the moving region of movingPsnr). */
+  movingFraction: number;
+}
+
+/** Means over cases (NaN scores, e.g. CSIM of a case without a visible face, left out of their mean). */
+export function meanCaseMetrics(cases: readonly CaseMetrics[]): CaseMetrics {
+  const avg = (values: number[]) => {
+    const finite = values.filter((v) => Number.isFinite(v));
+    return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : Number.NaN;
+  };
+  const frame = (pick: (m: CaseMetrics) => FrameScores): FrameScores => ({
+    l1: avg(cases.map((m) => pick(m).l1)), psnr: avg(cases.map((m) => pick(m).psnr)),
+    ssim: avg(cases.map((m) => pick(m).ssim)), movingPsnr: avg(cases.map((m) => pick(m).movingPsnr)),
+  });
+  return {
+    ...frame((m) => m), baseline: frame((m) => m.baseline), movingFraction: avg(cases.map((m) => m.movingFraction)),
+    csim: avg(cases.map((m) => m.csim)), dis: avg(cases.map((m) => m.dis)),
+  };
 }
 
 export interface CaseResult {
@@ -89,8 +109,8 @@ export async function animateCase(c: HeldOutCase, components: StableAnimatorComp
   const started = performance.now();
   const size = c.size;
   const { frames: aligned } = alignPoseFrames(c.referencePose, c.driving, { method: s.align, model: s.alignModel, refSize: [size, size] });
-  const drivingSkeletons = c.driving.map((f) => renderPose(f, size, size));
-  const alignedSkeletons = aligned.map((f) => renderPose(f, size, size));
+  const drivingSkeletons = c.driving.map((f) => renderPose(f, size, size, { style: s.skeleton }));
+  const alignedSkeletons = aligned.map((f) => renderPose(f, size, size, { style: s.skeleton }));
   const faceTarget = s.hjb
     ? { referenceBox: clipBox(c.referenceFaceBox, size, size)!, frameBoxes: faceBoxesFromPoses(aligned, size, size) }
     : undefined;
@@ -106,12 +126,11 @@ export async function animateCase(c: HeldOutCase, components: StableAnimatorComp
   );
   const output = framesToImages(result.frames!);
   for (const t of [reference, poses, result.frames!, result.latents]) t.dispose();
-  const [pred, truth] = [framesToTensor(output), framesToTensor(c.truth)];
+  const [pred, truth, ref] = [framesToTensor(output), framesToTensor(c.truth), framesToTensor([c.reference])];
   const metrics: CaseMetrics = {
-    l1: l1(pred, truth), psnr: psnr(pred, truth), ssim: ssim(pred, truth),
+    ...scoreWithBaseline(pred, truth, ref),
     csim: caseCsim(recognizer, c, embedding, output), dis: caseDis(c, aligned),
   };
-  pred.dispose();
-  truth.dispose();
+  for (const t of [pred, truth, ref]) t.dispose();
   return { aligned, drivingSkeletons, alignedSkeletons, output, metrics, hjb: result.hjb, seconds: (performance.now() - started) / 1000 };
 }

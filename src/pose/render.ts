@@ -144,15 +144,32 @@ function drawFace(canvas: Image, face: Keypoint[]): void {
   }
 }
 
+/**
+ * How skeletons are drawn. 'reference': as StableAnimator (a 2160 px canvas, resized), which released
+ * checkpoints were trained on; at small sizes its limbs shrink below a pixel (0.5 px at 128 px: dotted
+ * lines). 'legible': the same drawing on a canvas of twice the output size, so limbs are 4 px wide and joints
+ * 4 px across at every size, without gaps; the miniature is trained and run on it (its miniature.json says so).
+ */
+export type SkeletonStyle = 'reference' | 'legible';
+export const SKELETON_STYLES: readonly SkeletonStyle[] = ['reference', 'legible'];
+
 export interface RenderPoseOptions {
-  /** Short side of the drawing canvas before the resize. Default 2160, as the reference. */
+  /** Default 'reference'. */
+  style?: SkeletonStyle;
+  /** Short side of the drawing canvas before the resize (overrides the style's). */
   canvasShortSide?: number;
+}
+
+/** The drawing canvas's short side for an output short side `sz`. */
+export function skeletonCanvasSide(sz: number, options: RenderPoseOptions = {}): number {
+  if (options.canvasShortSide !== undefined) return options.canvasShortSide;
+  return options.style === 'legible' ? 2 * sz : POSE_CANVAS_SHORT_SIDE;
 }
 
 /** Draws one frame's persons as an RGB image of `width` x `height`, identical to the reference's PNG. */
 export function renderPose(frame: PoseFrame, width: number, height: number, options: RenderPoseOptions = {}): Image {
-  const shortSide = options.canvasShortSide ?? POSE_CANVAS_SHORT_SIDE;
   const sz = Math.min(width, height);
+  const shortSide = skeletonCanvasSide(sz, options);
   const sr = sz !== shortSide ? shortSide / sz : 1;
   const canvas = createImage(Math.trunc(width * sr), Math.trunc(height * sr));
   drawLimbs(canvas, frame);

@@ -27,7 +27,7 @@ import { writeImage } from '../io/image.ts';
 import type { FrameProgress } from '../io/frame-folder.ts';
 import { faceMask, writeMask } from '../face/masks.ts';
 import { writeKeypointJson } from '../pose/keypoint-json.ts';
-import { writePoseImage } from '../pose/render.ts';
+import { writePoseImage, type SkeletonStyle } from '../pose/render.ts';
 import { createRng } from '../util/rng.ts';
 import { renderClip } from './clip.ts';
 import { sampleIdentity } from './identity.ts';
@@ -51,6 +51,8 @@ export interface SynthOptions {
   heldOutIdentities?: number;
   /** Probability that a clip uses a held-out motion; default 0.25. */
   heldOutMotionClips?: number;
+  /** How poses/ are drawn; default 'reference' (src/pose/render.ts). */
+  skeleton?: SkeletonStyle;
   /** Folder with bvh/ and dwpose/; default ../shared/data/motion. */
   motionDir?: string;
   onProgress?: (progress: FrameProgress) => void;
@@ -116,6 +118,8 @@ export async function writeSynthDataset(options: SynthOptions): Promise<ClipLabe
   const settings = {
     format: SYNTH_FORMAT, identities: N, clipsPerIdentity: K, frames: F, seed, size, stride,
     heldOutIdentities: options.heldOutIdentities ?? 0.2, heldOutMotionClips: options.heldOutMotionClips ?? 0.25,
+    // recorded only when not the default, so folders written before the option existed still resume
+    ...(options.skeleton && options.skeleton !== 'reference' ? { skeleton: options.skeleton } : {}),
   };
   const root = options.root;
   const settingsPath = join(root, 'synth.json');
@@ -129,6 +133,9 @@ export async function writeSynthDataset(options: SynthOptions): Promise<ClipLabe
     await mkdir(root, { recursive: true });
     await writeFileAtomic(settingsPath, settingsText);
   }
+
+  // identities.json and split.json are written last: a complete dataset is read, not rendered again
+  if (existsSync(join(root, 'identities.json')) && existsSync(join(root, 'split.json'))) return (await readSynthDataset(root)).clips;
 
   const motions = await loadMotions(motionDir);
   const { train: trainMotions, heldOut: heldOutMotions } = splitMotions(motions, seed);
@@ -159,7 +166,7 @@ export async function writeSynthDataset(options: SynthOptions): Promise<ClipLabe
           const box = boxes[f];
           await writeImage(join(dir, 'images', `frame_${f}.png`), rendered.frames[f]!);
           await writeMask(join(dir, 'faces', `frame_${f}.png`), faceMask(size, size, box ? [box] : []));
-          await writePoseImage(join(dir, 'poses', `frame_${f}.png`), rendered.poses.frames[f]!, size, size);
+          await writePoseImage(join(dir, 'poses', `frame_${f}.png`), rendered.poses.frames[f]!, size, size, { style: options.skeleton });
           options.onProgress?.({ frames: ++done, total });
         }
         await writeFileAtomic(join(dir, 'faces.json'), `${JSON.stringify({

@@ -30,6 +30,7 @@ export interface NativeTorch {
   setGradEnabled(on: boolean): boolean;
   setAutocast(device: 'cpu' | 'cuda', enabled: boolean, scalarType: number): [boolean, number];
   setNumThreads(n: number): void;
+  getBlasThreads(): number;
   getNumThreads(): number;
   newGenerator(seed: number, device: string): GeneratorHandle;
   manualSeed(seed: number): void;

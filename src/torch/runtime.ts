@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import { native } from './native.ts';
 
+/** libtorch's intra-op threads; OpenBLAS's pool is set to the same count (its own default is one per core). */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
   native.setNumThreads(n);
@@ -20,6 +21,8 @@ export interface EngineInfo {
   blasLibrary: string;
   openBlas: boolean;
   threads: number;
+  /** OpenBLAS's worker count (kept equal to `threads`); -1 with another BLAS. */
+  blasThreads: number;
 }
 
 export function engineInfo(): EngineInfo {
@@ -30,7 +33,7 @@ export function engineInfo(): EngineInfo {
   } catch { /* keep the unresolved name */ }
   return {
     torchVersion: b.torchVersion, cudaAvailable: b.cudaAvailable, cudaDeviceCount: b.cudaDeviceCount,
-    blasLibrary: blas, openBlas: /openblas/i.test(blas), threads: native.getNumThreads(),
+    blasLibrary: blas, openBlas: /openblas/i.test(blas), threads: native.getNumThreads(), blasThreads: native.getBlasThreads(),
   };
 }
 

@@ -11,6 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
@@ -58,6 +59,9 @@ export function parseAlignmentConfig(value: unknown, source = 'config'): Learned
   }
   return out;
 }
+
+/** The shipped alignment block (trained on the real motion data by `align train`). */
+export const DEFAULT_ALIGN_WEIGHTS = fileURLToPath(new URL('../../../weights/align', import.meta.url));
 
 export class LearnedAlignment extends nn.Module {
   readonly config: LearnedAlignmentConfig;

@@ -17,7 +17,8 @@ import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
 import { writeSafetensors } from '../../torch/serialization/index.ts';
-import { plotLines, savePlot } from '../../io/plot.ts';
+import { PALETTE, plotLines, savePlot } from '../../io/plot.ts';
+import { stackRows } from '../../io/side-by-side.ts';
 import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
 import { smooth } from '../loss-curve.ts';
 import { ClipLoader, type LoadedSample } from './clip-loader.ts';
@@ -49,6 +50,18 @@ export interface TrainProgress {
   etaSeconds: number;
 }
 
+/**
+ * A validation of the caller's (rank 0, every config.validateEvery steps) in place of the default one (the
+ * validation clip's video and CSIM): named scores, logged in train.jsonl, and the panels of val.png.
+ */
+export type ValidationHook = (step: number) => Promise<ValidationScores>;
+
+export interface ValidationScores {
+  scores: Record<string, number>;
+  /** One plot each in val.png (stacked): the keys of `scores` drawn as lines against the step. */
+  panels: { title: string; yLabel: string; keys: string[] }[];
+}
+
 export interface TrainAnimatorOptions {
   config: TrainConfig;
   components: StableAnimatorComponents;
@@ -61,6 +74,7 @@ export interface TrainAnimatorOptions {
    */
   faceEmbedding?: LargestFaceEmbedding;
   parallel?: DataParallel;
+  validate?: ValidationHook;
   /** Stop after this step as if killed (after its checkpoint, if one is due); for tests. */
   stopAfter?: number;
   log?: (line: string) => void;
@@ -106,6 +120,15 @@ function determinismSettings(c: TrainConfig, worldSize: number): Record<string, 
 function readLog(path: string, upTo: number): LogRecord[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogRecord).filter((r) => r.step <= upTo);
+}
+
+/** val.png: each panel's scores against the step (the validation records that have them). */
+async function writeValidationPlot(path: string, records: readonly LogRecord[], panels: ValidationScores['panels']): Promise<void> {
+  const images = panels.map((panel) => plotLines(panel.keys.map((key, i) => {
+    const points = records.filter((r) => r.type === 'val' && typeof r[key] === 'number' && Number.isFinite(r[key]));
+    return { label: key, x: points.map((r) => r.step), y: points.map((r) => r[key] as number), color: PALETTE[i % PALETTE.length]! };
+  }).filter((line) => line.x.length > 0), { title: panel.title, xLabel: 'step', yLabel: panel.yLabel }));
+  if (images.length) await savePlot(path, stackRows(images));
 }
 
 async function writeLog(dir: string, records: readonly LogRecord[]): Promise<void> {
@@ -215,6 +238,26 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
     log(`step ${at}  validation ${r.video}  CSIM ${r.csim === undefined ? `skipped (${r.csimSkipped})` : r.csim.toFixed(4)}  (${r.seconds.toFixed(1)} s)`);
   };
 
+  let panels: ValidationScores['panels'] = [];
+  const validateWithHook = async (at: number, hook: ValidationHook) => {
+    const started = performance.now();
+    // validated on the weights that get exported: the EMA's, when there is one
+    const saved = ema ? torch.noGrad(() => tensors.map((p) => p.detach().clone())) : [];
+    ema?.copyTo();
+    let result: ValidationScores;
+    try {
+      result = await hook(at);
+    } finally {
+      torch.noGrad(() => saved.forEach((t, i) => { tensors[i]!.copy_(t); t.dispose(); }));
+      restoreTraining();
+    }
+    panels = result.panels;
+    const seconds = (performance.now() - started) / 1000;
+    records.push({ type: 'val', step: at, ...result.scores, seconds });
+    log(`step ${at}  validation  ${Object.entries(result.scores).map(([k, v]) => `${k} ${v.toFixed(3)}`).join('  ')}  (${seconds.toFixed(1)} s)`);
+    await writeValidationPlot(join(c.output, 'val.png'), records, panels);
+  };
+
   const losses: number[] = [];
   const t0 = performance.now();
   let stopped = false;
@@ -263,7 +306,7 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
         log(`step ${step}/${c.steps}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  grad norm ${gradNorm.toFixed(3)}  ${itPerSec.toFixed(3)} it/s`);
         await writeLog(c.output, records);
       }
-      if (c.validateEvery > 0 && step % c.validateEvery === 0) await validate(step);
+      if (c.validateEvery > 0 && step % c.validateEvery === 0) await (options.validate ? validateWithHook(step, options.validate) : validate(step));
       if (step % c.checkpointEvery === 0 || step === c.steps) {
         saveCheckpoint(ckptDir, { step, params, optimizer: opt, ema, settings, badClips: Object.fromEntries(loader.bad) }, c.keepCheckpoints);
         await writeLog(c.output, records);

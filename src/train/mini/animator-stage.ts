@@ -1,8 +1,15 @@
-// Stage 3 of the miniature recipe: the StableAnimator UNet (with ID-Adapters), PoseNet and the Face Encoder,
+// Stage 4 of the miniature recipe: the StableAnimator UNet (with ID-Adapters), PoseNet and the Face Encoder,
 // trained from scratch together (the released model starts its UNet from SVD; there is no SVD for this
 // domain) with the paper's face-weighted loss, through the same trainer as `stable-animator train`. The VAE and
-// the image encoder come from stages 1-2 and stay frozen, as SVD's VAE and CLIP do; reference faces are
+// the image encoder come from stages 2-3 and stay frozen, as SVD's VAE and CLIP do; reference faces are
 // embedded by the face-ID network on their mask's box.
+//
+// Two phases, as SVD itself grew from an image model: 4a single frames in batches (many identities and poses
+// per step: the pose -> appearance mapping), then 4b clips of MINI_FRAMES frames from 4a's weights (the
+// temporal layers). Each phase is its own resumable trainer run.
+import { join } from 'node:path';
+import * as torch from '../../torch/index.ts';
+import { readSafetensors } from '../../torch/serialization/index.ts';
 import * as nn from '../../nn/index.ts';
 import { PoseNet } from '../../models/animator/pose-net.ts';
 import { StableAnimatorUNet } from '../../models/animator/stable-animator-unet.ts';
@@ -13,7 +20,7 @@ import { CLIPVisionModelWithProjection } from '../../models/svd/clip-vision.ts';
 import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
 import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../../sampling/euler-discrete.ts';
 import { resolveTrainConfig, type TrainConfig } from '../animator/train-config.ts';
-import { trainAnimator, type TrainAnimatorResult } from '../animator/trainer.ts';
+import { trainAnimator, type DataParallel, type TrainAnimatorResult, type ValidationHook } from '../animator/trainer.ts';
 import { MINI_FACE_TOKENS, MINI_FRAMES, MINI_SIZE, MINI_UNET_CONFIG } from './configs.ts';
 import { faceIdEmbedder } from './face-id-embedder.ts';
 
@@ -32,6 +39,13 @@ export interface MiniAnimatorOptions {
   stopAfter?: number;
   /** Model switches of the paper's ablations (default: the full model). */
   variant?: MiniVariant;
+  /** Frames per sample (default MINI_FRAMES) and samples per step and process (default 1). */
+  numFrames?: number;
+  batchSize?: number;
+  /** A trainer's final/ folder (an earlier phase) to start from instead of the seeded initialisation. */
+  initFrom?: string;
+  parallel?: DataParallel;
+  validate?: (components: StableAnimatorComponents) => Promise<ValidationHook>;
   log?: (line: string) => void;
 }
 
@@ -72,7 +86,7 @@ export function miniTrainConfig(o: MiniAnimatorOptions): TrainConfig {
   const size = o.size ?? MINI_SIZE;
   return resolveTrainConfig({
     data: o.data, output: o.outDir, fromScratch: true, buckets: [{ name: 'rec', width: size, height: size }],
-    numFrames: MINI_FRAMES, frameStride: 2, steps: o.steps, lr: 3e-4, lrSchedule: 'cosine', warmupSteps: Math.min(100, Math.floor(o.steps / 10)),
+    numFrames: o.numFrames ?? MINI_FRAMES, batchSize: o.batchSize ?? 1, frameStride: 2, steps: o.steps, lr: 3e-4, lrSchedule: 'cosine', warmupSteps: Math.min(100, Math.floor(o.steps / 10)),
     minLr: 2e-5, maxGradNorm: 1, gradientCheckpointing: false, emaDecay: 0.99,
     trainable: { poseNet: true, faceEncoder: true, unet: 'all' }, faceEmbeddings: 'arcface', seed: o.seed ?? 0,
     logEvery: 25, checkpointEvery: 250, keepCheckpoints: 2, validateEvery: 0, vaeEncodeChunk: MINI_FRAMES, threads: 0,
@@ -85,6 +99,22 @@ export async function trainMiniAnimator(o: MiniAnimatorOptions): Promise<TrainAn
   const components = miniComponents({
     vaeDir: o.vaeDir, imageEncoderDir: o.imageEncoderDir, faceIdDim: o.faceId.config.numFeatures, unetConfig: o.unetConfig, seed: config.seed, variant: o.variant,
   });
-  const result = await trainAnimator({ config, components, faceEmbedding: faceIdEmbedder(o.faceId), stopAfter: o.stopAfter, log: o.log });
+  if (o.initFrom) loadAnimatorWeights(components, o.initFrom);
+  components.faceRecognizer = o.faceId;
+  const validate = o.validate && (o.parallel?.rank ?? 0) === 0 ? await o.validate(components) : undefined;
+  const result = await trainAnimator({
+    config, components, faceEmbedding: faceIdEmbedder(o.faceId), stopAfter: o.stopAfter, parallel: o.parallel, validate, log: o.log,
+  });
   return { ...result, components };
+}
+
+/** The trained modules from a trainer's final/ folder (unet, pose_net, face_encoder .safetensors). */
+export function loadAnimatorWeights(components: StableAnimatorComponents, dir: string): void {
+  const files = [[components.unet, 'unet.safetensors'], [components.poseNet, 'pose_net.safetensors'], [components.faceEncoder, 'face_encoder.safetensors']] as const;
+  for (const [module, file] of files) {
+    const path = join(dir, file);
+    const state = new Map([...readSafetensors(path)].map(([k, t]) => [k, torch.fromRaw(t)]));
+    module.loadStateDict(state, { strict: true, source: path });
+    for (const t of state.values()) t.dispose();
+  }
 }

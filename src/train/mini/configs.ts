@@ -2,9 +2,17 @@
 // train on a 2-core CPU, for 128x128 synthetic figures. Configs in the released files' own formats (diffusers /
 // transformers config.json keys), so the trained folders load with the same code as the real weights.
 
+import type { SkeletonStyle } from '../../pose/render.ts';
+
 /** Frame side and frames per training clip. */
 export const MINI_SIZE = 128;
 export const MINI_FRAMES = 4;
+
+/**
+ * Skeletons as the miniature sees them: 'legible' (4 px limbs at 128 px). The reference style draws 0.5 px
+ * limbs at this size, dotted lines a small model cannot read (issue 15). Recorded in miniature.json.
+ */
+export const MINI_SKELETON: SkeletonStyle = 'legible';
 
 /** Temporal VAE: 4 levels (latent = 1/8 of the frame, as SVD's), widths 32..64 (the decoder's GroupNorm needs 32). */
 export const MINI_VAE_CONFIG = {

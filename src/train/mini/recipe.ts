@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { join, resolve } from 'node:path';
 import * as torch from '../../torch/index.ts';
 import type { RawTensor } from '../../torch/index.ts';
+import type { SkeletonStyle } from '../../pose/render.ts';
 import { readSafetensors, writeSafetensors } from '../../torch/serialization/index.ts';
 import { SVD_DIR } from '../../models/weights-layout.ts';
 import { SVD_XT_SCHEDULER_CONFIG } from '../../sampling/euler-discrete.ts';
@@ -18,9 +19,14 @@ import { loadFaceIdWeights } from '../face-id.ts';
 import { clipVisionConfigFromJson } from '../../models/svd/clip-vision.ts';
 import { readModelConfig } from '../../models/svd/pretrained.ts';
 import { miniUnetConfig, trainMiniAnimator } from './animator-stage.ts';
-import { MINI_FRAMES, MINI_SIZE } from './configs.ts';
+import { MINI_FRAMES, MINI_SIZE, MINI_SKELETON } from './configs.ts';
 import { trainMiniImageEncoder } from './image-encoder-stage.ts';
 import { trainMiniVae } from './vae-stage.ts';
+import { miniValidation } from './validation.ts';
+import { launch } from '../launch.ts';
+import { processGroup } from '../process-group.ts';
+import { DEFAULT_ALIGN_WEIGHTS } from '../../models/align/learned-alignment.ts';
+import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
 
 export interface MiniRecipeOptions {
   /** Working folder: data/, train-data/, vae/, image_encoder/, animator/. */
@@ -33,7 +39,17 @@ export interface MiniRecipeOptions {
   seed?: number;
   motionDir?: string;
   faceIdDir?: string;
-  steps?: { vae?: number; imageEncoder?: number; animator?: number };
+  steps?: { vae?: number; imageEncoder?: number; animatorImage?: number; animator?: number };
+  /** Samples (single frames) per step and process of phase 4a. */
+  imageBatch?: number;
+  /** Data-parallel processes of stage 4 (one libtorch thread each); > 1 needs launchArgs. */
+  nproc?: number;
+  /** The command line (after the script) that the launched processes run: the same `mini train ...`. */
+  launchArgs?: string[];
+  /** Held-out validation during stage 4 (every: steps between two; the rest as MiniValidationOptions). */
+  validation?: { every: number; cases?: number; frames?: number; steps?: number };
+  /** The learned alignment used by validation (default weights/align). */
+  alignDir?: string;
   /** Model overrides (tests use smaller ones). */
   vaeConfig?: Record<string, unknown>;
   imageEncoderConfig?: Record<string, unknown>;
@@ -44,7 +60,10 @@ export interface MiniRecipeOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
-export const MINI_RECIPE_DEFAULTS = { identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 600, imageEncoder: 300, animator: 2000 } };
+export const MINI_RECIPE_DEFAULTS = {
+  identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 1800, imageEncoder: 300, animatorImage: 2200, animator: 1000 },
+  imageBatch: 8, nproc: 2, validateEvery: 400,
+};
 
 /** A folder whose path lists name the training clips only (absolute paths), for the trainers. */
 function trainView(dataRoot: string, viewRoot: string, clips: readonly string[]): void {
@@ -63,12 +82,12 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
   log('stage 1/5: synthetic data');
   await writeSynthDataset({
     root: dirs.data, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, clipsPerIdentity: o.clipsPerIdentity ?? MINI_RECIPE_DEFAULTS.clipsPerIdentity,
-    frames: o.frames ?? MINI_RECIPE_DEFAULTS.frames, seed, motionDir: o.motionDir,
+    frames: o.frames ?? MINI_RECIPE_DEFAULTS.frames, seed, motionDir: o.motionDir, skeleton: MINI_SKELETON,
     onProgress: (p) => o.onProgress?.('data', p.frames, p.total ?? p.frames),
   });
   const data = await readSynthDataset(dirs.data);
   const labels = new Map(data.clips.map((c) => [c.clip, c.path]));
-  trainView(dirs.data, dirs.train, data.split.clips.train.map((c) => {
+  if (!process.env.RANK) trainView(dirs.data, dirs.train, data.split.clips.train.map((c) => {
     const path = labels.get(c);
     if (!path) throw new Error(`${join(dirs.data, 'split.json')}: training clip "${c}" is not in identities.json`);
     return path;
@@ -81,20 +100,52 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
   if (!done(join(dirs.encoder, 'config.json'))) {
     await trainMiniImageEncoder({ data: dirs.train, outDir: dirs.encoder, steps: steps.imageEncoder, seed, config: o.imageEncoderConfig, log });
   }
-  log('stage 4/5: UNet, PoseNet and Face Encoder');
+  log('stage 4/5: UNet, PoseNet and Face Encoder (4a: single frames, 4b: clips)');
   const faceIdDir = o.faceIdDir ?? 'weights/faceid';
+  const imagePhase = join(o.work, 'animator-image');
   const finalDir = join(dirs.animator, 'final');
   if (!done(join(finalDir, 'unet.safetensors'))) {
-    await trainMiniAnimator({
-      data: dirs.train, outDir: dirs.animator, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, faceId: loadFaceIdWeights(faceIdDir),
-      steps: steps.animator, seed, unetConfig: o.unetConfig, train: o.train, log,
-    });
+    const nproc = o.nproc ?? 1;
+    if (nproc > 1 && !process.env.RANK) {
+      // the ranks run this same command; they find stages 1-3 done and join the process group
+      if (!o.launchArgs) throw new Error('runMiniRecipe: nproc > 1 needs launchArgs (the command line the ranks run)');
+      const code = await launch({ nproc, args: o.launchArgs });
+      if (code !== 0) throw new Error(`stage 4: a training process failed (exit code ${code}); re-run the same command to resume`);
+    } else {
+      const parallel = await processGroup('cpu');
+      try {
+        const common = {
+          data: dirs.train, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, faceId: loadFaceIdWeights(faceIdDir), seed, unetConfig: o.unetConfig,
+          parallel, log, validate: o.validation && ((components: StableAnimatorComponents) => miniValidation(components, {
+            seed, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, heldOutIdentities: data.split.heldOutIdentities,
+            heldOutMotions: data.split.heldOutMotions, motionDir: o.motionDir ?? '../shared/data/motion', size: MINI_SIZE, skeleton: MINI_SKELETON,
+            window: MINI_FRAMES, alignWeights: o.alignDir ?? DEFAULT_ALIGN_WEIGHTS, ...o.validation,
+          })),
+        };
+        const validateEvery = o.validation?.every ?? 0;
+        if (steps.animatorImage > 0 && !done(join(imagePhase, 'final', 'unet.safetensors'))) {
+          await trainMiniAnimator({
+            ...common, outDir: imagePhase, steps: steps.animatorImage, numFrames: 1, batchSize: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch,
+            train: { validateEvery, ...o.train },
+          });
+        }
+        // rank 0 writes 4a's final weights; every rank starts 4b from them
+        if (parallel) (await import('../../torch/distributed.ts')).barrier();
+        await trainMiniAnimator({
+          ...common, outDir: dirs.animator, steps: steps.animator, initFrom: steps.animatorImage > 0 ? join(imagePhase, 'final') : undefined,
+          train: { validateEvery, ...o.train },
+        });
+      } finally {
+        if (parallel) (await import('../../torch/distributed.ts')).destroyProcessGroup();
+      }
+      if (parallel) return; // rank 0 of the launcher's children: the launching process exports
+    }
   }
   log('stage 5/5: export');
   const tokens = clipVisionConfigFromJson(readModelConfig(dirs.encoder, 'CLIPVisionModelWithProjection')).projectionDim;
   const info: MiniatureInfo = {
     seed, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, heldOutIdentities: data.split.heldOutIdentities,
-    heldOutMotions: data.split.heldOutMotions, size: MINI_SIZE, frames: MINI_FRAMES, steps,
+    heldOutMotions: data.split.heldOutMotions, size: MINI_SIZE, frames: MINI_FRAMES, skeleton: MINI_SKELETON, steps,
   };
   exportMiniWeights({ out: o.out, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, animatorFinal: finalDir, faceIdDir, unetConfig: miniUnetConfig(tokens, o.unetConfig), info });
   log(`wrote ${o.out}`);
@@ -110,7 +161,9 @@ export interface MiniatureInfo {
   size: number;
   /** Frames per training clip: the window length at inference. */
   frames: number;
-  steps: { vae: number; imageEncoder: number; animator: number };
+  /** How skeletons are drawn for it (src/pose/render.ts); absent in folders from before: 'reference'. */
+  skeleton?: SkeletonStyle;
+  steps: { vae: number; imageEncoder: number; animatorImage?: number; animator: number };
 }
 
 export const MINIATURE_INFO_FILE = 'miniature.json';
