@@ -5,6 +5,7 @@
 namespace sa {
 
 std::atomic<int64_t> liveTensors{0};
+std::atomic<int64_t> reportedBytes{0};
 
 namespace {
 // Tags the External so a foreign External is never mistaken for a tensor.
@@ -31,6 +32,7 @@ void disposeTensor(Napi::Env env, TensorBox* box) {
   if (!box->t.defined()) return;
   box->t.reset();
   if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
+  reportedBytes -= box->reportedBytes;
   box->reportedBytes = 0;
   liveTensors--;
 }
@@ -40,6 +42,7 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   auto* box = new TensorBox{std::move(t), 0};
   box->reportedBytes = storageBytes(box->t);
   if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
+  reportedBytes += box->reportedBytes;
   liveTensors++;
   auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
     disposeTensor(env, b);

@@ -15,6 +15,8 @@ struct TensorBox {
 
 // Live handles (created and neither disposed nor finalized), for leak tests.
 extern std::atomic<int64_t> liveTensors;
+// Bytes of storage the live handles have reported to V8 as external memory.
+extern std::atomic<int64_t> reportedBytes;
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t);
 // Throws a JS TypeError naming `what` when v is not a live tensor handle.

@@ -97,6 +97,10 @@ Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(liveTensors.load()));
 }
 
+Napi::Value ReportedBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(reportedBytes.load()));
+}
+
 // ---- autograd ----
 
 Napi::Value Grad(const Napi::CallbackInfo& info) {
@@ -377,6 +381,7 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   fn("item", Item);
   fn("dispose", Dispose);
   fn("liveTensors", LiveTensors);
+  fn("reportedBytes", ReportedBytes);
   fn("grad", Grad);
   fn("setGrad", SetGrad);
   fn("setRequiresGrad", SetRequiresGrad);

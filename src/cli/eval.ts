@@ -83,6 +83,11 @@ async function run(args: string[]): Promise<number> {
     console.log(`${metrics.frames} frame(s) ${metrics.size[0]}x${metrics.size[1]}: L1 ${fmt(metrics.l1, 5)}  PSNR ${fmt(metrics.psnr, 2)}  PSNR* ${fmt(metrics.psnrStar, 2)}  ` +
       `SSIM ${fmt(metrics.ssim)}  LPIPS ${fmt(metrics.lpips?.value)}  CSIM ${fmt(metrics.csim?.value)}  pose dist ${fmt(metrics.poseDistance?.value)}` +
       (metrics.fvd ? `  FVD ${fmt(metrics.fvd.value, 3)} (${metrics.fvd.clips} clips)` : ''));
+    if (metrics.baseline) {
+      const b = metrics.baseline;
+      console.log(`moving region (${fmt((metrics.movingFraction ?? 0) * 100, 1)}% of the pixels): PSNR ${fmt(metrics.movingPsnr, 2)}; ` +
+        `repeating the reference: L1 ${fmt(b.l1, 5)}  PSNR ${fmt(b.psnr, 2)}  SSIM ${fmt(b.ssim)}  moving PSNR ${fmt(b.movingPsnr, 2)}`);
+    }
     for (const note of metrics.notes) console.log(`note: ${note}`);
     console.log(`wrote ${values.output}`);
     return 0;

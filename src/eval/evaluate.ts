@@ -21,6 +21,7 @@ import { NUM_BODY, NUM_FACE, NUM_HAND, type Keypoint, type PersonPose } from '..
 import { iresnetConfig } from '../pipeline/components.ts';
 import { referenceFace } from '../pipeline/reference-face.ts';
 import { l1, psnrStar, ssim } from './image-metrics.ts';
+import { BaselineAccumulator, type FrameScores } from './reference-baseline.ts';
 import { loadLpips, lpips as lpipsDistance } from './lpips.ts';
 import { FvdAccumulator, type FvdResult, type I3DLayer } from './fvd.ts';
 import { InceptionI3d } from '../models/i3d/inception-i3d.ts';
@@ -60,6 +61,13 @@ export interface EvalMetrics {
   poseDistance?: { value: number; keypoints: number; detector: string };
   /** value is null (NaN) with fewer than 2 clips per side. */
   fvd?: FvdResult & { weights: string };
+  /**
+   * With a reference photo: PSNR over the pixels where the person moved, and every frame score of the
+   * reference repeated on every frame (reference-baseline.ts), what an animation has to beat.
+   */
+  movingPsnr?: number;
+  movingFraction?: number;
+  baseline?: FrameScores;
   notes: string[];
 }
 
@@ -136,6 +144,7 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
     let absSum = 0, sqSum = 0, psnrStarSum = 0, ssimSum = 0, lpipsSum = 0, csimSum = 0, csimCount = 0;
     const distances: PoseDistance[] = [];
     let resized = false;
+    let baseline: BaselineAccumulator | undefined;
     let chunk: [Image, Image][] = [];
     const flush = () => {
       if (chunk.length === 0) return;
@@ -148,10 +157,16 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
         psnrStarSum += psnrStar(p, g) * n;
         ssimSum += ssim(p, g) * n;
         if (lpipsModel) lpipsSum += lpipsDistance(lpipsModel, p, g) * n;
+        baseline?.push(p, g);
       });
       chunk = [];
     };
     for await (let [p, g] of pairedFrames(pred, gt, notes, options.maxFrames)) {
+      if (!size && options.ref) {
+        const photo = await readImage(options.ref, { channels: 3 });
+        if (photo.width !== g.width || photo.height !== g.height) notes.push(`the reference ${options.ref} (${photo.width}x${photo.height}) was resized to the frames' ${g.width}x${g.height} for the baseline`);
+        baseline = new BaselineAccumulator(torch.keep(framesToTensor([photo.width === g.width && photo.height === g.height ? photo : await resizeImage(photo, g.width, g.height, { kernel: 'linear' })])));
+      }
       size ??= [g.width, g.height];
       if (g.width !== size[0] || g.height !== size[1]) throw new Error(`${gt}: frame ${frames} is ${g.width}x${g.height}, the first is ${size[0]}x${size[1]}`);
       if (p.width !== g.width || p.height !== g.height) {
@@ -193,6 +208,10 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
       notes,
     };
     if (lpipsModel) metrics.lpips = { value: lpipsSum / frames, net: lpipsModel.kind };
+    if (baseline) {
+      const b = baseline.result();
+      Object.assign(metrics, { movingPsnr: b.movingPsnr, movingFraction: b.movingFraction, baseline: b.baseline });
+    }
     if (faces) {
       if (csimCount === 0) notes.push('CSIM: no frame had a face in both images');
       metrics.csim = { value: csimCount ? csimSum / csimCount : Number.NaN, embedder: faces.name, against: refEmbedding ? 'reference' : 'ground truth', framesWithFace: csimCount };

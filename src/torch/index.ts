@@ -4,7 +4,7 @@ export * from './generated/ops.ts';
 export { linear, matmul, mm, bmm, baddbmm, addmm, conv1d, conv2d, conv3d, convTranspose2d, nativeBf16 } from './bf16-gemm.ts';
 export { Tensor, tensor, fromRaw, wrap } from './tensor.ts';
 export type { TypedArrayOf } from './tensor.ts';
-export { scope, keep, liveTensors } from './scope.ts';
+export { scope, keep, liveTensors, reportedBytes } from './scope.ts';
 export { noGrad, enableGrad, isGradEnabled, grad, backward, checkpoint, autocast } from './autograd.ts';
 export { Generator } from './random.ts';
 export { setNumThreads, getNumThreads, engineInfo } from './runtime.ts';

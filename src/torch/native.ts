@@ -18,6 +18,7 @@ export interface NativeTorch {
   item(h: Handle): number;
   dispose(h: Handle): void;
   liveTensors(): number;
+  reportedBytes(): number;
   grad(h: Handle): Handle | undefined;
   setGrad(h: Handle, g: Handle | undefined): void;
   setRequiresGrad(h: Handle, on: boolean): void;

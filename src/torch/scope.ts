@@ -58,3 +58,11 @@ export function scope<T>(fn: () => T): T {
 export function liveTensors(): number {
   return native.liveTensors();
 }
+
+/**
+ * Bytes of tensor storage reported to V8 as external memory (which drives its garbage collection): each
+ * storage of 64 KB or more once, by the first handle that holds it; views are not reported again.
+ */
+export function reportedBytes(): number {
+  return native.reportedBytes();
+}

@@ -57,6 +57,7 @@ test('eval: chunked metrics equal the whole-sequence metrics; CSIM and pose dist
     assert.match(big.notes.join('\n'), /prediction frames \(384x384\) resized to the ground truth's 192x192/);
     assert.ok(big.l1 < 0.02 && big.ssim > 0.9, `l1 ${big.l1} ssim ${big.ssim}`);
     assert.equal(big.csim?.against, 'reference');
+    assert.ok(big.baseline && big.movingPsnr !== undefined, 'a reference gives the repeat-the-reference baseline');
     assert.ok(big.csim!.value > 0.97, `csim of a face with itself ${big.csim!.value}`);
 
     // The CLI writes the same numbers as JSON; a missing --fvd weights file is an error (FVD itself: i3d-fvd.test.ts).
@@ -66,6 +67,18 @@ test('eval: chunked metrics equal the whole-sequence metrics; CSIM and pose dist
     assert.ok(Math.abs(written.ssim - m.ssim) < 1e-12 && Math.abs(written.l1 - m.l1) < 1e-12);
     assert.equal(written.csim, undefined);
     assert.equal(await main(['eval', '--pred', join(dir, 'pred'), '--gt', join(dir, 'gt'), '-o', out, '--fvd', join(dir, 'no-such-i3d.pt')]), 1);
+
+    // A still video of the reference scores exactly the repeat-the-reference baseline, in chunks too.
+    for (let i = 0; i < n; i++) await writeImage(join(dir, 'still', `frame_${i}.png`), pred[0]!);
+    await writeImage(join(dir, 'ref.png'), pred[0]!);
+    const still = await evaluateVideo(join(dir, 'still'), join(dir, 'gt'), { ref: join(dir, 'ref.png'), noCsim: true, chunk: 2 });
+    assert.ok(still.baseline, 'baseline with --ref');
+    for (const k of ['l1', 'psnr', 'ssim'] as const) assert.ok(Math.abs(still[k] - still.baseline![k]) < 1e-12, `${k} ${still[k]} vs ${still.baseline![k]}`);
+    assert.equal(still.movingPsnr, still.baseline!.movingPsnr);
+    assert.ok(still.movingFraction! > 0 && still.movingFraction! < 1, `moving fraction ${still.movingFraction}`);
+    // the moved prediction (the same view shifted) is scored against the same baseline
+    const moved = await evaluateVideo(join(dir, 'pred'), join(dir, 'gt'), { ref: join(dir, 'ref.png'), noCsim: true });
+    assert.deepEqual(moved.baseline, still.baseline);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -122,3 +122,44 @@ test('an empty pose renders black; writers produce PNG folders and videos', () =
     const info = await probeVideo(join(dir, 'poses.mp4'));
     assert.deepEqual([info.width, info.height, info.frameCount, info.fps], [64, 96, 3, 8]);
   }));
+
+/** A person with only a neck (1) and a right shoulder (2): limb 0 drawn from (x0,y) to (x1,y). */
+function oneLimb(x0: number, x1: number, y: number): import('../../src/pose/keypoints.ts').PoseFrame {
+  const body = Array.from({ length: 18 }, (): [number, number, number] => [0, 0, 0]);
+  body[1] = [x0, y, 1];
+  body[2] = [x1, y, 1];
+  const none = (n: number) => Array.from({ length: n }, (): [number, number, number] => [0, 0, 0]);
+  return { persons: [{ body, hands: [none(21), none(21)], face: none(68) }] };
+}
+
+/** Pixels of column x (rows) that are lit (any channel above `min`). */
+function litRows(img: import('../../src/io/image.ts').Image, x: number, min = 24): number[] {
+  const rows: number[] = [];
+  for (let y = 0; y < img.height; y++) {
+    const i = (y * img.width + x) * 3;
+    if (Math.max(img.data[i]!, img.data[i + 1]!, img.data[i + 2]!) > min) rows.push(y);
+  }
+  return rows;
+}
+
+for (const size of [64, 128, 512]) {
+  test(`legible skeletons at ${size} px: limbs and joints at least 2 px, no gaps; the reference style thins out`, () => {
+    const frame = oneLimb(0.25, 0.75, 0.5);
+    const legible = renderPose(frame, size, size, { style: 'legible' });
+    // every column along the limb is lit over >= 2 consecutive rows
+    for (let x = Math.ceil(0.3 * size); x <= Math.floor(0.7 * size); x++) {
+      const rows = litRows(legible, x);
+      assert.ok(rows.length >= 2, `column ${x}: ${rows.length} lit rows`);
+      assert.equal(rows.at(-1)! - rows[0]! + 1, rows.length, `column ${x}: the stroke has a gap (${rows.join(',')})`);
+    }
+    // the joints (drawn on top of the limb's ends) are at least 2 px across, in the joint's own colour
+    const jx = Math.trunc(0.25 * size);
+    assert.ok(litRows(legible, jx).length >= 2);
+    if (size <= 128) {
+      // the reference's 2160 px canvas shrinks the same limb below 2 px at small sizes
+      const reference = renderPose(frame, size, size);
+      const widths = Array.from({ length: 5 }, (_, k) => litRows(reference, Math.trunc((0.4 + k * 0.05) * size)).length);
+      assert.ok(widths.some((w) => w < 2), `reference widths ${widths}`);
+    }
+  });
+}

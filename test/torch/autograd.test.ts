@@ -119,3 +119,32 @@ test('engine facts: libtorch version and OpenBLAS', () => {
   assert.match(info.torchVersion, /^\d+\.\d+/);
   assert.ok(info.openBlas, `matmul runs on ${info.blasLibrary}, not OpenBLAS: apt-get install libopenblas0-pthread`);
 });
+
+test("OpenBLAS's pool follows the thread count (its own default is one worker per core)", () => {
+  const before = torch.getNumThreads();
+  try {
+    for (const n of [1, 2, 1]) {
+      torch.setNumThreads(n);
+      assert.equal(torch.engineInfo().threads, n);
+      assert.equal(torch.engineInfo().blasThreads, n);
+    }
+  } finally {
+    torch.setNumThreads(before);
+  }
+});
+
+test("views do not report their base's storage to V8 again (each report is a GC hint)", () => {
+  torch.scope(() => {
+    const base = torch.zeros([16 * 1024 * 1024]); // 64 MB, reported once
+    const reported0 = torch.reportedBytes();
+    const views = Array.from({ length: 50 }, (_, i) => base.narrow(0, i * 1024, 1024).view([32, 32]));
+    const grown = torch.reportedBytes() - reported0;
+    // 50 reports of the whole storage would be 3.2 GB
+    assert.ok(grown < 16 * 1024 * 1024, `external memory grew by ${(grown / 1e6).toFixed(1)} MB for 50 views`);
+    assert.equal(views.length, 50);
+    // a new tensor of its own is still reported
+    const fresh = torch.zeros([16 * 1024 * 1024]);
+    assert.ok(torch.reportedBytes() - reported0 >= 60 * 1024 * 1024, 'a fresh 64 MB tensor is reported');
+    fresh.dispose();
+  });
+});

@@ -22,7 +22,8 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   const lines: string[] = [];
   const options = {
     work: join(root, 'work'), out, identities: 3, clipsPerIdentity: 1, frames: 6, motionDir: MOTION,
-    steps: { vae: 2, imageEncoder: 2, animator: 2 },
+    steps: { vae: 2, imageEncoder: 2, animatorImage: 2, animator: 2 }, imageBatch: 2,
+    validation: { every: 1, cases: 1, frames: 2, steps: 1 },
     vaeConfig: { block_out_channels: [32, 32, 32, 32] },
     imageEncoderConfig: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, image_size: 32, patch_size: 8, projection_dim: 64 },
     unetConfig: { block_out_channels: [32, 32, 32, 32], num_attention_heads: [1, 1, 1, 1], addition_time_embed_dim: 8, projection_class_embeddings_input_dim: 24, num_frames: 2 },
@@ -36,6 +37,15 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
     'stable-video-diffusion-img2vid-xt/image_encoder/model.safetensors', 'stable-video-diffusion-img2vid-xt/scheduler/scheduler_config.json']) {
     assert.ok(existsSync(join(out, f)), f);
   }
+  // phase 4a on single frames, 4b on clips from 4a's weights; both validated on held-out cases (val.png)
+  for (const phase of ['animator-image', 'animator']) {
+    const records = readFileSync(join(options.work, phase, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const val = records.filter((r) => r.type === 'val');
+    assert.deepEqual(val.map((r) => r.step), [1, 2], phase);
+    for (const r of val) for (const k of ['movingPsnr', 'baselineMovingPsnr', 'psnr', 'baselinePsnr', 'ssim', 'baselineSsim']) assert.ok(Number.isFinite(r[k]), `${phase} ${k} ${r[k]}`);
+    assert.ok(existsSync(join(options.work, phase, 'val.png')), `${phase}/val.png`);
+  }
+  assert.match(lines.join('\n'), /step 1  validation  movingPsnr/);
   // a second run finds every stage done and only re-exports
   const before = lines.length;
   await runMiniRecipe(options);
@@ -55,6 +65,7 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   // what the demo needs to know of the data, and the demo itself on the toy export (HJB on step 0)
   const info = readMiniatureInfo(out);
   assert.deepEqual([info.seed, info.identities, info.size, info.frames], [0, 3, 128, 4]);
+  assert.equal(info.skeleton, 'legible');
   assert.equal(info.heldOutIdentities.length, 1);
   const demoOut = join(root, 'demo');
   const printed: string[] = [];
@@ -65,13 +76,16 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   } finally {
     console.log = log;
   }
-  for (const f of ['out.mp4', 'side-by-side.mp4', 'frames.png', 'index.html']) assert.ok(existsSync(join(demoOut, f)), f);
+  for (const f of ['out.mp4', 'side-by-side.mp4', 'frames.png', 'index.html', 'metrics.json']) assert.ok(existsSync(join(demoOut, f)), f);
+  const demoMetrics = JSON.parse(readFileSync(join(demoOut, 'metrics.json'), 'utf8'));
+  for (const k of ['l1', 'psnr', 'ssim', 'movingPsnr']) assert.ok(Number.isFinite(demoMetrics[k]) && Number.isFinite(demoMetrics.baseline[k]), k);
+  assert.match(printed.join('\n'), /repeating the reference: L1 [\d.]+ +PSNR [\d.]+/);
   const scores = /L1 ([\d.]+) +PSNR ([\d.]+) +SSIM ([-\d.]+) +CSIM ([-\d.]+) +Dis ([\d.]+) \(misaligned: ([\d.]+)\)/.exec(printed.join('\n'));
   assert.ok(scores, printed.join('\n'));
   const [l1, psnr, , , dis, misaligned] = scores.slice(1).map(Number);
   assert.ok(l1! > 0 && l1! < 1 && psnr! > 0, printed.join('\n'));
   assert.ok(dis! < misaligned!, `the learned alignment brings the poses closer: ${dis} vs ${misaligned}`);
-  assert.match(readFileSync(join(demoOut, 'index.html'), 'utf8'), /Scores against the ground truth/);
+  assert.match(readFileSync(join(demoOut, 'index.html'), 'utf8'), /Scores against the ground truth[\s\S]*repeating the reference/);
 
   // the ablations on the toy: four variants trained (one step each), seven rows scored, resumable
   const ablation = {

@@ -119,14 +119,14 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
           parallel, log, validate: o.validation && ((components: StableAnimatorComponents) => miniValidation(components, {
             seed, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, heldOutIdentities: data.split.heldOutIdentities,
             heldOutMotions: data.split.heldOutMotions, motionDir: o.motionDir ?? '../shared/data/motion', size: MINI_SIZE, skeleton: MINI_SKELETON,
-            window: MINI_FRAMES, alignWeights: o.alignDir ?? DEFAULT_ALIGN_WEIGHTS, ...o.validation,
+            window: (o.train?.numFrames as number | undefined) ?? MINI_FRAMES, alignWeights: o.alignDir ?? DEFAULT_ALIGN_WEIGHTS, ...o.validation,
           })),
         };
         const validateEvery = o.validation?.every ?? 0;
         if (steps.animatorImage > 0 && !done(join(imagePhase, 'final', 'unet.safetensors'))) {
           await trainMiniAnimator({
-            ...common, outDir: imagePhase, steps: steps.animatorImage, numFrames: 1, batchSize: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch,
-            train: { validateEvery, ...o.train },
+            ...common, outDir: imagePhase, steps: steps.animatorImage,
+            train: { validateEvery, ...o.train, numFrames: 1, batchSize: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch },
           });
         }
         // rank 0 writes 4a's final weights; every rank starts 4b from them

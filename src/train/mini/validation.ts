@@ -1,8 +1,8 @@
 // Validation of the miniature while it trains (issue 15): what the demo measures, on other cases. Held-out
 // identities perform held-out motions, misaligned by a MisAlign similarity and put back by the learned
 // alignment; a short sampling (few Euler steps, no HJB) is scored against the ground truth beside the
-// repeat-the-reference baseline. The demo's own case (the first held-out identity) is left out, so the demo
-// stays an evaluation that training never looked at.
+// repeat-the-reference baseline. The demo's own identity (the first held out) is left out, so the demo stays
+// an evaluation that training never looked at.
 import { LearnedAlignment } from '../../models/align/learned-alignment.ts';
 import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
 import type { SkeletonStyle } from '../../pose/render.ts';
@@ -36,9 +36,11 @@ export async function miniValidationCases(o: MiniValidationOptions): Promise<Hel
   const identities = runIdentities(o.seed, o.identities);
   const motions = (await loadMotions(o.motionDir)).filter((m) => o.heldOutMotions.includes(m.name));
   if (motions.length === 0) throw new Error(`${o.motionDir}: none of the held-out motions (${o.heldOutMotions.join(', ')}) is there`);
-  const n = Math.min(o.cases ?? 3, o.heldOutIdentities.length - 1);
+  // the demo's identity (the first) only when it is the only one held out (toy datasets)
+  const pool = o.heldOutIdentities.length > 1 ? o.heldOutIdentities.slice(1) : o.heldOutIdentities;
+  const n = Math.min(o.cases ?? 3, pool.length);
   return Array.from({ length: n }, (_, i) => {
-    const identity = identities.find((id) => id.id === o.heldOutIdentities[i + 1])!;
+    const identity = identities.find((id) => id.id === pool[i])!;
     return heldOutCase({ identity, motion: motions[i % motions.length]!, frames: o.frames ?? 8, size: o.size, seed: 1000 + i });
   });
 }
