@@ -21,6 +21,9 @@ import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type Pi
 import { posesToTensor, prepareReference } from '../pipeline/inputs.ts';
 import { framesToImages, outputKind, writeFrames } from '../pipeline/outputs.ts';
 import { referenceFace } from '../pipeline/reference-face.ts';
+import { parseSize } from './args.ts';
+import { checkOutputPath } from '../io/atomic.ts';
+import { LIMITS } from '../io/limits.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';
 
@@ -82,9 +85,7 @@ function num(values: Values, name: string, kind: 'int' | 'posint' | 'number' | '
 /** The output size: --size, or --width/--height, the missing side following the reference's aspect (multiple of 64). */
 export function outputSize(values: Values, refWidth: number, refHeight: number): [number, number] {
   if (typeof values.size === 'string') {
-    const m = /^(\d+)x(\d+)$/i.exec(values.size.trim());
-    if (!m) throw new Error(`--size must be WxH (e.g. 512x512), got '${values.size}'`);
-    const size: [number, number] = [Number(m[1]), Number(m[2])];
+    const size = parseSize(values.size);
     checkOutputSize(...size);
     return size;
   }
@@ -136,7 +137,8 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   // 1. Arguments
   if (!values.ref || !values.driving || !values.output) throw new Error(`--ref, --driving and -o are required\n\nusage: ${USAGE}`);
   const output = values.output;
-  outputKind(output);
+  checkOutputPath(output, outputKind(output) === 'png' ? 'folder' : 'file');
+  if (values['frames-dir']) checkOutputPath(values['frames-dir'], 'folder', '--frames-dir');
   const device = parseDevice(values.device);
   const dtype = parseDtype(values.dtype, device);
   if (values.threads !== undefined) torch.setNumThreads(num(values, 'threads', 'posint', 1));
@@ -174,6 +176,9 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
 
   // 2. Inputs that can fail fast: the reference image, the driving input, the weights
   const refImage = await readImage(values.ref, { channels: 3 });
+  if (Math.min(refImage.width, refImage.height) < LIMITS.minReferenceSide) {
+    throw new Error(`--ref ${values.ref}: ${refImage.width}x${refImage.height} is too small; expected at least ${LIMITS.minReferenceSide} pixels a side`);
+  }
   const [width, height] = outputSize(values, refImage.width, refImage.height);
   const kind = await drivingKind(values.driving);
   const paths = resolveWeightPaths(values.weights, {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { renderPoseSequenceToFolder, renderPoseSequenceToVideo, writePoseImage } from '../pose/render.ts';
 import { readPoseFile, writeKeypointJson } from '../pose/keypoint-json.ts';
 import { extractPoses, openPoseDetector, type DetectorKind } from '../pose/extract.ts';
+import { parseSize } from './args.ts';
 import type { Command } from './main.ts';
 import { progressReporter } from './progress.ts';
 import { join } from 'node:path';
@@ -18,12 +19,6 @@ const USAGE = `stable-animator poses extract <image|video|dir> -o poses.json [--
             the default detector ships with the package and works offline. --render also draws the skeletons
             (frame_0.png, ...) as StableAnimator's pose images.
   render    draws a keypoint file (ours or a DWPose JSON dump) as pose images at --size (default: its size).`;
-
-export function parseSize(text: string): [number, number] {
-  const m = /^(\d+)x(\d+)$/i.exec(text.trim());
-  if (!m || Number(m[1]) <= 0 || Number(m[2]) <= 0) throw new Error(`--size must be WxH (e.g. 512x512), got '${text}'`);
-  return [Number(m[1]), Number(m[2])];
-}
 
 function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

@@ -50,6 +50,16 @@ export function alignFace(image: Image, landmarks: readonly [number, number][], 
   return warpAffine(image, estimateSimilarity(landmarks, templateFor(size, zoom)), size, size);
 }
 
+/**
+ * Square box around a face box, `margin` times its larger side: the crop of face-ID networks trained on
+ * boxes rather than landmarks (the miniature's, weights/faceid).
+ */
+export function squareFaceBox(box: readonly [number, number, number, number], margin = 1.15): [number, number, number, number] {
+  const cx = (box[0] + box[2]) / 2, cy = (box[1] + box[3]) / 2;
+  const half = (Math.max(box[2] - box[0], box[3] - box[1]) * margin) / 2;
+  return [cx - half, cy - half, cx + half, cy + half];
+}
+
 /** The box stretched onto `size` x `size` (no alignment), pixel centres aligned. */
 export function cropBox(image: Image, box: Box, size = 112): Float32Array {
   const sx = size / Math.max(box[2] - box[0], 1);

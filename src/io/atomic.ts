@@ -2,8 +2,9 @@
 // A reader never sees a half-written file, and a failed write leaves nothing behind.
 
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 
 /**
  * A hidden temporary path next to `path`. It keeps the extension, because tools such as ffmpeg and sharp
@@ -36,4 +37,25 @@ export async function writeAtomically<T>(path: string, write: (tempPath: string)
 /** `fs.writeFile`, atomically. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await writeAtomically(path, (temp) => writeFile(temp, data));
+}
+
+/**
+ * Fails fast (before any heavy work) when `path` cannot be written: a file output where a folder is, a folder
+ * output where a file is, or no writable folder to create it in (the nearest existing ancestor is a file, or
+ * not writable).
+ */
+export function checkOutputPath(path: string, kind: 'file' | 'folder', option = '-o'): void {
+  if (existsSync(path)) {
+    const isDir = statSync(path).isDirectory();
+    if (kind === 'file' && isDir) throw new Error(`${option} ${path}: is a folder, expected a file name`);
+    if (kind === 'folder' && !isDir) throw new Error(`${option} ${path}: is a file, expected a folder`);
+  }
+  let dir = dirname(resolve(path));
+  while (!existsSync(dir)) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) throw new Error(`${option} ${path}: ${dir} is a file, so no folder can be made there`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new Error(`${option} ${path}: the folder ${dir} is not writable`);
+  }
 }

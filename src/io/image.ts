@@ -5,6 +5,7 @@ import { access } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { writeAtomically } from './atomic.ts';
+import { checkImagePixels, LIMITS } from './limits.ts';
 
 export interface Image {
   width: number;
@@ -37,9 +38,17 @@ export async function readImage(path: string, options: ReadImageOptions = {}): P
   } catch {
     throw new Error(`cannot read image ${path}: file not found`);
   }
+  let meta: Awaited<ReturnType<Sharp['metadata']>>;
   try {
-    const input = sharp(path);
-    const channels = options.channels ?? ((await input.metadata()).hasAlpha ? 4 : 3);
+    meta = await sharp(path).metadata();
+  } catch (err) {
+    throw new Error(`cannot read image ${path}: ${(err as Error).message}`);
+  }
+  // from the header, before a byte is decoded (the decoder enforces the same cap on what it finds)
+  if (meta.width !== undefined && meta.height !== undefined) checkImagePixels(`image ${path}`, meta.width, meta.height);
+  try {
+    const input = sharp(path, { limitInputPixels: LIMITS.imagePixels });
+    const channels = options.channels ?? (meta.hasAlpha ? 4 : 3);
     let pipeline = input.autoOrient().toColourspace('srgb');
     pipeline = channels === 4 ? pipeline.ensureAlpha() : pipeline.removeAlpha();
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });

@@ -16,6 +16,7 @@
 // noise augmentation, then the initial latents.
 import * as torch from '../torch/index.ts';
 import type { DType, Device, Tensor } from '../torch/index.ts';
+import { checkFrameSides } from '../io/limits.ts';
 import type * as nn from '../nn/index.ts';
 import type { PoseNet } from '../models/animator/pose-net.ts';
 import type { FusionFaceId } from '../models/face/face-encoder.ts';
@@ -120,6 +121,7 @@ export function checkOutputSize(width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || width % SIZE_MULTIPLE || height % SIZE_MULTIPLE) {
     throw new Error(`unsupported size ${width}x${height}: width and height must be positive multiples of ${SIZE_MULTIPLE} (e.g. 512x512, 576x1024)`);
   }
+  checkFrameSides('output size', width, height);
 }
 
 const paramOf = (m: nn.Module): Tensor => {

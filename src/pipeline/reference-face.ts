@@ -6,7 +6,7 @@
 // image where it expects BGR (a channel swap we do not reproduce).
 import * as torch from '../torch/index.ts';
 import type { Image } from '../io/image.ts';
-import { alignFace, cropBox } from '../face/align.ts';
+import { alignFace, cropBox, squareFaceBox } from '../face/align.ts';
 import { detectFaces, largestFace } from '../face/detect.ts';
 import { ArcFaceEmbedder } from '../face/embed.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
@@ -34,7 +34,11 @@ export async function referenceFace(image: Image, opts: ReferenceFaceOptions): P
   if (!face) return undefined;
   const box = clipBox(face.box, image.width, image.height);
   if (!box) return undefined;
-  const crop = face.landmarks ? alignFace(image, face.landmarks, 112) : cropBox(image, face.box, 112);
+  // ArcFace (112 px) on the landmark-aligned face; a recognizer of another input size (the miniature's face-ID
+  // net, 32 px) on the square box crop it was trained on
+  const side = opts.arcfaceOnnx ? 112 : opts.recognizer?.config.inputSize ?? 112;
+  const crop = side !== 112 ? cropBox(image, squareFaceBox(face.box), side)
+    : face.landmarks ? alignFace(image, face.landmarks, 112) : cropBox(image, face.box, 112);
   if (opts.arcfaceOnnx) {
     const embedder = await ArcFaceEmbedder.load(opts.arcfaceOnnx);
     try {
@@ -47,7 +51,7 @@ export async function referenceFace(image: Image, opts: ReferenceFaceOptions): P
   const recognizer = opts.recognizer;
   const embedding = torch.noGrad(() => torch.scope(() => {
     const p = recognizer.parameters()[0]!;
-    const x = torch.tensor(crop, { shape: [1, 112, 112, 3] }).permute([0, 3, 1, 2]).div(255).sub(0.5).div(0.5);
+    const x = torch.tensor(crop, { shape: [1, side, side, 3] }).permute([0, 3, 1, 2]).div(255).sub(0.5).div(0.5);
     return recognizer.eval().forward(x.to(p.dtype).to(p.device)).to('f32').to('cpu').data<'f32'>();
   }));
   return { embedding, box, embedder: 'glintr100_torch' };

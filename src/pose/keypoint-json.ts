@@ -17,6 +17,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { LIMITS } from '../io/limits.ts';
 import { NUM_BODY, NUM_FACE, NUM_HAND } from './keypoints.ts';
 import type { Keypoint, PersonPose, PoseFrame, PoseSequence } from './keypoints.ts';
 
@@ -83,6 +84,10 @@ function readSize(value: unknown, where: PoseFileLocation): [number, number] {
   const w = expectNumber(pair[0], where);
   const h = expectNumber(pair[1], where);
   if (!(w > 0 && h > 0)) throw new PoseFileError(where, `expected a positive size, found [${w}, ${h}]`);
+  // checked here, before anything is drawn at this size
+  if (w > LIMITS.frameSide || h > LIMITS.frameSide) {
+    throw new PoseFileError(where, `expected at most ${LIMITS.frameSide} pixels a side, found [${w}, ${h}] (set STABLE_ANIMATOR_MAX_SIDE to raise the limit)`);
+  }
   return [w, h];
 }
 

@@ -4,11 +4,10 @@
 import { join } from 'node:path';
 import { readImage, createImage } from '../io/image.ts';
 import type { Image } from '../io/image.ts';
-import { cropBox } from '../face/align.ts';
+import { cropBox, squareFaceBox } from '../face/align.ts';
 import type { Box } from '../pose/dwpose/yolox.ts';
 import { readFile } from 'node:fs/promises';
 import type { SynthDataset } from './dataset.ts';
-import { squareFaceBox } from './head.ts';
 
 export async function contactSheet(data: SynthDataset, options: { count?: number; columns?: number } = {}): Promise<Image> {
   const ids = data.identities.slice(0, options.count ?? 24);

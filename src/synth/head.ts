@@ -235,13 +235,6 @@ export function faceBox(head: HeadPose, face: Identity['face']): [number, number
   return [x1, y1, x2, y2];
 }
 
-/** Square box around a face box, `margin` times its larger side (the face-ID crop). */
-export function squareFaceBox(box: readonly [number, number, number, number], margin = 1.15): [number, number, number, number] {
-  const cx = (box[0] + box[2]) / 2, cy = (box[1] + box[3]) / 2;
-  const half = (Math.max(box[2] - box[0], box[3] - box[1]) * margin) / 2;
-  return [cx - half, cy - half, cx + half, cy + half];
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Drawing
 

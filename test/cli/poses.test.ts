@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { faces } from '../../src/cli/faces.ts';
-import { parseSize, poses } from '../../src/cli/poses.ts';
+import { poses } from '../../src/cli/poses.ts';
+import { parseSize } from '../../src/cli/args.ts';
 import { progressLine } from '../../src/cli/progress.ts';
 import { writeKeypointJson } from '../../src/pose/keypoint-json.ts';
 import type { Keypoint } from '../../src/pose/keypoints.ts';
@@ -39,6 +40,7 @@ describe('poses CLI: arguments', () => {
   test('sizes, subcommands and detector names are checked', async () => {
     assert.deepEqual(parseSize('512x768'), [512, 768]);
     assert.throws(() => parseSize('512'), /WxH/);
+    assert.throws(() => parseSize('64000x64000'), /--size: 64000x64000 exceeds the limit of 8192 pixels a side \(set STABLE_ANIMATOR_MAX_SIDE to raise it\)/);
     await assert.rejects(poses.run(['dance']), /unknown subcommand 'dance'/);
     await assert.rejects(poses.run(['extract', 'x.png']), /usage: stable-animator poses extract/);
     await assert.rejects(poses.run(['extract', 'x.png', '-o', 'y.json', '--detector', 'openpose']), /--detector must be dwpose or default/);

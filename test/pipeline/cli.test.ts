@@ -1,7 +1,7 @@
 // `stable-animator animate` end to end with tiny random weights (64x64, 3 frames, 2 steps): skeleton-image and
 // keypoint driving, outputs, the no-face path, HJB from keypoint face boxes; and every error path of the command.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -108,4 +108,15 @@ test('errors: arguments, unreadable inputs, missing weights, HJB without boxes',
   writeFileSync(badJson, '{"frames": 3}');
   await fails(['--driving', badJson, '-o', o, '--align', 'none'], /unknown pose format/);
   assert.ok(!existsSync(o));
+
+  // refused before any model loads (issue 18): output paths that cannot be written, tiny or huge references
+  await fails(['--driving', skeletons, '-o', tmp + '/sub.mp4', '--size', '64000x64000'], /--size: 64000x64000 exceeds the limit of 8192 pixels a side/);
+  mkdirSync(join(tmp, 'a-folder.mp4'), { recursive: true });
+  await fails(['--driving', skeletons, '-o', join(tmp, 'a-folder.mp4')], /-o .*a-folder\.mp4: is a folder, expected a file name/);
+  writeFileSync(join(tmp, 'a-file'), 'x');
+  await fails(['--driving', skeletons, '-o', join(tmp, 'a-file', 'out.mp4')], /-o .*a-file\/out\.mp4: .*a-file is a file, so no folder can be made there/);
+  await fails(['--driving', skeletons, '-o', join(tmp, 'a-file')], /-o .*a-file: is a file, expected a folder/);
+  const tiny = join(tmp, 'tiny.png');
+  await writeImage(tiny, { width: 1, height: 1, channels: 3, data: new Uint8Array(3) });
+  await fails(['--ref', tiny, '--driving', skeletons, '-o', o], /--ref .*tiny\.png: 1x1 is too small; expected at least 32 pixels a side/, false);
 });

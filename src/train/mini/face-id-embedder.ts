@@ -3,10 +3,9 @@
 // faces; their masks are exact). The crop is the one the network was trained on (squareFaceBox, cropBox).
 import * as torch from '../../torch/index.ts';
 import type { Box } from '../../pose/dwpose/yolox.ts';
-import { cropBox } from '../../face/align.ts';
+import { cropBox, squareFaceBox } from '../../face/align.ts';
 import type { Image } from '../../io/image.ts';
 import type { IResNet } from '../../models/face/iresnet.ts';
-import { squareFaceBox } from '../../synth/head.ts';
 import type { LargestFaceEmbedding } from '../animator/validation.ts';
 
 /** The bounding box of a 0/1 mask's ones; undefined when there are none, or when all are (no-face fallback masks). */
