@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { numel, type RawTensor } from '../../src/torch/dtype.ts';
 import { bf16ToNumber, f16ToNumber } from '../../src/torch/half.ts';
 import { bytesSource } from '../../src/torch/serialization/random-access-file.ts';
@@ -100,11 +100,12 @@ export interface ZipInput {
   name: string;
   data: Uint8Array;
   deflate?: boolean;
+  crc?: number;
 }
 
 /**
  * A zip archive, optionally deflated entries and zip64 records (sizes and offsets moved to zip64 extra
- * fields, as writers do past 4 GB). CRCs are left 0: the reader under test does not check them.
+ * fields, as writers do past 4 GB). CRC-32s as zip writers record them (`crc` overrides, to damage one).
  */
 export function buildZip(entries: ZipInput[], opts: { zip64?: boolean } = {}): Uint8Array {
   const zip64 = opts.zip64 ?? false;
@@ -115,11 +116,12 @@ export function buildZip(entries: ZipInput[], opts: { zip64?: boolean } = {}): U
     const name = new TextEncoder().encode(e.name);
     const body = e.deflate ? deflateRawSync(e.data) : e.data;
     const method = e.deflate ? 8 : 0;
-    const local = concat(u32(0x04034b50), u16(20), u16(0), u16(method), u32(0), u32(0), u32(body.length), u32(e.data.length),
+    const crc = e.crc ?? crc32(e.data) >>> 0;
+    const local = concat(u32(0x04034b50), u16(20), u16(0), u16(method), u32(0), u32(crc), u32(body.length), u32(e.data.length),
       u16(name.length), u16(0), name, body);
     const big = (v: number) => (zip64 ? u32(0xffffffff) : u32(v));
     const extra = zip64 ? concat(u16(1), u16(24), u64(e.data.length), u64(body.length), u64(offset)) : new Uint8Array(0);
-    centrals.push(concat(u32(0x02014b50), u16(45), u16(45), u16(0), u16(method), u32(0), u32(0), big(body.length), big(e.data.length),
+    centrals.push(concat(u32(0x02014b50), u16(45), u16(45), u16(0), u16(method), u32(0), u32(crc), big(body.length), big(e.data.length),
       u16(name.length), u16(extra.length), u16(0), u16(0), u16(0), u32(0), big(offset), name, extra));
     locals.push(local);
     offset += local.length;

@@ -51,6 +51,27 @@ test('a re-packed checkpoint loads the same: deflated records, zip64 records, an
     }
   }));
 
+test('a flipped bit in a stored tensor fails its CRC-32 check; a pickle over the size cap is refused before inflating', () =>
+  withTempDir((dir) => {
+    const records = fixtureRecords();
+    const original = readFileSync(join(FIXTURE_DIR, 'state_dict.pth'));
+    // flip one bit inside the first tensor record's bytes, in place in the torch-written file
+    const target = records.find((r) => /\/data\/\d+$/.test(r.name))!;
+    const at = original.indexOf(Buffer.from(target.data.subarray(0, 16)));
+    assert.ok(at > 0, 'the record is stored uncompressed');
+    const damaged = Buffer.from(original);
+    damaged[at + 5] ^= 0x10;
+    const path = join(dir, 'damaged.pth');
+    writeFileSync(path, damaged);
+    assert.throws(() => loadPth(path), new RegExp(`${target.name.replace(/[/.]/g, '\\$&')}' fails its CRC-32 check \\(recorded 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\\): the file is damaged`));
+    // a data.pkl over the cap is refused by its size, whatever the compression ratio
+    const pkl = records.find((r) => r.name.endsWith('data.pkl'))!;
+    const bomb = new Uint8Array(65 << 20); // 65 MiB of zeros deflate to ~65 KB
+    const bombPath = join(dir, 'bomb.pth');
+    writeFileSync(bombPath, buildZip([{ ...pkl, data: bomb, deflate: true }, ...records.filter((r) => r !== pkl)]));
+    assert.throws(() => loadPth(bombPath), /data\.pkl' is 68157440 bytes uncompressed, above the limit of 67108864 for it/);
+  }));
+
 /** A zip checkpoint whose data.pkl is `pickle` and whose storages are f32 `storages[key]`. */
 function writeZipCheckpoint(path: string, pickle: Uint8Array, storages: Record<string, number[]> = {}): string {
   const records: ZipInput[] = [{ name: 'archive/data.pkl', data: pickle }];

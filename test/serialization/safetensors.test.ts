@@ -161,6 +161,9 @@ test('corrupt files fail with errors naming the file, the tensor, expected and f
       ['entry not an object', () => corrupt(dir, { a: 5 }), /tensor 'a': expected \{dtype, shape, data_offsets\}, found a number/],
       ['unknown dtype', () => corrupt(dir, { a: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1),
         /tensor 'a': unknown dtype "F8_E4M3" \(supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL\)/],
+      // names of Object.prototype's members are unknown dtypes too, not a lookup that succeeds
+      ['dtype toString', () => corrupt(dir, { a: { dtype: 'toString', shape: [1], data_offsets: [0, 1] } }, 1), /tensor 'a': unknown dtype "toString"/],
+      ['dtype __proto__', () => corrupt(dir, '{"a": {"dtype": "__proto__", "shape": [1], "data_offsets": [0, 1]}}', 1), /tensor 'a': unknown dtype "__proto__"/],
       ['negative dimension', () => corrupt(dir, { a: f32([0, 8], [-2]) }, 8), /tensor 'a': shape must be a list of non-negative integers, found \[-2\]/],
       ['fractional dimension', () => corrupt(dir, { a: f32([0, 8], [1.5]) }, 8), /tensor 'a': shape must be a list of non-negative integers/],
       ['reversed offsets', () => corrupt(dir, { a: f32([8, 0]) }, 8), /tensor 'a': data_offsets must be \[begin, end\] with 0 <= begin <= end, found \[8,0\]/],

@@ -8,6 +8,7 @@ import { pyTypeName, unpickle } from './pickle.ts';
 import { bytesSource, RandomAccessFile } from './random-access-file.ts';
 import { resolveTorchGlobal, storageFromPersistentId, TensorRef } from './torch-globals.ts';
 import { looksLikeZip, ZipArchive } from './zip.ts';
+import { LIMITS } from '../../io/limits.ts';
 
 export interface TensorHeader {
   dtype: DType;
@@ -34,7 +35,7 @@ function zipPickle(file: RandomAccessFile): unknown {
   const zip = ZipArchive.open(file);
   const pickles = [...zip.entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (pickles.length !== 1) throw new Error(`expected one data.pkl in the zip archive, found ${pickles.length}: not a torch.save checkpoint`);
-  return unpickle(new ByteReader(bytesSource(zip.read(zip.entries.get(pickles[0])!))), OPTIONS);
+  return unpickle(new ByteReader(bytesSource(zip.read(zip.entries.get(pickles[0])!, LIMITS.pickleBytes))), OPTIONS);
 }
 
 function legacyPickle(file: RandomAccessFile): unknown {

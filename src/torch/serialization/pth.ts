@@ -13,6 +13,7 @@ import { bytesSource, RandomAccessFile } from './random-access-file.ts';
 import { contiguousBytes, elementCount } from './strided.ts';
 import { resolveTorchGlobal, storageFromPersistentId, StorageRef, TensorRef } from './torch-globals.ts';
 import { looksLikeZip, ZipArchive } from './zip.ts';
+import { LIMITS } from '../../io/limits.ts';
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
@@ -45,7 +46,7 @@ function loadZip(file: RandomAccessFile): Map<string, RawTensor> {
   if (byteorder && new TextDecoder().decode(zip.read(byteorder)) !== 'little') {
     throw new Error('the checkpoint was saved on a big-endian machine, which is not supported');
   }
-  const pickle = zip.read(zip.entries.get(pickles[0])!);
+  const pickle = zip.read(zip.entries.get(pickles[0])!, LIMITS.pickleBytes);
   const value = unpickle(new ByteReader(bytesSource(pickle)), { resolveGlobal: resolveTorchGlobal, persistentLoad: storageFromPersistentId });
   return materialize(stateDictOf(value), (storage) => {
     const entry = zip.entries.get(`${prefix}data/${storage.key}`);

@@ -7,9 +7,10 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { ITEM_SIZE, type DType, type RawTensor } from '../dtype.ts';
 import { RandomAccessFile } from './random-access-file.ts';
 
-const DTYPE_OF_NAME: Record<string, DType> = {
+// Without a prototype: a header's dtype "toString" or "__proto__" must be an unknown dtype, not Object's.
+const DTYPE_OF_NAME: Record<string, DType> = Object.assign(Object.create(null) as Record<string, DType>, {
   F64: 'f64', F32: 'f32', F16: 'f16', BF16: 'bf16', I64: 'i64', I32: 'i32', I16: 'i16', I8: 'i8', U8: 'u8', BOOL: 'bool',
-};
+});
 const NAME_OF_DTYPE = Object.fromEntries(Object.entries(DTYPE_OF_NAME).map(([k, v]) => [v, k])) as Record<DType, string>;
 
 // The reference implementation refuses larger headers; a bigger length field means a damaged file.
@@ -148,7 +149,7 @@ function parseHeader(file: RandomAccessFile): SafetensorsHeader {
 function parseEntry(name: string, value: unknown, dataSize: number, fail: (msg: string) => Error): SafetensorsEntry {
   if (!isRecord(value)) throw fail(`tensor '${name}': expected {dtype, shape, data_offsets}, found ${describeJson(value)}`);
   const { dtype: dtypeName, shape, data_offsets: offsets } = value;
-  const dtype = typeof dtypeName === 'string' ? DTYPE_OF_NAME[dtypeName] : undefined;
+  const dtype = typeof dtypeName === 'string' && Object.hasOwn(DTYPE_OF_NAME, dtypeName) ? DTYPE_OF_NAME[dtypeName] : undefined;
   if (!dtype) {
     throw fail(`tensor '${name}': unknown dtype ${JSON.stringify(dtypeName)} (supported: ${Object.keys(DTYPE_OF_NAME).join(', ')})`);
   }

@@ -2,7 +2,7 @@
 // 4 GB), then entries read one at a time from their offsets. torch stores entries uncompressed; deflate is
 // accepted too, in case a tool re-packed the archive.
 
-import { inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
 import type { ByteSource } from './random-access-file.ts';
 
 export interface ZipEntry {
@@ -11,6 +11,8 @@ export interface ZipEntry {
   compressedSize: number;
   size: number;
   localHeaderOffset: number;
+  /** CRC-32 of the uncompressed bytes, from the central directory. */
+  crc32: number;
 }
 
 const EOCD_SIGNATURE = 0x06054b50;
@@ -56,6 +58,7 @@ export class ZipArchive {
         compressedSize: dv.getUint32(p + 20, true),
         size: dv.getUint32(p + 24, true),
         localHeaderOffset: dv.getUint32(p + 42, true),
+        crc32: dv.getUint32(p + 16, true),
       };
       applyZip64Extra(entry, cd.subarray(p + 46 + nameLength, p + 46 + nameLength + extraLength));
       if (entry.localHeaderOffset + entry.compressedSize > source.size) {
@@ -67,8 +70,21 @@ export class ZipArchive {
     return new ZipArchive(source, entries);
   }
 
-  /** The entry's uncompressed bytes. */
-  read(entry: ZipEntry): Uint8Array {
+  /**
+   * The entry's uncompressed bytes, checked against their CRC-32 (a flipped bit in a stored tensor would
+   * otherwise load as a wrong value); `maxBytes` caps the size whatever the compression ratio.
+   */
+  read(entry: ZipEntry, maxBytes = Infinity): Uint8Array {
+    if (entry.size > maxBytes) throw new Error(`zip: entry '${entry.name}' is ${entry.size} bytes uncompressed, above the limit of ${maxBytes} for it`);
+    const data = this.readData(entry);
+    const crc = crc32(data) >>> 0;
+    if (crc !== entry.crc32) {
+      throw new Error(`zip: entry '${entry.name}' fails its CRC-32 check (recorded ${hex(entry.crc32)}, computed ${hex(crc)}): the file is damaged`);
+    }
+    return data;
+  }
+
+  private readData(entry: ZipEntry): Uint8Array {
     const local = this.source.read(entry.localHeaderOffset, 30);
     const dv = view(local);
     if (dv.getUint32(0, true) !== LOCAL_SIGNATURE) throw new Error(`zip: entry '${entry.name}' has no local header at byte ${entry.localHeaderOffset}`);
@@ -96,6 +112,8 @@ export class ZipArchive {
     throw new Error(`zip: entry '${entry.name}' uses compression method ${entry.method}; only stored (0) and deflate (8) are supported`);
   }
 }
+
+const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
 
 function findCentralDirectory(source: ByteSource): { count: number; cdOffset: number; cdSize: number } {
   // The end record is 22 bytes plus a comment of at most 65535 bytes, at the very end of the file.
