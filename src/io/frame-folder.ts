@@ -1,8 +1,10 @@
 // A folder of still images as a frame sequence (frame_0.png, frame_1.png, ... in natural order).
 
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { isImagePath, readImage, resizeImage, type Image } from './image.ts';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { isImagePath, readImage, resizeImage, writeImage, type Image } from './image.ts';
 import { sortNatural } from './natural-sort.ts';
 
 export interface FrameProgress {
@@ -59,4 +61,64 @@ export async function* readFrameFolder(dir: string, options: FrameFolderOptions 
     options.onProgress?.({ frames: i + 1, total: files.length });
     yield frame;
   }
+}
+
+const FRAME_NAME = /^frame_\d+\.png$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temporary folders of `dir` (`.name.tmp-PID-*`, `.name.old-PID-*`) whose process is gone. */
+async function removeStaleTemporaries(dir: string): Promise<void> {
+  const parent = dirname(dir);
+  const prefix = `.${basename(dir)}.`;
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.(?:tmp|old)-(\d+)-[0-9a-f]+$/.exec(name.startsWith(prefix) ? name.slice(prefix.length - 1) : '');
+    if (m && !alive(Number(m[1]))) await rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes frame_0.png .. frame_{n-1}.png as one whole: into a temporary sibling folder, then swapped in for
+ * `dir`, so no run leaves a partial folder or one that mixes frames of two runs (a rerun with fewer frames
+ * used to keep the old run's extra frames, which the next `--driving DIR` read). An existing `dir` is
+ * replaced only when it holds frame files alone; temporaries of dead processes are removed first.
+ */
+export async function writeFrameFolder(dir: string, count: number, frame: (i: number) => Image | Promise<Image>,
+  onProgress?: (p: FrameProgress) => void): Promise<string[]> {
+  if (existsSync(dir)) {
+    if (!(await stat(dir)).isDirectory()) throw new Error(`${dir}: is a file, expected a folder for the frames`);
+    const others = (await readdir(dir)).filter((n) => !FRAME_NAME.test(n));
+    if (others.length) throw new Error(`${dir}: the folder holds other files than frames (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}); choose an empty or new folder`);
+  }
+  await removeStaleTemporaries(dir);
+  await mkdir(dirname(dir), { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${tag}`);
+  const old = join(dirname(dir), `.${basename(dir)}.old-${tag}`);
+  try {
+    await mkdir(temp);
+    for (let i = 0; i < count; i++) {
+      await writeImage(join(temp, `frame_${i}.png`), await frame(i));
+      onProgress?.({ frames: i + 1, total: count });
+    }
+    if (existsSync(dir)) await rename(dir, old);
+    await rename(temp, dir);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+    await rm(old, { recursive: true, force: true });
+  }
+  return Array.from({ length: count }, (_, i) => join(dir, `frame_${i}.png`));
 }

@@ -1,9 +1,10 @@
 // Writing generated frames: an .mp4 (H.264) or .gif, or a folder of frame_0.png, frame_1.png, ... (the
-// reference's `animated_images/`). Every file is written atomically (a temporary name, then a rename).
-import { extname, join } from 'node:path';
+// reference's `animated_images/`). Every file is written atomically (a temporary name, then a rename), a
+// folder as a whole (io/frame-folder.ts).
+import { extname } from 'node:path';
 import type { Tensor } from '../torch/index.ts';
-import type { FrameProgress } from '../io/frame-folder.ts';
-import { writeImage, type Image } from '../io/image.ts';
+import { writeFrameFolder, type FrameProgress } from '../io/frame-folder.ts';
+import type { Image } from '../io/image.ts';
 import { encodeVideo } from '../io/video.ts';
 
 /** frames [F,3,H,W] in [0,1] -> 8-bit RGB images (rounded, as PIL's (x·255).round()). */
@@ -37,16 +38,7 @@ export interface WriteFramesOptions {
 /** Writes the frames to `path` (see outputKind); returns the written paths. */
 export async function writeFrames(path: string, images: readonly Image[], opts: WriteFramesOptions = {}): Promise<string[]> {
   const kind = outputKind(path);
-  if (kind === 'png') {
-    const paths: string[] = [];
-    for (let i = 0; i < images.length; i++) {
-      const p = join(path, `frame_${i}.png`);
-      await writeImage(p, images[i]);
-      paths.push(p);
-      opts.onProgress?.({ frames: i + 1, total: images.length });
-    }
-    return paths;
-  }
+  if (kind === 'png') return writeFrameFolder(path, images.length, (i) => images[i]!, opts.onProgress);
   await encodeVideo(path, images, { fps: opts.fps ?? 8, onProgress: opts.onProgress });
   return [path];
 }

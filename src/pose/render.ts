@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { writeImage, createImage, type Image } from '../io/image.ts';
 import { encodeVideo } from '../io/video.ts';
-import type { FrameProgress } from '../io/frame-folder.ts';
+import { writeFrameFolder, type FrameProgress } from '../io/frame-folder.ts';
 import { NUM_BODY, VISIBLE_THRESHOLD, type Keypoint, type PoseFrame, type PoseSequence } from './keypoints.ts';
 import { drawLine, ellipse2Poly, fillCircle, fillConvexPoly, roundHalfEven, type Rgb } from './raster.ts';
 import { resizeLinearCv } from './resize-linear.ts';
@@ -199,14 +199,7 @@ function outputSize(seq: PoseSequence, options: RenderSequenceOptions): [number,
 /** Writes `frame_0.png`, `frame_1.png`, ... into `dir`, the layout StableAnimator reads poses from. */
 export async function renderPoseSequenceToFolder(seq: PoseSequence, dir: string, options: RenderSequenceOptions = {}): Promise<string[]> {
   const [width, height] = outputSize(seq, options);
-  const paths: string[] = [];
-  for (let i = 0; i < seq.frames.length; i++) {
-    const path = join(dir, `frame_${i}.png`);
-    await writePoseImage(path, seq.frames[i], width, height, options);
-    paths.push(path);
-    options.onProgress?.({ frames: i + 1, total: seq.frames.length });
-  }
-  return paths;
+  return writeFrameFolder(dir, seq.frames.length, (i) => renderPose(seq.frames[i]!, width, height, options), options.onProgress);
 }
 
 /** Renders the sequence into an mp4 or gif (atomically) at `fps`, default the sequence's fps or 30. */
