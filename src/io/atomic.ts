@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 
 /**
@@ -17,12 +17,43 @@ export function temporaryPathFor(path: string): string {
   return join(dirname(path), `.${stem}.tmp-${tag}${ext}`);
 }
 
+/** Whether process `pid` still runs (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what killed runs left next to `path`: temporaries named by temporaryPathFor (or writeFrameFolder's
+ * `.name.tmp-PID-*` / `.name.old-PID-*` folders) whose process is gone.
+ */
+export async function removeDeadTemporaries(path: string): Promise<void> {
+  const ext = extname(path);
+  const stem = basename(path, ext);
+  const pattern = new RegExp(`^\\.${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(?:tmp|old)-(\\d+)-[0-9a-f]+(?:${ext.replace('.', '\\.')})?$`);
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) await rm(join(dirname(path), name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Runs `write(tempPath)` and renames the result to `path` once it succeeds. On failure the temporary file is
  * removed and the error is rethrown. Creates the destination folder if needed.
  */
 export async function writeAtomically<T>(path: string, write: (tempPath: string) => Promise<T>): Promise<T> {
   await mkdir(dirname(path), { recursive: true });
+  await removeDeadTemporaries(path);
   const temp = temporaryPathFor(path);
   try {
     const result = await write(temp);
@@ -32,6 +63,11 @@ export async function writeAtomically<T>(path: string, write: (tempPath: string)
     await rm(temp, { force: true });
     throw err;
   }
+}
+
+/** `fs.copyFile`, atomically. */
+export async function copyFileAtomic(from: string, to: string): Promise<void> {
+  await writeAtomically(to, (temp) => copyFile(from, temp));
 }
 
 /** `fs.writeFile`, atomically. */

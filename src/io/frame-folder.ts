@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { removeDeadTemporaries } from './atomic.ts';
 import { isImagePath, readImage, resizeImage, writeImage, type Image } from './image.ts';
 import { sortNatural } from './natural-sort.ts';
 
@@ -65,31 +66,6 @@ export async function* readFrameFolder(dir: string, options: FrameFolderOptions 
 
 const FRAME_NAME = /^frame_\d+\.png$/;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes the temporary folders of `dir` (`.name.tmp-PID-*`, `.name.old-PID-*`) whose process is gone. */
-async function removeStaleTemporaries(dir: string): Promise<void> {
-  const parent = dirname(dir);
-  const prefix = `.${basename(dir)}.`;
-  let names: string[];
-  try {
-    names = await readdir(parent);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^\.(?:tmp|old)-(\d+)-[0-9a-f]+$/.exec(name.startsWith(prefix) ? name.slice(prefix.length - 1) : '');
-    if (m && !alive(Number(m[1]))) await rm(join(parent, name), { recursive: true, force: true });
-  }
-}
-
 /**
  * Writes frame_0.png .. frame_{n-1}.png as one whole: into a temporary sibling folder, then swapped in for
  * `dir`, so no run leaves a partial folder or one that mixes frames of two runs (a rerun with fewer frames
@@ -103,7 +79,7 @@ export async function writeFrameFolder(dir: string, count: number, frame: (i: nu
     const others = (await readdir(dir)).filter((n) => !FRAME_NAME.test(n));
     if (others.length) throw new Error(`${dir}: the folder holds other files than frames (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}); choose an empty or new folder`);
   }
-  await removeStaleTemporaries(dir);
+  await removeDeadTemporaries(dir);
   await mkdir(dirname(dir), { recursive: true });
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const temp = join(dirname(dir), `.${basename(dir)}.tmp-${tag}`);

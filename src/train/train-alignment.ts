@@ -30,6 +30,7 @@ import { drawTrainingPairs } from './alignment-data.ts';
 import { smooth } from './loss-curve.ts';
 import { positionRng } from './seeds.ts';
 import type { AlignmentData } from './alignment-data.ts';
+import { lockFolder } from '../io/lock.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 const CHECKPOINT_FORMAT = 'stable-animator-align-checkpoint/1';
@@ -190,6 +191,7 @@ export async function trainAlignment(options: TrainAlignmentOptions): Promise<Tr
   const valEvery = options.valEvery ?? 500;
   const checkpointEvery = options.checkpointEvery ?? 250;
   mkdirSync(options.outDir, { recursive: true });
+  const unlock = lockFolder(options.outDir);
   const checkpointPath = join(options.outDir, CHECKPOINT_FILE);
 
   const model = nn.withInit({ seed: hyper.seed }, () => new LearnedAlignment(options.config));
@@ -273,5 +275,6 @@ export async function trainAlignment(options: TrainAlignmentOptions): Promise<Tr
   }
   if (options.plot ?? true) await writeLossPlot(join(options.outDir, 'loss.png'), losses, val, baselines);
   model.eval();
+  unlock();
   return { model, losses, val, baselines, step, finished: !stopped, seconds: (performance.now() - started) / 1000 };
 }

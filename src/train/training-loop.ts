@@ -9,6 +9,7 @@ import * as nn from '../nn/index.ts';
 import { plotLines, savePlot } from '../io/plot.ts';
 import { formatDuration } from '../util/format.ts';
 import { loadTrainingCheckpoint, movingAverage, saveTrainingCheckpoint } from './checkpoint.ts';
+import { lockFolder } from '../io/lock.ts';
 
 export const LOOP_CHECKPOINT = 'checkpoint.safetensors';
 
@@ -58,6 +59,7 @@ export async function runTrainingLoop(o: TrainingLoopOptions): Promise<TrainingL
   const checkpointEvery = o.checkpointEvery ?? 100;
   const logEvery = o.logEvery ?? 25;
   mkdirSync(o.outDir, { recursive: true });
+  const unlock = lockFolder(o.outDir);
   const checkpoint = join(o.outDir, LOOP_CHECKPOINT);
   let step = 0;
   let losses: number[] = [];
@@ -103,5 +105,6 @@ export async function runTrainingLoop(o: TrainingLoopOptions): Promise<TrainingL
       { label: 'moving average', x: xs, y: movingAverage(losses, Math.max(5, Math.round(losses.length / 50))) },
     ], { title: `${o.name} training loss`, xLabel: 'step', yLabel: 'loss', logY: true }));
   }
+  unlock();
   return { step, losses, finished, resumedFrom, seconds: (performance.now() - t0) / 1000 };
 }

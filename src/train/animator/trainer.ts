@@ -31,6 +31,7 @@ import { listCheckpoints, loadCheckpoint, saveCheckpoint } from './train-checkpo
 import type { TrainConfig } from './train-config.ts';
 import { selectTrainable } from './trainable.ts';
 import { validateAnimation, type LargestFaceEmbedding } from './validation.ts';
+import { lockFolder } from '../../io/lock.ts';
 
 /** What the trainer needs of a process group (src/torch/distributed.ts provides it). */
 export interface DataParallel {
@@ -198,6 +199,7 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
   // resume
   const ckptDir = join(c.output, 'checkpoints');
   if (main) mkdirSync(ckptDir, { recursive: true });
+  const unlock = main ? lockFolder(c.output) : () => {};
   const settings = determinismSettings(c, world);
   let step = 0;
   const latest = listCheckpoints(ckptDir).pop();
@@ -320,6 +322,7 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
   }
   if (!stopped && main && c.exportWeights) exportWeights(join(c.output, 'final'), models, ema);
   if (main) log(stopped ? `stopped at step ${step}` : `finished ${step} steps; weights in ${join(c.output, 'final')}`);
+  unlock();
   return { step, finished: !stopped, startStep, losses, params, ema, badClips: Object.fromEntries(loader.bad), seconds: (performance.now() - started) / 1000 };
 }
 

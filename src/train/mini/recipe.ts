@@ -183,17 +183,11 @@ export function readMiniatureInfo(weights: string): MiniatureInfo {
   return info;
 }
 
-/** Copies `src` to `dst` through a temporary name. */
-function copyAtomic(src: string, dst: string): void {
-  copyFileSync(src, `${dst}.tmp`);
-  renameSync(`${dst}.tmp`, dst);
-}
-
 /**
  * The released layout (models/weights-layout.ts) with the miniature's files: Animation/{unet,pose_net,
  * face_encoder}.safetensors (the UNet stored in bf16 to halve its size; it loads into the requested dtype),
  * Animation/face_id.safetensors, and stable-video-diffusion-img2vid-xt/{unet/config.json, vae/, image_encoder/,
- * scheduler/}. Written into a temporary folder, then renamed over `out`.
+ * scheduler/}. Written into a temporary folder (so files are copied plainly), then renamed over `out`.
  */
 export function exportMiniWeights(o: {
   out: string; vaeDir: string; imageEncoderDir: string; animatorFinal: string; faceIdDir: string; unetConfig: Record<string, unknown>; info: MiniatureInfo;
@@ -206,15 +200,15 @@ export function exportMiniWeights(o: {
     return dir;
   };
   const anim = sub('Animation');
-  for (const f of ['pose_net.safetensors', 'face_encoder.safetensors']) copyAtomic(join(o.animatorFinal, f), join(anim, f));
+  for (const f of ['pose_net.safetensors', 'face_encoder.safetensors']) copyFileSync(join(o.animatorFinal, f), join(anim, f));
   const unet = new Map<string, RawTensor>();
   for (const [k, t] of readSafetensors(join(o.animatorFinal, 'unet.safetensors'))) unet.set(k, t.dtype === 'f32' ? torch.scope(() => torch.fromRaw(t).to('bf16').raw()) : t);
   writeSafetensors(join(anim, 'unet.safetensors'), unet, { format: 'pt' });
-  copyAtomic(join(o.faceIdDir, 'model.safetensors'), join(anim, 'face_id.safetensors'));
+  copyFileSync(join(o.faceIdDir, 'model.safetensors'), join(anim, 'face_id.safetensors'));
   writeFileSync(join(sub(SVD_DIR, 'unet'), 'config.json'), `${JSON.stringify({ _class_name: 'UNetSpatioTemporalConditionModel', ...o.unetConfig }, null, 2)}\n`);
   writeFileSync(join(sub(SVD_DIR, 'scheduler'), 'scheduler_config.json'), `${JSON.stringify({ _class_name: 'EulerDiscreteScheduler', ...SVD_XT_SCHEDULER_CONFIG }, null, 2)}\n`);
-  for (const f of ['config.json', 'diffusion_pytorch_model.safetensors']) copyAtomic(join(o.vaeDir, f), join(sub(SVD_DIR, 'vae'), f));
-  for (const f of ['config.json', 'model.safetensors']) copyAtomic(join(o.imageEncoderDir, f), join(sub(SVD_DIR, 'image_encoder'), f));
+  for (const f of ['config.json', 'diffusion_pytorch_model.safetensors']) copyFileSync(join(o.vaeDir, f), join(sub(SVD_DIR, 'vae'), f));
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(o.imageEncoderDir, f), join(sub(SVD_DIR, 'image_encoder'), f));
   writeFileSync(join(tmp, MINIATURE_INFO_FILE), `${JSON.stringify(o.info, null, 2)}\n`);
   writeFileSync(join(tmp, 'README.md'), `# The miniature StableAnimator++\n\nWritten by \`stable-animator mini train\` (${o.info.steps.vae} VAE, ${o.info.steps.imageEncoder
   } image-encoder and ${o.info.steps.animator} animator steps). The recipe, its measured times and what the weights can and cannot do: docs/mini.md.\n`);
