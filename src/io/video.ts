@@ -77,6 +77,8 @@ export interface DecodeOptions {
   /** Stop after this many frames. */
   maxFrames?: number;
   onProgress?: (progress: FrameProgress) => void;
+  /** Warnings (a video that decodes to fewer frames than its container lists); default: printed to stderr. */
+  onNotice?: (message: string) => void;
 }
 
 /** Decodes a video or gif file to RGB frames, streamed from ffmpeg as rawvideo rgb24. */
@@ -121,6 +123,11 @@ export async function* decodeVideo(path: string, options: DecodeOptions = {}): A
     finished = true;
     if (exit.code !== 0) throw new Error(`cannot decode video ${path}: ffmpeg ${describeExit(exit)}`);
     if (filled !== 0) throw new Error(`cannot decode video ${path}: ffmpeg stopped in the middle of frame ${frames}`);
+    // a truncated file whose index is at the front decodes without an error, to fewer frames than it lists
+    if (frames < total - 1) {
+      (options.onNotice ?? ((m: string) => console.error(`warning: ${m}`)))(
+        `${path}: decoded ${frames} frame(s) where its container lists ${total}; the file is probably truncated`);
+    }
   } finally {
     // The consumer stopped early (or an error): stop ffmpeg instead of letting it write into a dead pipe.
     if (!finished) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -150,3 +150,22 @@ test('decodes the real people_426x240.mp4 clip', { skip: !existsSync(people) && 
   }
   assert.deepEqual([count, lastProgress], [300, 300]);
 });
+
+test('a truncated mp4 whose index is at the front decodes with a warning naming both frame counts', () =>
+  withTempDir(async (dir) => {
+    const path = join(dir, 'clip.mp4');
+    const frames = Array.from({ length: 30 }, (_, t) => gradientImage(64, 48, t * 8));
+    await encodeVideo(path, frames, { fps: 30, crf: 0 }); // +faststart: the index is written first
+    const bytes = readFileSync(path);
+    const cut = join(dir, 'cut.mp4');
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.4)));
+    const notices: string[] = [];
+    const decoded = await collect(decodeVideo(cut, { onNotice: (m) => notices.push(m) }));
+    assert.ok(decoded.length < 30, `${decoded.length} frames`);
+    assert.equal(notices.length, 1, notices.join('\n'));
+    assert.match(notices[0]!, new RegExp(`cut\\.mp4: decoded ${decoded.length} frame\\(s\\) where its container lists 30; the file is probably truncated`));
+    // the whole file decodes without one
+    const whole: string[] = [];
+    assert.equal((await collect(decodeVideo(path, { onNotice: (m) => whole.push(m) }))).length, 30);
+    assert.deepEqual(whole, []);
+  }));
