@@ -15,10 +15,8 @@ import { decodeFrames } from '../io/video.ts';
 import { detectFaces, largestFace } from '../face/detect.ts';
 import { cosineSimilarity, createFaceEmbedder } from '../face/embed.ts';
 import { IResNet } from '../models/face/iresnet.ts';
-import { readCheckpointHeader } from '../models/weights-check.ts';
 import type { PoseDetector } from '../pose/detector.ts';
 import { NUM_BODY, NUM_FACE, NUM_HAND, type Keypoint, type PersonPose } from '../pose/keypoints.ts';
-import { iresnetConfig } from '../pipeline/components.ts';
 import { referenceFace } from '../pipeline/reference-face.ts';
 import { l1, psnrStar, ssim } from './image-metrics.ts';
 import { BaselineAccumulator, type FrameScores } from './reference-baseline.ts';
@@ -83,7 +81,7 @@ type FaceEmbed = (image: Image) => Promise<Float32Array | undefined>;
 
 async function openFaceEmbedder(path: string | undefined): Promise<{ embed: FaceEmbed; name: string; dispose: () => Promise<void> }> {
   if (path && !path.endsWith('.onnx')) {
-    const recognizer = IResNet.fromCheckpoint(path, { config: iresnetConfig(readCheckpointHeader(path), path) });
+    const recognizer = IResNet.fromCheckpoint(path);
     return { embed: async (image) => (await referenceFace(image, { recognizer }))?.embedding, name: 'arcface-iresnet (glintr100_torch)', dispose: async () => {} };
   }
   const embedder = await createFaceEmbedder(path);

@@ -1,13 +1,20 @@
 // Validating a checkpoint folder without loading tensors: every file of the layout is looked for, state dicts
 // are compared with the reference key lists from their headers only (safetensors JSON header, the .pth
 // pickle), configs are parsed and compared with the structure the key lists were made for.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../torch/dtype.ts';
-import { readSafetensorsHeader } from '../torch/serialization/index.ts';
-import { readPthHeader } from '../torch/serialization/pth-header.ts';
+import { readCheckpointHeader } from '../torch/serialization/index.ts';
 import { EulerDiscreteScheduler } from '../sampling/euler-discrete.ts';
-import { findWeightFile, keyList, WEIGHT_FILES, type KeyListName, type WeightFileSpec } from './weights-layout.ts';
+import { findWeightFile, keyList, MINIATURE_INFO_FILE, WEIGHT_FILES, weightSpec, type KeyListName, type WeightFileSpec } from './weights-layout.ts';
+import type { Device } from '../torch/index.ts';
+import * as nn from '../nn/index.ts';
+import { PoseNet } from './animator/pose-net.ts';
+import { StableAnimatorUNet } from './animator/stable-animator-unet.ts';
+import { FusionFaceId } from './face/face-encoder.ts';
+import { IResNet } from './face/iresnet.ts';
+import { AutoencoderKLTemporalDecoder } from './svd/autoencoder.ts';
+import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from './svd/clip-vision.ts';
 
 export type CheckStatus = 'ok' | 'missing' | 'invalid';
 
@@ -60,14 +67,6 @@ export function compareKeys(found: Map<string, { dtype: DType; shape: number[] }
   return problems;
 }
 
-/** Reads only a checkpoint's header: names, dtypes and shapes. */
-export function readCheckpointHeader(path: string): Map<string, { dtype: DType; shape: number[] }> {
-  if (path.endsWith('.safetensors')) {
-    return new Map([...readSafetensorsHeader(path).tensors].map(([k, e]) => [k, { dtype: e.dtype, shape: e.shape }]));
-  }
-  return readPthHeader(path);
-}
-
 /** Structural fields a config must share with the key list's (the model the keys describe). */
 const STRUCTURE: Partial<Record<string, { keys: KeyListName; fields: string[]; className?: string }>> = {
   unet_config: {
@@ -111,13 +110,84 @@ function checkJson(spec: WeightFileSpec, path: string): string[] {
   return problems;
 }
 
-export function checkFile(root: string, spec: WeightFileSpec, needed: boolean): FileCheck {
+/** Differences between a state dict's names/shapes and those of `model` (built from the folder's own configs). */
+function compareWithModel(found: Map<string, { shape: number[] }>, model: nn.Module): string[] {
+  const want = model.stateDict();
+  const missing = [...want.keys()].filter((k) => !found.has(k) && !k.endsWith('num_batches_tracked'));
+  const unexpected = [...found.keys()].filter((k) => !want.has(k));
+  const shapes = [...want].flatMap(([k, t]) => {
+    const f = found.get(k);
+    return f && f.shape.join() !== t.shape.join() ? [`${k} [${f.shape}] (expected [${t.shape}])`] : [];
+  });
+  return [
+    ...(missing.length ? [list('missing keys', missing)] : []),
+    ...(unexpected.length ? [list('unexpected keys', unexpected)] : []),
+    ...(shapes.length ? [list('wrong shapes', shapes)] : []),
+  ];
+}
+
+const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+
+/**
+ * A folder that declares a structure of its own (the miniature: miniature.json beside the released layout) is
+ * checked against itself: each state dict against the model its own config (or header) describes. Undefined
+ * for the released layout, which is checked against the reference key lists (a changed config is an error).
+ */
+function ownStructure(root: string): ((spec: WeightFileSpec, path: string) => string[]) | undefined {
+  const unetConfigPath = findWeightFile(root, weightSpec('unet_config'));
+  if (!unetConfigPath || !existsSync(join(root, MINIATURE_INFO_FILE))) return undefined;
+  let unetJson: Record<string, unknown>;
+  try {
+    unetJson = readJson(unetConfigPath);
+  } catch {
+    return undefined; // reported as invalid JSON by its own check
+  }
+  if (checkJson(weightSpec('unet_config'), unetConfigPath).length === 0) return undefined;
+  const configOf = (id: string) => {
+    const path = findWeightFile(root, weightSpec(id));
+    if (!path) throw new Error(`its model is described by ${weightSpec(id).candidates[0]}, which is missing`);
+    return readJson(path);
+  };
+  const faceEncoderPath = findWeightFile(root, weightSpec('face_encoder'));
+  const faceTokens = () => (faceEncoderPath ? FusionFaceId.configFromHeader(readCheckpointHeader(faceEncoderPath), faceEncoderPath).numTokens : undefined);
+  const build: Partial<Record<string, (header: Map<string, { shape: number[] }>, path: string) => nn.Module>> = {
+    unet: () => StableAnimatorUNet.fromConfig(unetJson, { numFaceTokens: faceTokens() }),
+    pose_net: () => new PoseNet((unetJson.block_out_channels as number[])[0]),
+    face_encoder: (h, path) => {
+      const c = FusionFaceId.configFromHeader(h, path);
+      return new FusionFaceId(c.crossAttentionDim, c.idEmbeddingsDim, c.clipEmbeddingsDim, c.numTokens);
+    },
+    arcface: (h, path) => new IResNet(IResNet.configFromHeader(h, path)),
+    vae: () => AutoencoderKLTemporalDecoder.fromConfig(configOf('vae_config')),
+    image_encoder: () => new CLIPVisionModelWithProjection(clipVisionConfigFromJson(configOf('image_encoder_config'))),
+  };
+  return (spec, path) => {
+    if (spec.format === 'json') {
+      // parsed; the structure it describes is the folder's own
+      try {
+        const json = readJson(path);
+        const s = STRUCTURE[spec.id];
+        return s?.className && json._class_name !== undefined && json._class_name !== s.className ? [`describes a ${String(json._class_name)}, expected ${s.className}`] : [];
+      } catch (e) {
+        return [`not valid JSON: ${(e as Error).message}`];
+      }
+    }
+    const make = build[spec.id];
+    if (!make) return spec.keys ? compareKeys(readCheckpointHeader(path), spec.keys) : [];
+    const header = readCheckpointHeader(path);
+    const model = nn.withInit({ device: 'meta' as Device }, () => make(header, path));
+    return compareWithModel(header, model);
+  };
+}
+
+export function checkFile(root: string, spec: WeightFileSpec, needed: boolean, own?: (spec: WeightFileSpec, path: string) => string[]): FileCheck {
   const path = findWeightFile(root, spec);
   if (!path) return { spec, path: join(root, spec.candidates[0]), status: 'missing', needed, messages: [] };
   const bytes = statSync(path).size;
   let messages: string[];
   try {
     if (bytes === 0) messages = ['empty file'];
+    else if (own) messages = own(spec, path);
     else if (spec.format === 'json') messages = checkJson(spec, path);
     else if (spec.keys) messages = compareKeys(readCheckpointHeader(path), spec.keys);
     else messages = [];
@@ -127,10 +197,14 @@ export function checkFile(root: string, spec: WeightFileSpec, needed: boolean): 
   return { spec, path, status: messages.length ? 'invalid' : 'ok', needed, messages, bytes };
 }
 
-/** Checks every file of the layout; `needed` follows the intended use. */
+/**
+ * Checks every file of the layout; `needed` follows the intended use. The released structure is compared with
+ * the reference key lists; a folder of another structure (the miniature) with the models its configs describe.
+ */
 export function checkWeightsFolder(root: string, opts: CheckOptions = {}): FileCheck[] {
+  const own = ownStructure(root);
   return WEIGHT_FILES.map((spec) => {
     const needed = spec.need === 'always' || (spec.need === 'hjb' && !!opts.hjb) || (spec.need === 'dwpose' && !!opts.dwpose);
-    return checkFile(root, spec, needed);
+    return checkFile(root, spec, needed, own);
   });
 }

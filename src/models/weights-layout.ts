@@ -7,6 +7,9 @@ import { join } from 'node:path';
 
 export const SVD_DIR = 'stable-video-diffusion-img2vid-xt';
 
+/** Beside the released layout in a miniature's folder (`mini train`): its data, split and sizes. */
+export const MINIATURE_INFO_FILE = 'miniature.json';
+
 export type WeightFormat = 'pth' | 'safetensors' | 'json' | 'onnx' | 'folder';
 /** always: every animation; hjb: with HJB; face: an alternative reference-face embedder; optional: not needed. */
 export type WeightNeed = 'always' | 'hjb' | 'face' | 'dwpose' | 'optional';

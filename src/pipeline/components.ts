@@ -6,9 +6,8 @@ import { dirname } from 'node:path';
 import type { Device, DType } from '../torch/index.ts';
 import { PoseNet } from '../models/animator/pose-net.ts';
 import { StableAnimatorUNet } from '../models/animator/stable-animator-unet.ts';
-import { FusionFaceId, type FusionFaceIdConfig } from '../models/face/face-encoder.ts';
-import { IResNet, type IResNetConfig } from '../models/face/iresnet.ts';
-import { readCheckpointHeader } from '../models/weights-check.ts';
+import { FusionFaceId } from '../models/face/face-encoder.ts';
+import { IResNet } from '../models/face/iresnet.ts';
 import { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import { CLIPVisionModelWithProjection } from '../models/svd/clip-vision.ts';
 import { findWeightFile, weightSpec } from '../models/weights-layout.ts';
@@ -98,45 +97,16 @@ export function loadComponents(paths: WeightPaths, opts: LoadComponentsOptions =
   stage('CLIP image encoder');
   const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(paths.imageEncoderDir, { dtype, device });
   stage('PoseNet');
-  const poseHeader = readCheckpointHeader(paths.poseNet);
-  const noiseLatentChannels = poseHeader.get('final_proj.weight')?.shape[0];
-  const poseNet = onDevice(PoseNet.fromCheckpoint(paths.poseNet, { dtype, noiseLatentChannels }));
+  const poseNet = onDevice(PoseNet.fromCheckpoint(paths.poseNet, { dtype }));
   stage('Face Encoder');
-  const faceEncoder = onDevice(FusionFaceId.fromCheckpoint(paths.faceEncoder, { dtype, config: faceEncoderConfig(readCheckpointHeader(paths.faceEncoder)) }));
+  const faceEncoder = onDevice(FusionFaceId.fromCheckpoint(paths.faceEncoder, { dtype }));
   const scheduler = EulerDiscreteScheduler.fromConfig(JSON.parse(readFileSync(paths.schedulerConfig, 'utf8')) as Record<string, unknown>);
   let faceRecognizer: IResNet | undefined;
   if (opts.arcface) {
     if (!paths.arcface) throw new Error('the ArcFace iResNet (Animation/glintr100_torch.pth) is needed but missing');
     stage('ArcFace iResNet-100');
-    faceRecognizer = onDevice(IResNet.fromCheckpoint(paths.arcface, { config: iresnetConfig(readCheckpointHeader(paths.arcface)) }));
+    faceRecognizer = onDevice(IResNet.fromCheckpoint(paths.arcface));
   }
   return { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler, faceRecognizer };
 }
 
-type Header = Map<string, { shape: number[] }>;
-
-function dim(header: Header, key: string, axis: number, file: string): number {
-  const e = header.get(key);
-  if (!e) throw new Error(`${file}: no '${key}' (not a checkpoint of this model)`);
-  return e.shape[axis];
-}
-
-/** FusionFaceId's constructor arguments from its state dict's shapes (full size: 1024, 512, 1024, 4). */
-export function faceEncoderConfig(header: Header, file = 'face encoder'): FusionFaceIdConfig {
-  const idEmbeddingsDim = dim(header, 'proj.0.weight', 1, file);
-  const crossAttentionDim = dim(header, 'norm.weight', 0, file);
-  return {
-    idEmbeddingsDim, crossAttentionDim,
-    numTokens: dim(header, 'proj.2.weight', 0, file) / crossAttentionDim,
-    clipEmbeddingsDim: dim(header, 'fusion_model.proj_in.weight', 1, file),
-  };
-}
-
-/** The iResNet's depth and widths from its state dict (iresnet100: [3, 13, 30, 3], widths 64..512, 512 features). */
-export function iresnetConfig(header: Header, file = 'arcface'): Partial<IResNetConfig> {
-  const blocks = (stage: number) => new Set([...header.keys()].map((k) => new RegExp(`^layer${stage}\\.(\\d+)\\.`).exec(k)?.[1]).filter((x) => x !== undefined)).size;
-  const layers = [1, 2, 3, 4].map(blocks) as [number, number, number, number];
-  const widths = [1, 2, 3, 4].map((s) => dim(header, `layer${s}.0.conv1.weight`, 0, file)) as [number, number, number, number];
-  const side = Math.round(Math.sqrt(dim(header, 'fc.weight', 1, file) / widths[3]));
-  return { layers, widths, stemWidth: dim(header, 'conv1.weight', 0, file), numFeatures: dim(header, 'fc.weight', 0, file), inputSize: side * 16 };
-}

@@ -3,13 +3,14 @@
 // LFS redirect to a CDN, Range requests), with interrupted transfers resumed and hashes verified.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { downloadHubFile, listHubFiles } from '../../src/io/hub-download.ts';
-import { checkWeightsFolder, compareKeys, readCheckpointHeader } from '../../src/models/weights-check.ts';
+import { checkWeightsFolder, compareKeys } from '../../src/models/weights-check.ts';
+import { readCheckpointHeader } from '../../src/torch/serialization/index.ts';
 import { keyList, SVD_DIR } from '../../src/models/weights-layout.ts';
 import { readPthHeader } from '../../src/torch/serialization/pth-header.ts';
 import { resolveWeightPaths } from '../../src/pipeline/components.ts';
@@ -248,4 +249,21 @@ test('weights download command: selection, progress, then weights check sees the
   assert.ok(!existsSync(join(tmp, 'dry')));
   await assert.rejects(weights.run(['download', root, '--minimal', '--all']), /exclude each other/);
   await assert.rejects(weights.run(['fetch']), /unknown subcommand 'fetch'/);
+});
+
+test("weights check on the miniature: every file matches the model its own configs describe; a swapped file does not", async () => {
+  const mini = resolve('weights/mini');
+  const results = checkWeightsFolder(mini, { hjb: true });
+  const bad = results.filter((r) => r.needed && r.status !== 'ok');
+  assert.deepEqual(bad.map((r) => `${r.path}: ${r.status} ${r.messages.join('; ')}`), []);
+  // a copy whose PoseNet file holds the Face Encoder's weights: named as invalid, with the keys at fault
+  const copy = join(tmp, 'mini-swapped');
+  mkdirSync(join(copy, 'Animation'), { recursive: true });
+  symlinkSync(join(mini, SVD_DIR), join(copy, SVD_DIR));
+  for (const f of ['unet.safetensors', 'face_encoder.safetensors', 'face_id.safetensors']) symlinkSync(join(mini, 'Animation', f), join(copy, 'Animation', f));
+  cpSync(join(mini, 'Animation', 'face_encoder.safetensors'), join(copy, 'Animation', 'pose_net.safetensors'));
+  const swapped = checkWeightsFolder(copy).find((r) => r.spec.id === 'pose_net')!;
+  assert.equal(swapped.status, 'invalid');
+  assert.match(swapped.messages.join('\n'), /missing keys \(\d+\): /);
+  assert.match(swapped.messages.join('\n'), /unexpected keys \(\d+\): .*proj\.0\.weight/);
 });

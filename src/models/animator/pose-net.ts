@@ -4,6 +4,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { headerDim, readCheckpointHeader } from '../../torch/serialization/index.ts';
 import { loadCheckpointInto, type CheckpointOptions } from '../checkpoint.ts';
 
 /** [in, out, kernel, stride] of the eight hidden convs (padding 1 each), SiLU after every one. */
@@ -54,9 +55,18 @@ export class PoseNet extends nn.Module {
     });
   }
 
-  /** Loads `pose_net.pth` (or a .safetensors with its keys): built on 'meta', loaded strictly, eval mode. */
+  /** Output channels (the UNet's first block width) from a state dict: 320 in the released file. */
+  static channelsFromHeader(header: Map<string, { shape: number[] }>, file = 'pose net'): number {
+    return headerDim(header, 'final_proj.weight', 0, file);
+  }
+
+  /**
+   * Loads `pose_net.pth` (or a .safetensors with its keys): built on 'meta' with the output channels its header
+   * gives (or `noiseLatentChannels`), loaded strictly, eval mode.
+   */
   static fromCheckpoint(path: string, opts: CheckpointOptions & { noiseLatentChannels?: number } = {}): PoseNet {
-    const model = nn.withInit({ device: 'meta' }, () => new PoseNet(opts.noiseLatentChannels));
+    const channels = opts.noiseLatentChannels ?? PoseNet.channelsFromHeader(readCheckpointHeader(path), path);
+    const model = nn.withInit({ device: 'meta' }, () => new PoseNet(channels));
     return loadCheckpointInto(model, path, opts);
   }
 }

@@ -5,6 +5,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { headerDim, readCheckpointHeader } from '../../torch/serialization/index.ts';
 import { loadCheckpointInto, type CheckpointOptions } from '../checkpoint.ts';
 import { FacePerceiver } from './perceiver.ts';
 
@@ -78,9 +79,22 @@ export class FusionFaceId extends nn.Module {
     return torch.scope(() => fusion.forward(this.faceTokens(idEmbeds), clipEmbeds));
   }
 
-  /** Loads `face_encoder.pth` (or a .safetensors with its keys): built on 'meta', loaded strictly, eval mode. */
+  /** The constructor's arguments from a state dict's shapes (the released file: 1024, 512, 1024, 4). */
+  static configFromHeader(header: Map<string, { shape: number[] }>, file = 'face encoder'): FusionFaceIdConfig {
+    const crossAttentionDim = headerDim(header, 'norm.weight', 0, file);
+    return {
+      idEmbeddingsDim: headerDim(header, 'proj.0.weight', 1, file), crossAttentionDim,
+      numTokens: headerDim(header, 'proj.2.weight', 0, file) / crossAttentionDim,
+      clipEmbeddingsDim: headerDim(header, 'fusion_model.proj_in.weight', 1, file),
+    };
+  }
+
+  /**
+   * Loads `face_encoder.pth` (or a .safetensors with its keys): built on 'meta' at the sizes its header gives
+   * (or `config`), loaded strictly, eval mode.
+   */
   static fromCheckpoint(path: string, opts: CheckpointOptions & FusionFaceIdOptions & { config?: FusionFaceIdConfig } = {}): FusionFaceId {
-    const c = opts.config ?? FACE_ENCODER_CONFIG;
+    const c = opts.config ?? FusionFaceId.configFromHeader(readCheckpointHeader(path), path);
     const model = nn.withInit({ device: 'meta' }, () =>
       new FusionFaceId(c.crossAttentionDim, c.idEmbeddingsDim, c.clipEmbeddingsDim, c.numTokens, { refine: opts.refine }));
     return loadCheckpointInto(model, path, opts);

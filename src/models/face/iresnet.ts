@@ -5,6 +5,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { headerDim, readCheckpointHeader } from '../../torch/serialization/index.ts';
 import { readStateDict, type CheckpointOptions } from '../checkpoint.ts';
 
 /** arcface_torch builds every BatchNorm with eps 1e-5. */
@@ -134,9 +135,22 @@ export class IResNet extends nn.Module {
     return this.eval().requiresGrad_(false);
   }
 
-  /** Loads `glintr100_torch.pth` (iresnet100 unless `config` says otherwise): built on 'meta', strict, eval, frozen. */
+  /** Depth and widths from a state dict (iresnet100: [3, 13, 30, 3], widths 64..512, 512 features, 112 px). */
+  static configFromHeader(header: Map<string, { shape: number[] }>, file = 'arcface'): Partial<IResNetConfig> {
+    const blocks = (stage: number) => new Set([...header.keys()].map((k) => new RegExp(`^layer${stage}\\.(\\d+)\\.`).exec(k)?.[1]).filter((x) => x !== undefined)).size;
+    const layers = [1, 2, 3, 4].map(blocks) as [number, number, number, number];
+    const widths = [1, 2, 3, 4].map((s) => headerDim(header, `layer${s}.0.conv1.weight`, 0, file)) as [number, number, number, number];
+    const side = Math.round(Math.sqrt(headerDim(header, 'fc.weight', 1, file) / widths[3]));
+    return { layers, widths, stemWidth: headerDim(header, 'conv1.weight', 0, file), numFeatures: headerDim(header, 'fc.weight', 0, file), inputSize: side * 16 };
+  }
+
+  /**
+   * Loads `glintr100_torch.pth` (or the miniature's face_id.safetensors): built on 'meta' at the depth and
+   * widths its header gives (or `config`), strict, eval, frozen.
+   */
   static fromCheckpoint(path: string, opts: CheckpointOptions & { config?: Partial<IResNetConfig> } = {}): IResNet {
-    const model = nn.withInit({ device: 'meta' }, () => new IResNet(opts.config ?? IRESNET100));
+    const config = opts.config ?? IResNet.configFromHeader(readCheckpointHeader(path), path);
+    const model = nn.withInit({ device: 'meta' }, () => new IResNet(config));
     return model.loadWeights(readStateDict(path, opts), path);
   }
 }

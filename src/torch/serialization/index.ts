@@ -4,3 +4,5 @@
 export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.ts';
 export type { SafetensorsEntry, SafetensorsHeader } from './safetensors.ts';
 export { loadPth } from './pth.ts';
+export { readCheckpointHeader, headerDim } from './checkpoint-header.ts';
+export type { CheckpointHeader } from './checkpoint-header.ts';

@@ -12,7 +12,7 @@ import * as torch from '../../torch/index.ts';
 import type { RawTensor } from '../../torch/index.ts';
 import type { SkeletonStyle } from '../../pose/render.ts';
 import { readSafetensors, writeSafetensors } from '../../torch/serialization/index.ts';
-import { SVD_DIR } from '../../models/weights-layout.ts';
+import { MINIATURE_INFO_FILE, SVD_DIR } from '../../models/weights-layout.ts';
 import { SVD_XT_SCHEDULER_CONFIG } from '../../sampling/euler-discrete.ts';
 import { readSynthDataset, writeSynthDataset } from '../../synth/dataset.ts';
 import { loadFaceIdWeights } from '../face-id.ts';
@@ -166,7 +166,6 @@ export interface MiniatureInfo {
   steps: { vae: number; imageEncoder: number; animatorImage?: number; animator: number };
 }
 
-export const MINIATURE_INFO_FILE = 'miniature.json';
 
 export function readMiniatureInfo(weights: string): MiniatureInfo {
   const path = join(weights, MINIATURE_INFO_FILE);
