@@ -20,6 +20,12 @@ export interface AutoencoderTemporalConfig {
   sample_size: number;
   scaling_factor: number;
   force_upcast: boolean;
+  /**
+   * GroupNorm groups of encoder and decoder. Not a field of diffusers' AutoencoderKLTemporalDecoder, which always
+   * uses 32 (SVD's config has none): the miniature sets 8, since at its widths of 32 channels 32 groups normalise
+   * each channel alone, which erases the colour of flat regions (measured: issue 15, docs/mini.md).
+   */
+  norm_num_groups?: number;
 }
 
 export const VAE_DEFAULT_CONFIG: AutoencoderTemporalConfig = {
@@ -32,6 +38,7 @@ export const VAE_DEFAULT_CONFIG: AutoencoderTemporalConfig = {
   sample_size: 32,
   scaling_factor: 0.18215,
   force_upcast: true,
+  norm_num_groups: 32,
 };
 
 export class AutoencoderKLTemporalDecoder extends nn.Module {
@@ -49,10 +56,11 @@ export class AutoencoderKLTemporalDecoder extends nn.Module {
     }
     this.encoder = new Encoder({
       inChannels: c.in_channels, outChannels: c.latent_channels, downBlockTypes: c.down_block_types,
-      blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block, doubleZ: true,
+      blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block, doubleZ: true, normNumGroups: c.norm_num_groups,
     });
     this.decoder = new TemporalDecoder({
       inChannels: c.latent_channels, outChannels: c.out_channels, blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block,
+      normNumGroups: c.norm_num_groups,
     });
     this.quant_conv = new nn.Conv2d(2 * c.latent_channels, 2 * c.latent_channels, 1);
   }

@@ -9,9 +9,9 @@ import { checkpointed } from './checkpointing.ts';
 import { SpatioTemporalResBlock, type FrameLayout } from './spatio-temporal-res-block.ts';
 import { Upsample2D } from './upsample.ts';
 
-function decoderResBlock(inChannels: number, outChannels: number): SpatioTemporalResBlock {
+function decoderResBlock(inChannels: number, outChannels: number, groups: number): SpatioTemporalResBlock {
   return new SpatioTemporalResBlock(inChannels, outChannels, {
-    eps: 1e-6, temporalEps: 1e-5, mergeFactor: 0, mergeStrategy: 'learned', switchSpatialToTemporalMix: true,
+    eps: 1e-6, temporalEps: 1e-5, mergeFactor: 0, mergeStrategy: 'learned', switchSpatialToTemporalMix: true, groups,
   });
 }
 
@@ -23,13 +23,13 @@ export class MidBlockTemporalDecoder extends nn.Module {
    * numLayers resnets and always one attention, which runs between resnets 0 and 1 (so with a single
    * resnet it exists in the state dict but is never used: diffusers' behaviour).
    */
-  constructor(inChannels: number, outChannels: number, opts: { numLayers: number; attentionHeadDim: number }) {
+  constructor(inChannels: number, outChannels: number, opts: { numLayers: number; attentionHeadDim: number; groups?: number }) {
     super();
     this.attentions = new nn.ModuleList([new Attention({
       queryDim: inChannels, heads: inChannels / opts.attentionHeadDim, dimHead: opts.attentionHeadDim,
-      eps: 1e-6, normNumGroups: 32, bias: true, residualConnection: true,
+      eps: 1e-6, normNumGroups: opts.groups ?? 32, bias: true, residualConnection: true,
     })]);
-    this.resnets = new nn.ModuleList(Array.from({ length: opts.numLayers }, (_, i) => decoderResBlock(i === 0 ? inChannels : outChannels, outChannels)));
+    this.resnets = new nn.ModuleList(Array.from({ length: opts.numLayers }, (_, i) => decoderResBlock(i === 0 ? inChannels : outChannels, outChannels, opts.groups ?? 32)));
   }
 
   forward(x: Tensor, frames: FrameLayout): Tensor {
@@ -50,9 +50,9 @@ export class UpBlockTemporalDecoder extends nn.Module {
   resnets: nn.ModuleList<SpatioTemporalResBlock>;
   upsamplers?: nn.ModuleList<Upsample2D>;
 
-  constructor(inChannels: number, outChannels: number, opts: { numLayers: number; addUpsample: boolean }) {
+  constructor(inChannels: number, outChannels: number, opts: { numLayers: number; addUpsample: boolean; groups?: number }) {
     super();
-    this.resnets = new nn.ModuleList(Array.from({ length: opts.numLayers }, (_, i) => decoderResBlock(i === 0 ? inChannels : outChannels, outChannels)));
+    this.resnets = new nn.ModuleList(Array.from({ length: opts.numLayers }, (_, i) => decoderResBlock(i === 0 ? inChannels : outChannels, outChannels, opts.groups ?? 32)));
     if (opts.addUpsample) this.upsamplers = new nn.ModuleList([new Upsample2D(outChannels)]);
   }
 

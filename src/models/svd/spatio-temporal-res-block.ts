@@ -26,6 +26,8 @@ export interface SpatioTemporalResBlockOptions {
   mergeFactor?: number;
   mergeStrategy?: MergeStrategy;
   switchSpatialToTemporalMix?: boolean;
+  /** GroupNorm groups of both blocks (32, as SVD). */
+  groups?: number;
 }
 
 export class SpatioTemporalResBlock extends nn.Module {
@@ -36,8 +38,8 @@ export class SpatioTemporalResBlock extends nn.Module {
   constructor(inChannels: number, outChannels: number, opts: SpatioTemporalResBlockOptions = {}) {
     super();
     const eps = opts.eps ?? 1e-6;
-    this.spatial_res_block = new ResnetBlock2D(inChannels, outChannels, { tembChannels: opts.tembChannels, eps });
-    this.temporal_res_block = new TemporalResnetBlock(outChannels, outChannels, opts.tembChannels, opts.temporalEps ?? eps);
+    this.spatial_res_block = new ResnetBlock2D(inChannels, outChannels, { tembChannels: opts.tembChannels, eps, groups: opts.groups });
+    this.temporal_res_block = new TemporalResnetBlock(outChannels, outChannels, opts.tembChannels, opts.temporalEps ?? eps, opts.groups);
     this.time_mixer = new AlphaBlender(opts.mergeFactor ?? 0.5, opts.mergeStrategy ?? 'learned_with_images', opts.switchSpatialToTemporalMix ?? false);
   }
 

@@ -18,17 +18,18 @@ export class TemporalDecoder extends nn.Module {
   /** Checkpoint the mid block and each up block while a graph is recorded (StableAnimator's HJB decode). */
   gradientCheckpointing = false;
 
-  constructor(c: { inChannels: number; outChannels: number; blockOutChannels: number[]; layersPerBlock: number }) {
+  constructor(c: { inChannels: number; outChannels: number; blockOutChannels: number[]; layersPerBlock: number; normNumGroups?: number }) {
     super();
     const boc = c.blockOutChannels;
     const last = boc[boc.length - 1];
     this.conv_in = new nn.Conv2d(c.inChannels, last, 3, { padding: 1 });
-    this.mid_block = new MidBlockTemporalDecoder(last, last, { numLayers: c.layersPerBlock, attentionHeadDim: last });
+    const groups = c.normNumGroups ?? 32;
+    this.mid_block = new MidBlockTemporalDecoder(last, last, { numLayers: c.layersPerBlock, attentionHeadDim: last, groups });
     const rev = [...boc].reverse();
     this.up_blocks = new nn.ModuleList(rev.map((out, i) => new UpBlockTemporalDecoder(i === 0 ? rev[0] : rev[i - 1], out, {
-      numLayers: c.layersPerBlock + 1, addUpsample: i < boc.length - 1,
+      numLayers: c.layersPerBlock + 1, addUpsample: i < boc.length - 1, groups,
     })));
-    this.conv_norm_out = new nn.GroupNorm(32, boc[0], 1e-6);
+    this.conv_norm_out = new nn.GroupNorm(groups, boc[0], 1e-6);
     this.conv_act = new nn.SiLU();
     this.conv_out = new nn.Conv2d(boc[0], c.outChannels, 3, { padding: 1 });
     this.time_conv_out = new nn.Conv3d(c.outChannels, c.outChannels, [3, 1, 1], { padding: [1, 0, 0] });

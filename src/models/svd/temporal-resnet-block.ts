@@ -17,12 +17,12 @@ export class TemporalResnetBlock extends nn.Module {
   conv2: nn.Conv3d;
   conv_shortcut?: nn.Conv3d;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, tembChannels: number | undefined, eps = 1e-6) {
+  constructor(readonly inChannels: number, readonly outChannels: number, tembChannels: number | undefined, eps = 1e-6, groups = 32) {
     super();
-    this.norm1 = new nn.GroupNorm(32, inChannels, eps);
+    this.norm1 = new nn.GroupNorm(groups, inChannels, eps);
     this.conv1 = new nn.Conv3d(inChannels, outChannels, KERNEL, { padding: PADDING });
     if (tembChannels !== undefined) this.time_emb_proj = new nn.Linear(tembChannels, outChannels);
-    this.norm2 = new nn.GroupNorm(32, outChannels, eps);
+    this.norm2 = new nn.GroupNorm(groups, outChannels, eps);
     this.dropout = new nn.Dropout(0);
     this.conv2 = new nn.Conv3d(outChannels, outChannels, KERNEL, { padding: PADDING });
     if (inChannels !== outChannels) this.conv_shortcut = new nn.Conv3d(inChannels, outChannels, 1);

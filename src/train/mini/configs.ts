@@ -14,7 +14,12 @@ export const MINI_FRAMES = 4;
  */
 export const MINI_SKELETON: SkeletonStyle = 'legible';
 
-/** Temporal VAE: 4 levels (latent = 1/8 of the frame, as SVD's), widths 32..64 (the decoder's GroupNorm needs 32). */
+/**
+ * Temporal VAE: 4 levels (latent = 1/8 of the frame, as SVD's), widths 32..64, GroupNorm in 8 groups (4-8
+ * channels each). SVD's 32 groups would normalise each channel of these narrow layers alone, which erases the
+ * colour of flat regions: measured at 100 steps, held-out reconstruction 16.1 dB with 8 groups, 15.6 with 32
+ * (loss 0.321 vs 0.346); the shipped 600-step VAE with 32 groups reached only 17.5 dB.
+ */
 export const MINI_VAE_CONFIG = {
   in_channels: 3,
   out_channels: 3,
@@ -26,6 +31,7 @@ export const MINI_VAE_CONFIG = {
   /** Replaced after training by 1 / std of the training latents (diffusers' convention). */
   scaling_factor: 1,
   force_upcast: false,
+  norm_num_groups: 8,
 };
 
 /** Token width of the UNet's cross-attention, the image embedding and the face tokens. */

@@ -61,7 +61,7 @@ export interface MiniRecipeOptions {
 }
 
 export const MINI_RECIPE_DEFAULTS = {
-  identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 1800, imageEncoder: 300, animatorImage: 2200, animator: 1000 },
+  identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 1500, imageEncoder: 300, animatorImage: 1800, animator: 800 },
   imageBatch: 8, nproc: 2, validateEvery: 400,
 };
 
