@@ -34,6 +34,8 @@ export interface Bvh {
   frameTime: number;
   /** frameCount x channelCount values, row-major. */
   motion: Float64Array;
+  /** Where it was read from (for errors). */
+  source: string;
 }
 
 export interface BvhPose {
@@ -133,7 +135,7 @@ export function parseBvh(text: string, source = '<bvh>'): Bvh {
   const motion = new Float64Array(frameCount * channelCount);
   for (let i = 0; i < motion.length; i++) motion[i] = number();
   if (pos < tokens.length) fail(`more motion values than ${frameCount} frames x ${channelCount} channels`);
-  return { joints, channelCount, frameCount, frameTime, motion };
+  return { joints, channelCount, frameCount, frameTime, motion, source };
 }
 
 export async function readBvh(path: string): Promise<Bvh> {

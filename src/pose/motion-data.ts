@@ -18,7 +18,9 @@
 // centre half a head below the End Site. Offsets in units of s (forward, up, sideways):
 //   nose (0.48, -0.12, 0), eyes (0.40, 0.02, ±0.14), ears (-0.05, 0, ±0.33).
 // Nose and eyes get score 0 when the face turns away from the camera, an ear when its side does. The up axis
-// is found from the rest pose (root -> head), so Y-up and Z-up files need no flag.
+// is found from the motion (root -> head over its frames), so Y-up and Z-up files need no flag, and neither
+// do exporters whose zero-rotation rest pose lies down (bone offsets along X) while the motion stands: the
+// rest pose then gives only the head's own up and the body's proportions, the facing comes from frame 0.
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,9 +83,11 @@ export interface SkeletonMapping {
   knee: [number, number];
   ankle: [number, number];
   head: number;
-  /** World up (unit, from the rest pose) and the rest-pose facing direction. */
+  /** World up (an axis, from the motion's frames) and the facing direction in rest-pose coordinates. */
   up: Vec3;
   restForward: Vec3;
+  /** Up in rest-pose coordinates (root -> head of the rest pose, an axis): equal to `up` for upright rest poses. */
+  restUp: Vec3;
   /** Head size s used for the face points, in BVH units. */
   headSize: number;
   /** Rest-pose height from the ankles to the head's End Site, in BVH units. */
@@ -96,7 +100,7 @@ export function detectSkeletonFamily(bvh: Bvh): SkeletonFamily {
     const table = FAMILY_JOINTS[family];
     if (Object.values(table).every(([r, l]) => names.has(r) && names.has(l)) && names.has('Head')) return family;
   }
-  throw new Error(`unknown BVH skeleton: expected CMU names (LeftShoulder/LeftElbow/LeftHip/LeftKnee...) or Mixamo names (LeftArm/LeftForeArm/LeftUpLeg/LeftLeg...) and a Head joint; found ${[...names].join(', ')}`);
+  throw new Error(`${bvh.source}: unknown BVH skeleton: expected CMU names (LeftShoulder/LeftElbow/LeftHip/LeftKnee...) or Mixamo names (LeftArm/LeftForeArm/LeftUpLeg/LeftLeg...) and a Head joint; found ${[...names].join(', ')}`);
 }
 
 function headTop(bvh: Bvh, pose: BvhPose, head: number, up: Vec3, headSize: number): Vec3 {
@@ -104,27 +108,59 @@ function headTop(bvh: Bvh, pose: BvhPose, head: number, up: Vec3, headSize: numb
   return add(jointPos(pose, head), scale3(up, headSize));
 }
 
+/** The coordinate axis (signed unit vector) closest to v; undefined for a zero vector. */
+function nearestAxis(v: Vec3): Vec3 | undefined {
+  const axis = [0, 1, 2].reduce((best, i) => (Math.abs(v[i]!) > Math.abs(v[best]!) ? i : best), 0);
+  if (!(Math.abs(v[axis]!) > 0)) return undefined;
+  const a: Vec3 = [0, 0, 0];
+  a[axis] = Math.sign(v[axis]!);
+  return a;
+}
+
+/** Rotation by the transpose of a row-major 3x3 (the inverse of a rotation). */
+const rotateT = (m: ArrayLike<number>, v: Vec3): Vec3 => [
+  m[0]! * v[0] + m[3]! * v[1] + m[6]! * v[2],
+  m[1]! * v[0] + m[4]! * v[1] + m[7]! * v[2],
+  m[2]! * v[0] + m[5]! * v[1] + m[8]! * v[2],
+];
+
 export function skeletonMapping(bvh: Bvh): SkeletonMapping {
   const family = detectSkeletonFamily(bvh);
   const table = FAMILY_JOINTS[family];
   const pair = (k: keyof typeof table): [number, number] => [findJoint(bvh, table[k][0]), findJoint(bvh, table[k][1])];
   const head = findJoint(bvh, 'Head');
-  const rest = forwardKinematics(bvh, -1);
-  const root = jointPos(rest, 0);
-  const toHead = sub(jointPos(rest, head), root);
-  const axis = [0, 1, 2].reduce((best, i) => (Math.abs(toHead[i]!) > Math.abs(toHead[best]!) ? i : best), 0);
-  const up: Vec3 = [0, 0, 0];
-  up[axis] = Math.sign(toHead[axis]!);
   const hip = pair('hip');
-  const left = sub(jointPos(rest, hip[1]), jointPos(rest, hip[0]));
-  const restForward = unit(cross(left, up));
+  const fail = (what: string, joints: string[]): never => {
+    throw new Error(`${bvh.source}: ${what} (joints ${joints.join(', ')}); cannot tell which way the figure is up or facing`);
+  };
+  const rest = forwardKinematics(bvh, -1);
+  const restUp = nearestAxis(sub(jointPos(rest, head), jointPos(rest, 0))) ?? fail('the rest pose has its Head at the root', [bvh.joints[0]!.name, 'Head']);
+  // world up: root -> head summed over up to 16 frames spread over the motion
+  const sampled = bvh.frameCount > 0 ? Array.from({ length: Math.min(16, bvh.frameCount) }, (_, k) => Math.floor((k * bvh.frameCount) / Math.min(16, bvh.frameCount))) : [];
+  const toHead = sampled.map((f) => { const p = forwardKinematics(bvh, f); return sub(jointPos(p, head), jointPos(p, 0)); });
+  const up = toHead.length ? nearestAxis(toHead.reduce((a, b) => add(a, b), [0, 0, 0] as Vec3)) ?? restUp : restUp;
+  let restForward: Vec3;
+  const leftRest = sub(jointPos(rest, hip[1]), jointPos(rest, hip[0]));
+  const restFacing = cross(leftRest, restUp);
+  if (up.join() === restUp.join() && norm(restFacing) > 1e-6 * norm(leftRest)) {
+    restForward = unit(restFacing);
+  } else {
+    // the facing of frame 0, in rest-pose coordinates of the head (openPose3d turns it by the head's rotation)
+    if (bvh.frameCount === 0) fail('the rest pose lies down and there is no frame to take the facing from', [table.hip[0], table.hip[1]]);
+    const p0 = forwardKinematics(bvh, 0);
+    const left0 = sub(jointPos(p0, hip[1]), jointPos(p0, hip[0]));
+    const facing0 = cross(sub(left0, scale3(up, dot(left0, up))), up);
+    if (!(norm(facing0) > 1e-6 * norm(left0))) fail('the hips of frame 0 lie along the up axis', [table.hip[0], table.hip[1]]);
+    restForward = unit(rotateT(p0.rotations.subarray(head * 9, head * 9 + 9), unit(facing0)));
+  }
   const shoulder = pair('shoulder');
   const shoulderWidth = norm(sub(jointPos(rest, shoulder[1]), jointPos(rest, shoulder[0])));
+  if (!(shoulderWidth > 0)) fail('the shoulders coincide in the rest pose', [table.shoulder[0], table.shoulder[1]]);
   const headSize = 0.55 * shoulderWidth;
   const ankle = pair('ankle');
-  const top = headTop(bvh, rest, head, up, headSize);
-  const height = dot(sub(top, mid(jointPos(rest, ankle[0]), jointPos(rest, ankle[1]))), up);
-  return { family, shoulder, elbow: pair('elbow'), wrist: pair('wrist'), hip, knee: pair('knee'), ankle, head, up, restForward, headSize, height };
+  const top = headTop(bvh, rest, head, restUp, headSize);
+  const height = dot(sub(top, mid(jointPos(rest, ankle[0]), jointPos(rest, ankle[1]))), restUp);
+  return { family, shoulder, elbow: pair('elbow'), wrist: pair('wrist'), hip, knee: pair('knee'), ankle, head, up, restForward, restUp, headSize, height };
 }
 
 /** 3D OpenPose-18 points of one posed frame, plus the head's frame for visibility. */
@@ -140,8 +176,8 @@ export function openPose3d(bvh: Bvh, mapping: SkeletonMapping, pose: BvhPose): O
   const m = mapping;
   const hr = m.head * 9;
   const headRot = pose.rotations.subarray(hr, hr + 9);
-  const top = headTop(bvh, pose, m.head, rotate(headRot, m.up), m.headSize);
-  let headUp = bvh.joints[m.head]!.endSite ? unit(sub(top, p(m.head))) : rotate(headRot, m.up);
+  const top = headTop(bvh, pose, m.head, rotate(headRot, m.restUp), m.headSize);
+  let headUp = bvh.joints[m.head]!.endSite ? unit(sub(top, p(m.head))) : rotate(headRot, m.restUp);
   const forward0 = rotate(headRot, m.restForward);
   const headLeft = unit(cross(headUp, forward0));
   const headForward = cross(headLeft, headUp);

@@ -141,3 +141,42 @@ test('projection is deterministic for a seed and differs between seeds', async (
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
 });
+
+/** A CMU-named figure: offsets from `offset` (a function of the upright offset), root rotated by `rootZ` degrees in every frame. */
+function figureBvh(offset: (o: [number, number, number]) => [number, number, number], rootZ: number, frames = 3): string {
+  const joint = (name: string, o: [number, number, number], children: string, end = false): string =>
+    `JOINT ${name}\n{\nOFFSET ${offset(o).join(' ')}\nCHANNELS 3 Zrotation Xrotation Yrotation\n${children}${end ? `End Site\n{\nOFFSET ${offset([0, 2, 0]).join(' ')}\n}\n` : ''}}\n`;
+  const arm = (side: 'Left' | 'Right', s: number) => joint(`${side}Shoulder`, [4 * s, 0, 0], joint(`${side}Elbow`, [3 * s, -1, 0], joint(`${side}Wrist`, [3 * s, -1, 0], '', true)));
+  const leg = (side: 'Left' | 'Right', s: number) => joint(`${side}Hip`, [2 * s, -1, 0], joint(`${side}Knee`, [0, -5, 0.5], joint(`${side}Ankle`, [0, -5, -0.5], '', true)));
+  const body = joint('Spine', [0, 5, 0], joint('Neck', [0, 5, 0], arm('Left', 1) + arm('Right', -1) + joint('Head', [0, 2, 0], '', true)));
+  const text = `HIERARCHY\nROOT Hips\n{\nOFFSET 0 0 0\nCHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n${body}${leg('Left', 1)}${leg('Right', -1)}}\n`;
+  const joints = (text.match(/CHANNELS 3/g) ?? []).length;
+  // the figure walks (root translation); rotations other than the root's turn would not commute with it
+  const rows = Array.from({ length: frames }, (_, f) => [0, 0, 2 * f, rootZ, 0, 0, ...Array.from({ length: 3 * joints }, () => 0)].join(' '));
+  return `${text}MOTION\nFrames: ${frames}\nFrame Time: 0.0333333\n${rows.join('\n')}\n`;
+}
+
+test('a rest pose that lies down (offsets along X) while the motion stands gives the upright figure\'s projection', () => {
+  const upright = parseBvh(figureBvh((o) => o, 0), 'upright.bvh');
+  // offsets turned by -90 deg about Z (up -> +X), the root turned back by +90 deg in every frame
+  const lying = parseBvh(figureBvh(([x, y, z]) => [y, -x, z], 90), 'lying.bvh');
+  const a = skeletonMapping(upright);
+  const b = skeletonMapping(lying);
+  assert.deepEqual(a.up, [0, 1, 0]);
+  assert.deepEqual(b.up, [0, 1, 0], 'up from the motion, not the rest pose');
+  assert.deepEqual(b.restUp, [1, 0, 0]);
+  assertNear(b.height, a.height, 1e-9);
+  const pa = projectBvh(upright, createRng(4), { size: [256, 256], fps: 30 }).sequence;
+  const pb = projectBvh(lying, createRng(4), { size: [256, 256], fps: 30 }).sequence;
+  for (let f = 0; f < pa.frames.length; f++) {
+    const ka = pa.frames[f]!.persons[0]!.body;
+    const kb = pb.frames[f]!.persons[0]!.body;
+    ka.forEach((k, i) => { assertNear(kb[i]![0], k[0], 1e-6); assertNear(kb[i]![1], k[1], 1e-6); assert.equal(kb[i]![2], k[2], `frame ${f} point ${i} score`); });
+  }
+});
+
+test('a BVH whose figure cannot be oriented names the file and the joints', () => {
+  // every offset zero but the head's: hips coincide in every frame
+  const flat = figureBvh(([x, y, z]) => (x === 0 && y === 2 && z === 0 ? [0, 2, 0] : [x * 0, y * 0, z * 0] as [number, number, number]), 0);
+  assert.throws(() => skeletonMapping(parseBvh(flat, 'flat.bvh')), /flat\.bvh: .*\(joints [A-Za-z]+, [A-Za-z]+\)/);
+});
