@@ -5,22 +5,19 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
 import type { Device, DType } from '../torch/index.ts';
-import { readImage, type Image } from '../io/image.ts';
+import { readImage } from '../io/image.ts';
 import { ALIGN_METHODS, isAlignMethod, type AlignMethod } from '../models/align/align-frames.ts';
 import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../models/align/learned-alignment.ts';
 import type { PoseDetector } from '../pose/detector.ts';
 import { openPoseDetector } from '../pose/extract.ts';
-import type { PoseFrame } from '../pose/keypoints.ts';
 import { writePoseImage } from '../pose/render.ts';
-import { ANIMATE_DEFAULTS, checkOutputSize, StableAnimatorPipeline, type WindowBlend } from '../pipeline/animate.ts';
+import { ANIMATE_DEFAULTS, checkOutputSize, INFERENCE_DEFAULTS, StableAnimatorPipeline, type WindowBlend } from '../pipeline/animate.ts';
 import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
-import { drivingKind, loadDrivingPoses } from '../pipeline/driving.ts';
+import { drivingKind } from '../pipeline/driving.ts';
 import { HJB_WINDOWS, type HjbWindowKind } from '../pipeline/hjb.ts';
 import { DEFAULT_HJB_MARGIN } from '../pipeline/hjb-window.ts';
-import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox } from '../pipeline/face-boxes.ts';
-import { posesToTensor, prepareReference } from '../pipeline/inputs.ts';
 import { framesToImages, outputKind, writeFrames } from '../pipeline/outputs.ts';
-import { referenceFace } from '../pipeline/reference-face.ts';
+import { prepareDriving, prepareInputs } from '../pipeline/prepare.ts';
 import { parseSize } from './args.ts';
 import { checkOutputPath } from '../io/atomic.ts';
 import { LIMITS } from '../io/limits.ts';
@@ -120,18 +117,6 @@ function alignmentFolder(values: Values): string | undefined {
   return [typeof values.weights === 'string' ? join(values.weights, 'Alignment') : undefined, DEFAULT_ALIGN_WEIGHTS].find((d) => d && has(d));
 }
 
-/** The largest person of a detected frame (by the extent of its visible body points), as a one-person frame. */
-function mainPerson(frame: PoseFrame): PoseFrame {
-  const extent = (p: PoseFrame['persons'][number]) => {
-    const pts = p.body.filter((k) => k[2] >= 0.3);
-    if (pts.length < 2) return 0;
-    const xs = pts.map((k) => k[0]), ys = pts.map((k) => k[1]);
-    return (Math.max(...xs) - Math.min(...xs)) * (Math.max(...ys) - Math.min(...ys));
-  };
-  const best = [...frame.persons].sort((a, b) => extent(b) - extent(a))[0];
-  return { persons: best ? [best] : [] };
-}
-
 export async function runAnimate(args: string[], log: (m: string) => void = (m) => console.error(m)): Promise<number> {
   const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false });
   // 1. Arguments
@@ -151,8 +136,8 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   const guidance = values.guidance !== undefined ? num(values, 'guidance', 'number', 3) : undefined;
   const options = {
     numInferenceSteps: num(values, 'steps', 'posint', ANIMATE_DEFAULTS.numInferenceSteps),
-    minGuidanceScale: guidance ?? num(values, 'guidance-min', 'number', 3.0),
-    maxGuidanceScale: guidance ?? num(values, 'guidance-max', 'number', 3.0),
+    minGuidanceScale: guidance ?? num(values, 'guidance-min', 'number', INFERENCE_DEFAULTS.minGuidanceScale),
+    maxGuidanceScale: guidance ?? num(values, 'guidance-max', 'number', INFERENCE_DEFAULTS.maxGuidanceScale),
     seed: num(values, 'seed', 'int', ANIMATE_DEFAULTS.seed),
     tileSize: num(values, 'tile-size', 'posint', ANIMATE_DEFAULTS.tileSize),
     tileOverlap: num(values, 'tile-overlap', 'int', ANIMATE_DEFAULTS.tileOverlap),
@@ -189,9 +174,9 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
     throw new Error('--hjb needs face boxes: give --face-masks DIR, or drive with keypoints or a video (boxes from the face keypoints)');
   }
 
-  // 3. Driving poses, aligned to the reference's pose
+  // 3. Driving poses, aligned to the reference's pose (before the weights load: a bad input fails in seconds)
   let detector: PoseDetector | undefined;
-  let drivingPoses;
+  let driving;
   try {
     let alignModel: LearnedAlignment | undefined;
     let method = align;
@@ -203,86 +188,59 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
         method = 'svd';
       }
     }
-    let referencePose: PoseFrame | undefined;
     if (kind === 'video' || (kind === 'keypoints' && method !== 'none')) {
       detector = await openPoseDetector({ detector: detectorKind, dwposeDir: detectorKind === 'dwpose' ? paths.dwposeDir : undefined });
-      if (method !== 'none') referencePose = mainPerson(await detector.detect(refImage));
     }
     const bar = progressBar(kind === 'video' ? 'poses  ' : 'driving');
-    drivingPoses = await loadDrivingPoses(values.driving, {
-      width, height, align: method, alignModel, referencePose, referenceSize: [refImage.width, refImage.height], detector, maxFrames,
+    driving = await prepareDriving(refImage, values.driving, {
+      width, height, align: method, alignModel, detector, maxFrames,
       onProgress: (p) => bar.update(p.frames, p.total ?? p.frames), onNotice: log,
     });
-    bar.finish(`${drivingPoses.images.length} driving frame(s) (${drivingPoses.kind}, alignment: ${drivingPoses.alignment})`);
+    bar.finish(`${driving.images.length} driving frame(s) (${driving.kind}, alignment: ${driving.alignment})`);
   } finally {
     await detector?.dispose();
   }
-  if (values['save-poses'] && drivingPoses.frames) {
-    for (let i = 0; i < drivingPoses.frames.length; i++) await writePoseImage(join(values['save-poses'], `frame_${i}.png`), drivingPoses.frames[i], width, height);
+  if (values['save-poses'] && driving.frames) {
+    for (let i = 0; i < driving.frames.length; i++) await writePoseImage(join(values['save-poses'], `frame_${i}.png`), driving.frames[i], width, height);
   }
 
   // 4. Models
   const needArcface = !!hjb || !paths.arcfaceOnnx;
   const components = loadComponents(paths, { dtype, device, arcface: needArcface, onStage: (s) => log(`loading ${s}`) });
 
-  // 5. The reference's face: identity embedding and box
-  const face = await referenceFace(refImage, { arcfaceOnnx: paths.arcfaceOnnx, recognizer: components.faceRecognizer });
-  if (face) log(`reference face at [${face.box.join(', ')}] (${face.embedder})`);
-
-  // 6. HJB face boxes at the output size
-  let faceTarget;
+  // 5-7. The reference's identity, HJB face boxes, tensors
+  const prepared = await prepareInputs(components, refImage, driving, {
+    width, height, hjb: !!hjb, faceMasks: values['face-masks'], refMask: values['ref-mask'], arcfaceOnnx: paths.arcfaceOnnx,
+  });
+  if (prepared.face) log(`reference face at [${prepared.face.box.join(', ')}] (${prepared.face.embedder})`);
   if (hjb) {
-    const refBox = await referenceFaceBox(values['ref-mask'], face?.box, refImage);
-    if (!refBox) throw new Error('--hjb needs the reference face: no face was found in the reference (give --ref-mask)');
-    const frameBoxes = values['face-masks']
-      ? await faceBoxesFromMaskFolder(values['face-masks'], width, height)
-      : faceBoxesFromPoses(drivingPoses.frames!, width, height);
-    if (frameBoxes.length < drivingPoses.images.length) {
-      throw new Error(`--face-masks ${values['face-masks']}: ${frameBoxes.length} masks for ${drivingPoses.images.length} frames`);
-    }
-    const boxes = frameBoxes.slice(0, drivingPoses.images.length);
-    const withFace = boxes.filter((b) => b).length;
-    if (withFace === 0) throw new Error('--hjb: no driving frame has a face box');
     const where = hjb.window === 'face' ? `face windows (margin ${hjb.windowMargin} latent px)` : 'whole frames';
-    log(`HJB on steps ${hjb.startStep}..${hjb.endStep}, ${hjb.iterations} iteration(s), lr ${hjb.lr}; faces in ${withFace}/${boxes.length} frames; decoding ${where}`);
-    faceTarget = { referenceBox: scaleBox(refBox, [refImage.width, refImage.height], [width, height])!, frameBoxes: boxes };
+    log(`HJB on steps ${hjb.startStep}..${hjb.endStep}, ${hjb.iterations} iteration(s), lr ${hjb.lr}; faces in ${prepared.framesWithFace}/${driving.images.length} frames; decoding ${where}`);
   }
 
-  // 7. Animate
-  const ref = await prepareReference(refImage, width, height);
-  const poses = await posesToTensor(drivingPoses.images, width, height);
+  // 8. Animate
+  const poses = prepared.inputs.poses;
   const pipe = new StableAnimatorPipeline(components);
   const bar = progressBar('denoise');
   const t0 = performance.now();
-  const result = pipe.call(
-    { reference: ref.resized, referenceOriginal: ref.original, poses, faceEmbedding: face ? torch.tensor(face.embedding) : null, faceTarget },
-    {
-      ...options, hjb,
-      onWarning: (m) => { bar.finish(); log(m); },
-      onProgress: (p) => {
-        if (p.phase !== 'denoise') return;
-        const loss = p.hjb ? `face loss ${p.hjb.losses[0].toFixed(3)} -> ${p.hjb.losses[p.hjb.losses.length - 1].toFixed(3)}` : undefined;
-        bar.update(p.step, p.total, loss);
-      },
+  const result = pipe.call(prepared.inputs, {
+    ...options, hjb,
+    onWarning: (m) => { bar.finish(); log(m); },
+    onProgress: (p) => {
+      if (p.phase !== 'denoise') return;
+      const loss = p.hjb ? `face loss ${p.hjb.losses[0].toFixed(3)} -> ${p.hjb.losses[p.hjb.losses.length - 1].toFixed(3)}` : undefined;
+      bar.update(p.step, p.total, loss);
     },
-  );
+  });
   bar.finish(`denoised ${poses.size(0)} frame(s) at ${width}x${height} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  // 8. Outputs, written atomically
+  // 9. Outputs, written atomically
   const images = framesToImages(result.frames!);
   const fps = values['out-fps'] !== undefined ? num(values, 'out-fps', 'posint', 8) : 8;
   await writeFrames(output, images, { fps });
   if (values['frames-dir']) await writeFrames(values['frames-dir'], images);
   log(`wrote ${output}${values['frames-dir'] ? ` and ${values['frames-dir']}/frame_*.png` : ''}`);
   return 0;
-}
-
-async function referenceFaceBox(maskPath: string | undefined, detected: PixelBox | undefined, ref: Image): Promise<PixelBox | undefined> {
-  if (!maskPath) return detected;
-  const mask = await readImage(maskPath, { channels: 3 });
-  const box = maskBox(mask);
-  if (!box) throw new Error(`--ref-mask ${maskPath}: the mask has no white pixels`);
-  return scaleBox(box, [mask.width, mask.height], [ref.width, ref.height]);
 }
 
 export const animate: Command = {

@@ -114,6 +114,12 @@ export const ANIMATE_DEFAULTS = {
   tileSize: 16, tileOverlap: 4, blend: 'noise' as WindowBlend, seed: 23123134,
 };
 
+/**
+ * What `animate` and the library (StableAnimator) use: the pipeline's defaults (diffusers' SVD pipeline, guidance
+ * rising 1 -> 3) with StableAnimator's inference guidance, 3.0 on every frame.
+ */
+export const INFERENCE_DEFAULTS = { ...ANIMATE_DEFAULTS, minGuidanceScale: 3.0, maxGuidanceScale: 3.0 };
+
 /** Spatial factor from pixels to the UNet's deepest level: 8 (VAE) x 8 (three downsamples). */
 export const SIZE_MULTIPLE = 64;
 

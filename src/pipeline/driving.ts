@@ -16,7 +16,7 @@ import type { PoseDetector } from '../pose/detector.ts';
 import { extractPoses } from '../pose/extract.ts';
 import { readPoseFile } from '../pose/keypoint-json.ts';
 import type { PoseFrame, PoseSequence } from '../pose/keypoints.ts';
-import { renderPose } from '../pose/render.ts';
+import { renderPose, type SkeletonStyle } from '../pose/render.ts';
 import type { FrameProgress } from '../io/frame-folder.ts';
 
 export type DrivingKind = 'skeletons' | 'keypoints' | 'video';
@@ -45,6 +45,8 @@ export interface DrivingOptions {
   /** Extracts poses from videos. */
   detector?: PoseDetector;
   maxFrames?: number;
+  /** How skeletons are drawn (default 'reference', as the released weights were trained). */
+  skeleton?: SkeletonStyle;
   onProgress?: (p: FrameProgress) => void;
   onNotice?: (message: string) => void;
 }
@@ -84,12 +86,16 @@ export async function loadDrivingPoses(path: string, opts: DrivingOptions): Prom
   }
   if (seq.frames.length === 0) throw new Error(`${path}: no frames`);
   const { frames, alignment } = alignDriving(seq, opts);
-  const images = frames.map((f) => renderPose(f, opts.width, opts.height));
-  return { kind, images, frames, alignment, ...(seq.fps ? { fps: seq.fps } : {}) };
+  return { kind, images: renderDriving(frames, opts), frames, alignment, ...(seq.fps ? { fps: seq.fps } : {}) };
+}
+
+/** Aligned keypoints drawn at the output size, in the weights' skeleton style. */
+export function renderDriving(frames: readonly PoseFrame[], opts: Pick<DrivingOptions, 'width' | 'height' | 'skeleton'>): Image[] {
+  return frames.map((f) => renderPose(f, opts.width, opts.height, { style: opts.skeleton }));
 }
 
 /** Aligns the sequence to the reference pose; without a usable reference pose, says so and leaves it unaligned. */
-function alignDriving(seq: PoseSequence, opts: DrivingOptions): { frames: PoseFrame[]; alignment: AlignMethod } {
+export function alignDriving(seq: PoseSequence, opts: DrivingOptions): { frames: PoseFrame[]; alignment: AlignMethod } {
   let method = opts.align;
   if (method === 'learned' && !opts.alignModel) throw new Error('--align learned needs the alignment model');
   if (method !== 'none' && (!opts.referencePose || opts.referencePose.persons.length === 0 || !opts.referenceSize)) {

@@ -1,0 +1,137 @@
+// The front half of an animation, in one place for the CLI, the library (stable-animator.ts) and the demo:
+//
+//   1. driving poses   a video (poses extracted), a keypoint file or keypoints in memory, or skeleton images;
+//                      keypoints aligned to the reference's pose (StableAnimator++'s learned alignment by
+//                      default) and drawn at the output size                                 (prepareDriving)
+//   2. reference face  the identity embedding of the reference's face, and its box           (prepareInputs)
+//   3. HJB face boxes  the reference's and one per frame (from the aligned face keypoints or mask images)
+//   4. tensors         the reference at the output and the original size, the skeletons
+//
+// Step 1 needs no model and runs before the weights load, so a bad driving input fails in seconds.
+import * as torch from '../torch/index.ts';
+import type { Image } from '../io/image.ts';
+import { readImage } from '../io/image.ts';
+import type { AlignMethod } from '../models/align/align-frames.ts';
+import type { LearnedAlignment } from '../models/align/learned-alignment.ts';
+import type { PoseDetector } from '../pose/detector.ts';
+import type { PoseFrame, PoseSequence } from '../pose/keypoints.ts';
+import type { SkeletonStyle } from '../pose/render.ts';
+import type { FrameProgress } from '../io/frame-folder.ts';
+import type { AnimateInputs, StableAnimatorComponents } from './animate.ts';
+import { alignDriving, drivingKind, loadDrivingPoses, renderDriving, type DrivingPoses } from './driving.ts';
+import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox } from './face-boxes.ts';
+import { posesToTensor, prepareReference } from './inputs.ts';
+import { referenceFace } from './reference-face.ts';
+
+export interface DrivingRequest {
+  /** Output size. */
+  width: number;
+  height: number;
+  align: AlignMethod;
+  /** The learned block (align 'learned'). */
+  alignModel?: LearnedAlignment;
+  /** Finds the reference's pose and a video's poses; not needed for skeleton images or a given reference pose. */
+  detector?: PoseDetector;
+  /** The reference's pose when already known (normalised to the reference image); else detected. */
+  referencePose?: PoseFrame;
+  maxFrames?: number;
+  /** How skeletons are drawn (the weights' own style; default 'reference'). */
+  skeleton?: SkeletonStyle;
+  onProgress?: (p: FrameProgress) => void;
+  onNotice?: (message: string) => void;
+}
+
+/** The largest person of a detected frame (by the extent of its visible body points), as a one-person frame. */
+export function mainPerson(frame: PoseFrame): PoseFrame {
+  const extent = (p: PoseFrame['persons'][number]) => {
+    const pts = p.body.filter((k) => k[2] >= 0.3);
+    if (pts.length < 2) return 0;
+    const xs = pts.map((k) => k[0]), ys = pts.map((k) => k[1]);
+    return (Math.max(...xs) - Math.min(...xs)) * (Math.max(...ys) - Math.min(...ys));
+  };
+  const best = [...frame.persons].sort((a, b) => extent(b) - extent(a))[0];
+  return { persons: best ? [best] : [] };
+}
+
+/** Step 1: the driving poses, aligned to the reference and drawn at the output size. */
+export async function prepareDriving(reference: Image, driving: string | PoseSequence, o: DrivingRequest): Promise<DrivingPoses> {
+  const kind = typeof driving === 'string' ? await drivingKind(driving) : 'keypoints';
+  let referencePose = o.referencePose;
+  const needsDetector = kind === 'video' || (kind === 'keypoints' && o.align !== 'none' && !referencePose);
+  if (needsDetector && !o.detector) throw new Error(`a pose detector is needed to ${kind === 'video' ? 'extract the driving poses' : "find the reference's pose"}`);
+  if (!referencePose && o.align !== 'none' && kind !== 'skeletons') referencePose = mainPerson(await o.detector!.detect(reference));
+  const options = { ...o, referencePose, referenceSize: [reference.width, reference.height] as [number, number] };
+  if (typeof driving === 'string') return loadDrivingPoses(driving, options);
+  let seq = driving;
+  if (o.maxFrames !== undefined) seq = { ...seq, frames: seq.frames.slice(0, o.maxFrames) };
+  const { frames, alignment } = alignDriving(seq, options);
+  return { kind, images: renderDriving(frames, options), frames, alignment, ...(seq.fps ? { fps: seq.fps } : {}) };
+}
+
+export interface InputsRequest {
+  width: number;
+  height: number;
+  /** Face boxes for HJB are needed: from `faceMasks` (one mask image per frame) or the aligned face keypoints. */
+  hjb?: boolean;
+  faceMasks?: string;
+  /** A mask image of the reference's face, in place of the detected box. */
+  refMask?: string;
+  /** antelopev2's glintr100.onnx, preferred over the components' recognizer for the identity embedding. */
+  arcfaceOnnx?: string;
+  /**
+   * The reference's face when already known (its box in reference pixels): embedded by `embed` instead of a
+   * detector (the miniature's synthetic faces, which no detector finds).
+   */
+  knownFace?: { box: PixelBox; embed: (image: Image, box: PixelBox) => Float32Array };
+}
+
+export interface PreparedInputs {
+  inputs: AnimateInputs;
+  /** The reference's face box (reference pixels) and which embedder gave its identity; undefined: no face. */
+  face?: { box: PixelBox; embedder: string };
+  /** Frames with a face box, when HJB is on. */
+  framesWithFace?: number;
+}
+
+/** Steps 2-4: identity, HJB face boxes and tensors for the denoiser. */
+export async function prepareInputs(components: StableAnimatorComponents, reference: Image, driving: DrivingPoses, o: InputsRequest): Promise<PreparedInputs> {
+  // 2. the reference's face
+  let face: { box: PixelBox; embedding: Float32Array; embedder: string } | undefined;
+  if (o.knownFace) {
+    face = { box: o.knownFace.box, embedding: o.knownFace.embed(reference, o.knownFace.box), embedder: 'given box' };
+  } else {
+    const found = await referenceFace(reference, { arcfaceOnnx: o.arcfaceOnnx, recognizer: components.faceRecognizer });
+    if (found) face = found;
+  }
+  // 3. HJB face boxes at the output size
+  let faceTarget: AnimateInputs['faceTarget'];
+  let framesWithFace: number | undefined;
+  if (o.hjb) {
+    const refBox = o.refMask ? await maskFileBox(o.refMask, reference) : face?.box;
+    if (!refBox) throw new Error('--hjb needs the reference face: no face was found in the reference (give --ref-mask)');
+    if (!o.faceMasks && !driving.frames) throw new Error('--hjb needs face boxes: give --face-masks DIR, or drive with keypoints or a video (boxes from the face keypoints)');
+    const frameBoxes = o.faceMasks ? await faceBoxesFromMaskFolder(o.faceMasks, o.width, o.height) : faceBoxesFromPoses(driving.frames!, o.width, o.height);
+    if (frameBoxes.length < driving.images.length) throw new Error(`--face-masks ${o.faceMasks}: ${frameBoxes.length} masks for ${driving.images.length} frames`);
+    const boxes = frameBoxes.slice(0, driving.images.length);
+    framesWithFace = boxes.filter((b) => b).length;
+    if (framesWithFace === 0) throw new Error('--hjb: no driving frame has a face box');
+    const referenceBox = scaleBox(refBox, [reference.width, reference.height], [o.width, o.height]);
+    if (!referenceBox) throw new Error('--hjb: the reference face box lies outside the image');
+    faceTarget = { referenceBox, frameBoxes: boxes };
+  }
+  // 4. tensors
+  const ref = await prepareReference(reference, o.width, o.height);
+  const poses = await posesToTensor(driving.images, o.width, o.height);
+  return {
+    inputs: { reference: ref.resized, referenceOriginal: ref.original, poses, faceEmbedding: face ? torch.tensor(face.embedding) : null, faceTarget },
+    face: face && { box: face.box, embedder: face.embedder },
+    framesWithFace,
+  };
+}
+
+async function maskFileBox(path: string, reference: Image): Promise<PixelBox> {
+  const mask = await readImage(path, { channels: 3 });
+  const box = maskBox(mask);
+  if (!box) throw new Error(`--ref-mask ${path}: the mask has no white pixels`);
+  return scaleBox(box, [mask.width, mask.height], [reference.width, reference.height])!;
+}
