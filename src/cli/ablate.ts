@@ -10,7 +10,7 @@ import { DEMO_DEFAULTS } from '../demo/settings.ts';
 import { SVD_DIR } from '../models/weights-layout.ts';
 import { readModelConfig } from '../models/svd/pretrained.ts';
 import { readMiniatureInfo } from '../train/mini/recipe.ts';
-import { DEFAULT_ALIGN_WEIGHTS } from '../models/align/learned-alignment.ts';
+import { DEFAULT_ALIGN_WEIGHTS } from '../align/learned-alignment.ts';
 import type { Command } from './main.ts';
 
 const D = { miniWork: 'runs/mini', work: 'runs/ablate', steps: 600, cases: 4, frames: 8, inferenceSteps: 15, motionDir: '../shared/data/motion' };

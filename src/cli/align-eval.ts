@@ -7,12 +7,12 @@ import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { plotHistograms, savePlot } from '../io/plot.ts';
-import { evaluateMisAlign, MISALIGN_METHODS } from '../eval/misalign.ts';
-import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../models/align/learned-alignment.ts';
+import { evaluateMisAlign, MISALIGN_METHODS } from '../align/misalign-eval.ts';
+import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../align/learned-alignment.ts';
 import { readPoseFile } from '../pose/keypoint-json.ts';
 import { loadMotionSequences } from '../pose/motion-data.ts';
 import type { NamedSequence } from '../pose/motion-data.ts';
-import { loadAlignmentData } from '../train/alignment-data.ts';
+import { loadAlignmentData } from '../align/training-data.ts';
 import type { Command } from './main.ts';
 
 const USAGE = `stable-animator align eval [--data <pose files or folders>...] [--seed 0] [--weights DIR] -o report/

@@ -3,8 +3,8 @@
 
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
-import { loadAlignmentData } from '../train/alignment-data.ts';
-import { trainAlignment } from '../train/train-alignment.ts';
+import { loadAlignmentData } from '../align/training-data.ts';
+import { trainAlignment } from '../align/train.ts';
 import type { Command } from './main.ts';
 
 /** The settings the shipped weights (weights/align) were trained with. */

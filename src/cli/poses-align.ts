@@ -2,8 +2,8 @@
 // before any animation model, by the learnable block, the closed-form SVD fit, the polyfit rule, or not at all.
 
 import { parseArgs } from 'node:util';
-import { ALIGN_METHODS, alignPoseFrames, isAlignMethod } from '../models/align/align-frames.ts';
-import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../models/align/learned-alignment.ts';
+import { ALIGN_METHODS, alignPoseFrames, isAlignMethod } from '../align/align-frames.ts';
+import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../align/learned-alignment.ts';
 import { readPoseFile, writeKeypointJson } from '../pose/keypoint-json.ts';
 import type { PoseSequence } from '../pose/keypoints.ts';
 import { renderPoseSequenceToFolder } from '../pose/render.ts';

@@ -9,8 +9,8 @@
 // aligned and the ground-truth poses (normalised coordinates).
 import * as torch from '../torch/index.ts';
 import type { Image } from '../io/image.ts';
-import { alignPoseFrames, type AlignMethod } from '../models/align/align-frames.ts';
-import type { LearnedAlignment } from '../models/align/learned-alignment.ts';
+import { alignPoseFrames, type AlignMethod } from '../align/align-frames.ts';
+import type { LearnedAlignment } from '../align/learned-alignment.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
 import { scoreWithBaseline, type FrameScores } from '../eval/reference-baseline.ts';
 import { framesToTensor } from '../eval/evaluate.ts';

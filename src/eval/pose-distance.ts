@@ -9,8 +9,8 @@
 
 import type { PersonPose } from '../pose/keypoints.ts';
 import { VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
-import { selectKeypoints } from '../models/align/keypoint-arrays.ts';
-import type { PosePart } from '../models/align/keypoint-arrays.ts';
+import { selectKeypoints } from '../pose/keypoint-arrays.ts';
+import type { PosePart } from '../pose/keypoint-arrays.ts';
 
 export interface PoseDistanceOptions {
   /** Default ['body']. */

@@ -11,8 +11,8 @@
 import * as torch from '../torch/index.ts';
 import type { Image } from '../io/image.ts';
 import { readImage } from '../io/image.ts';
-import type { AlignMethod } from '../models/align/align-frames.ts';
-import type { LearnedAlignment } from '../models/align/learned-alignment.ts';
+import type { AlignMethod } from '../align/align-frames.ts';
+import type { LearnedAlignment } from '../align/learned-alignment.ts';
 import type { PoseDetector } from '../pose/detector.ts';
 import type { PoseFrame, PoseSequence } from '../pose/keypoints.ts';
 import type { SkeletonStyle } from '../pose/render.ts';

@@ -24,8 +24,8 @@
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { applySimilarity, similarityAboutCentre } from '../models/align/similarity.ts';
-import type { FrameSize, Similarity } from '../models/align/similarity.ts';
+import { applySimilarity, similarityAboutCentre } from './similarity.ts';
+import type { FrameSize, Similarity } from './similarity.ts';
 import type { Rng } from '../util/rng.ts';
 import { createRng } from '../util/rng.ts';
 import { findJoint, forwardKinematics, readBvh } from './bvh.ts';

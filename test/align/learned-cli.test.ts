@@ -9,12 +9,12 @@ import { after, test } from 'node:test';
 import { alignCommand } from '../../src/cli/align.ts';
 import { alignEval } from '../../src/cli/align-eval.ts';
 import { posesAlign } from '../../src/cli/poses-align.ts';
-import { evaluateMisAlign } from '../../src/eval/misalign.ts';
-import { alignPoseFrames } from '../../src/models/align/align-frames.ts';
-import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../../src/models/align/learned-alignment.ts';
-import { applySimilarity, similarityAboutCentre } from '../../src/models/align/similarity.ts';
+import { evaluateMisAlign } from '../../src/align/misalign-eval.ts';
+import { alignPoseFrames } from '../../src/align/align-frames.ts';
+import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../../src/align/learned-alignment.ts';
+import { applySimilarity, similarityAboutCentre } from '../../src/pose/similarity.ts';
 import { readPoseFile, writeKeypointJson } from '../../src/pose/keypoint-json.ts';
-import { loadAlignmentData } from '../../src/train/alignment-data.ts';
+import { loadAlignmentData } from '../../src/align/training-data.ts';
 import { MOTION_DIR, maxPersonDiff } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'align-cli-'));

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
-import { LearnedAlignment } from '../../src/models/align/learned-alignment.ts';
-import { loadAlignmentData } from '../../src/train/alignment-data.ts';
-import type { AlignmentData } from '../../src/train/alignment-data.ts';
-import { CHECKPOINT_FILE, trainAlignment } from '../../src/train/train-alignment.ts';
+import { LearnedAlignment } from '../../src/align/learned-alignment.ts';
+import { loadAlignmentData } from '../../src/align/training-data.ts';
+import type { AlignmentData } from '../../src/align/training-data.ts';
+import { CHECKPOINT_FILE, trainAlignment } from '../../src/align/train.ts';
 import { MOTION_DIR } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'learned-train-'));

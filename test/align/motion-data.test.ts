@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applySimilarity, invertSimilarity } from '../../src/models/align/similarity.ts';
+import { applySimilarity, invertSimilarity } from '../../src/pose/similarity.ts';
 import {
   DEFAULT_PERTURBATION, makeAlignmentSamples, perturbPerson, samplePerturbation, splitBySequence,
 } from '../../src/pose/motion-data.ts';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   CONTROLNEXT_KEYPOINT_IDS, STABLEANIMATOR_KEYPOINT_IDS, fitLine, polyfitAlign,
-} from '../../src/models/align/polyfit.ts';
+} from '../../src/align/polyfit.ts';
 import type { Keypoint, PersonPose, PoseFrame } from '../../src/pose/keypoints.ts';
 import { createRng } from '../../src/util/rng.ts';
 import { assertNear, randomPerson } from './helpers.ts';

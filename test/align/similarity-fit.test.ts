@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   DegenerateFitError, alignSequenceSvd, det2, fitSimilarity, fitSimilarityPoints, matMul2, svd2x2, transpose2,
-} from '../../src/models/align/similarity-fit.ts';
-import type { Mat2 } from '../../src/models/align/similarity-fit.ts';
+} from '../../src/align/similarity-fit.ts';
+import type { Mat2 } from '../../src/align/similarity-fit.ts';
 import {
   applySimilarity, invertSimilarity, makeSimilarity, similarityAboutCentre,
-} from '../../src/models/align/similarity.ts';
+} from '../../src/pose/similarity.ts';
 import type { PersonPose } from '../../src/pose/keypoints.ts';
 import { createRng } from '../../src/util/rng.ts';
 import { assertNear, maxPersonDiff, randomPerson } from './helpers.ts';

@@ -2,8 +2,8 @@
 // aligner that undoes it brings Dis down; CSIM of the ground truth itself is high, of another identity lower.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { alignPoseFrames } from '../../src/models/align/align-frames.ts';
-import { applySimilarity } from '../../src/models/align/similarity.ts';
+import { alignPoseFrames } from '../../src/align/align-frames.ts';
+import { applySimilarity } from '../../src/pose/similarity.ts';
 import { caseCsim, caseDis, referenceEmbedding } from '../../src/demo/animate-case.ts';
 import { heldOutCase } from '../../src/demo/held-out-case.ts';
 import { loadFaceIdWeights } from '../../src/train/face-id.ts';

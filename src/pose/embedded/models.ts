@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../torch/index.ts';
-import { TfjsGraph } from '../../models/tfjs-graph/graph.ts';
+import { TfjsGraph } from './tfjs-graph/graph.ts';
 import type { Image } from '../../io/image.ts';
 import { warpAffine, type Affine } from '../warp.ts';
 

@@ -25,7 +25,7 @@ import { trainMiniVae } from './vae-stage.ts';
 import { miniValidation } from './validation.ts';
 import { launch } from '../launch.ts';
 import { processGroup } from '../process-group.ts';
-import { DEFAULT_ALIGN_WEIGHTS } from '../../models/align/learned-alignment.ts';
+import { DEFAULT_ALIGN_WEIGHTS } from '../../align/learned-alignment.ts';
 import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
 
 export interface MiniRecipeOptions {

@@ -3,7 +3,7 @@
 // alignment; a short sampling (few Euler steps, no HJB) is scored against the ground truth beside the
 // repeat-the-reference baseline. The demo's own identity (the first held out) is left out, so the demo stays
 // an evaluation that training never looked at.
-import { LearnedAlignment } from '../../models/align/learned-alignment.ts';
+import { LearnedAlignment } from '../../align/learned-alignment.ts';
 import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
 import type { SkeletonStyle } from '../../pose/render.ts';
 import { runIdentities } from '../../synth/dataset.ts';

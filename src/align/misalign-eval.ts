@@ -7,18 +7,18 @@
 //   svd      the closed-form similarity per frame (the paper's "w/o Prediction")
 //   learned  the learnable block (when a model is given)
 
-import type { AlignmentPair } from '../models/align/alignment-features.ts';
-import type { LearnedAlignment } from '../models/align/learned-alignment.ts';
-import { learnedTransforms } from '../models/align/learned-transforms.ts';
-import { polyfitAlign } from '../models/align/polyfit.ts';
-import { alignSequenceSvd } from '../models/align/similarity-fit.ts';
-import { applySimilarity } from '../models/align/similarity.ts';
+import type { AlignmentPair } from './alignment-features.ts';
+import type { LearnedAlignment } from './learned-alignment.ts';
+import { learnedTransforms } from './learned-transforms.ts';
+import { polyfitAlign } from './polyfit.ts';
+import { alignSequenceSvd } from './similarity-fit.ts';
+import { applySimilarity } from '../pose/similarity.ts';
 import type { PersonPose } from '../pose/keypoints.ts';
 import { makeAlignmentSamples } from '../pose/motion-data.ts';
 import type { NamedSequence, PerturbationRanges } from '../pose/motion-data.ts';
 import { createRng } from '../util/rng.ts';
-import { poolDistances, poseDistance } from './pose-distance.ts';
-import type { PoseDistance } from './pose-distance.ts';
+import { poolDistances, poseDistance } from '../eval/pose-distance.ts';
+import type { PoseDistance } from '../eval/pose-distance.ts';
 
 export const MISALIGN_METHODS = ['none', 'polyfit', 'svd', 'learned'] as const;
 export type MisAlignMethod = (typeof MISALIGN_METHODS)[number];

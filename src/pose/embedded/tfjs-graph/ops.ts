@@ -3,7 +3,7 @@
 // back. Semantics follow TensorFlow's op definitions (padding 'SAME' may be asymmetric, resize modes,
 // StridedSlice masks, floor division).
 
-import * as torch from '../../torch/index.ts';
+import * as torch from '../../../torch/index.ts';
 import type { TfjsAttrValue, TfjsNode } from './weights.ts';
 
 type Tensor = torch.Tensor;

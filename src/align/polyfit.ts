@@ -9,10 +9,10 @@
 //   4. ax from ay by the aspect rule; bx = mean(ref_x - det_x·ax).
 //   5. Applied to the body, hands and face of every person in every frame; scores are kept.
 
-import type { PersonPose, PoseFrame } from '../../pose/keypoints.ts';
-import { NUM_BODY, VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
-import { applySimilarity } from './similarity.ts';
-import type { Affine2D, FrameSize } from './similarity.ts';
+import type { PersonPose, PoseFrame } from '../pose/keypoints.ts';
+import { NUM_BODY, VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
+import { applySimilarity } from '../pose/similarity.ts';
+import type { Affine2D, FrameSize } from '../pose/similarity.ts';
 
 /** StableAnimator's and MimicMotion's ids: all body points except the arms below the shoulders. */
 export const STABLEANIMATOR_KEYPOINT_IDS: readonly number[] = [0, 1, 2, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];

@@ -12,11 +12,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as torch from '../../torch/index.ts';
-import type { Tensor } from '../../torch/index.ts';
-import * as nn from '../../nn/index.ts';
-import { readSafetensors } from '../../torch/serialization/index.ts';
-import { NUM_BODY } from '../../pose/keypoints.ts';
+import * as torch from '../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
+import * as nn from '../nn/index.ts';
+import { readSafetensors } from '../torch/serialization/index.ts';
+import { NUM_BODY } from '../pose/keypoints.ts';
 import { GUIDE_FEATURES, TOKEN_FEATURES } from './alignment-features.ts';
 import type { AlignmentTensors } from './alignment-features.ts';
 import { CORRECTION_PARAMS, applyCorrection, aspectToNormalized } from './residual-similarity.ts';
@@ -61,7 +61,7 @@ export function parseAlignmentConfig(value: unknown, source = 'config'): Learned
 }
 
 /** The shipped alignment block (trained on the real motion data by `align train`). */
-export const DEFAULT_ALIGN_WEIGHTS = fileURLToPath(new URL('../../../weights/align', import.meta.url));
+export const DEFAULT_ALIGN_WEIGHTS = fileURLToPath(new URL('../../weights/align', import.meta.url));
 
 export class LearnedAlignment extends nn.Module {
   readonly config: LearnedAlignmentConfig;

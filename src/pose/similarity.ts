@@ -6,7 +6,7 @@
 //   p_dst_norm = diag(1/Wd, 1/Hd) · (scale · R(angle) · diag(Ws, Hs) · p_src_norm + translation)
 // Angles are in radians, measured in image axes (x right, y down), so a positive angle turns clockwise on screen.
 
-import type { Keypoint, PersonPose } from '../../pose/keypoints.ts';
+import type { Keypoint, PersonPose } from './keypoints.ts';
 
 /** Row-major 2x3 affine on normalised coordinates: x' = m0 x + m1 y + m2, y' = m3 x + m4 y + m5. */
 export type Affine2D = readonly [number, number, number, number, number, number];

@@ -7,7 +7,7 @@
 // Tensors are in TensorFlow's layout (NHWC). Execution is pruned to the nodes the requested outputs need,
 // runs without autograd, and frees every intermediate as soon as its last consumer has run.
 
-import * as torch from '../../torch/index.ts';
+import * as torch from '../../../torch/index.ts';
 import { Attrs, KERNELS, torchDtype, type OpContext } from './ops.ts';
 import { fuseConvolutions } from './fuse.ts';
 import { readTfjsModel, type TfjsModelJson, type TfjsNode, type TfjsTensorInfo, type WeightValue } from './weights.ts';

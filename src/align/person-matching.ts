@@ -5,9 +5,9 @@
 // left-to-right order of their visible-body centroids. Side-by-side persons keep their order under the
 // rotations, scalings and shifts alignment undoes, where size ranks can swap between similar persons.
 
-import type { PersonPose } from '../../pose/keypoints.ts';
-import { VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
-import type { FrameSize } from './similarity.ts';
+import type { PersonPose } from '../pose/keypoints.ts';
+import { VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
+import type { FrameSize } from '../pose/similarity.ts';
 
 export interface PersonExtent {
   /** Centroid of the visible body points, pixels. */

@@ -5,9 +5,9 @@
 // Masks are per key token: 1 = present, 0 = missing. A missing key gets a -1e9 score bias, whose softmax
 // weight underflows to exactly 0 in f32, so whatever a missing token holds never reaches a present one.
 
-import * as torch from '../../torch/index.ts';
-import type { Tensor } from '../../torch/index.ts';
-import * as nn from '../../nn/index.ts';
+import * as torch from '../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
+import * as nn from '../nn/index.ts';
 
 const MASKED_SCORE = -1e9;
 

@@ -2,7 +2,7 @@
 // of every frame, between the aligned pose and the driven pose before misalignment (normalised coordinates,
 // as the Dis metric measures it).
 
-import type { Tensor } from '../../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
 
 /** Keeps the gradient of the distance finite where a point is matched exactly. */
 const DISTANCE_EPS = 1e-12;

@@ -20,16 +20,16 @@ import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../tor
 import { writeFileAtomic } from '../io/atomic.ts';
 import { plotLines, savePlot } from '../io/plot.ts';
 import type { LineSeries } from '../io/plot.ts';
-import { batchToTensors, buildAlignmentBatch } from '../models/align/alignment-features.ts';
-import { alignmentLoss } from '../models/align/alignment-loss.ts';
-import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, LearnedAlignment } from '../models/align/learned-alignment.ts';
-import type { LearnedAlignmentConfig } from '../models/align/learned-alignment.ts';
-import { evaluateMisAlign } from '../eval/misalign.ts';
+import { batchToTensors, buildAlignmentBatch } from './alignment-features.ts';
+import { alignmentLoss } from './alignment-loss.ts';
+import { ALIGNMENT_CONFIG_FILE, ALIGNMENT_WEIGHTS_FILE, LearnedAlignment } from './learned-alignment.ts';
+import type { LearnedAlignmentConfig } from './learned-alignment.ts';
+import { evaluateMisAlign } from './misalign-eval.ts';
 import type { PerturbationRanges } from '../pose/motion-data.ts';
-import { drawTrainingPairs } from './alignment-data.ts';
-import { smooth } from './loss-curve.ts';
-import { positionRng } from './seeds.ts';
-import type { AlignmentData } from './alignment-data.ts';
+import { drawTrainingPairs } from './training-data.ts';
+import { smooth } from '../train/loss-curve.ts';
+import { positionRng } from '../train/seeds.ts';
+import type { AlignmentData } from './training-data.ts';
 import { lockFolder } from '../io/lock.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';

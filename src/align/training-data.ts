@@ -7,9 +7,9 @@
 // projection, so their numbers match every other evaluation of the held-out split.
 
 import { join } from 'node:path';
-import type { AlignmentPair } from '../models/align/alignment-features.ts';
-import { DegenerateFitError, fitSimilarity } from '../models/align/similarity-fit.ts';
-import { applySimilarity } from '../models/align/similarity.ts';
+import type { AlignmentPair } from './alignment-features.ts';
+import { DegenerateFitError, fitSimilarity } from './similarity-fit.ts';
+import { applySimilarity } from '../pose/similarity.ts';
 import { loadMotionSequences, makeAlignmentSamples, samplePerturbation, splitBySequence } from '../pose/motion-data.ts';
 import type { NamedSequence, PerturbationRanges, SampleOptions } from '../pose/motion-data.ts';
 import { NUM_FACE, NUM_HAND } from '../pose/keypoints.ts';

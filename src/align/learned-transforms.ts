@@ -2,10 +2,10 @@
 // similarities, the SVD fit first (the block's guidance and the base its correction applies to), then the
 // block's correction, batched over frames in chunks without gradients.
 
-import * as torch from '../../torch/index.ts';
-import type { PersonPose } from '../../pose/keypoints.ts';
-import { applySimilarity } from './similarity.ts';
-import type { FrameSize, Similarity } from './similarity.ts';
+import * as torch from '../torch/index.ts';
+import type { PersonPose } from '../pose/keypoints.ts';
+import { applySimilarity } from '../pose/similarity.ts';
+import type { FrameSize, Similarity } from '../pose/similarity.ts';
 import { alignSequenceSvd } from './similarity-fit.ts';
 import { batchToTensors, buildAlignmentBatch } from './alignment-features.ts';
 import type { AlignmentPair } from './alignment-features.ts';

@@ -5,10 +5,10 @@
 // s·R·q + t' with t' = c - s·R·c + t, a similarity. With (θ, log s, t) = 0 it is the identity, so a head whose
 // last layer starts at zero reproduces the SVD result exactly.
 
-import * as torch from '../../torch/index.ts';
-import type { Tensor } from '../../torch/index.ts';
-import { makeSimilarity } from './similarity.ts';
-import type { FrameSize, Similarity } from './similarity.ts';
+import * as torch from '../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
+import { makeSimilarity } from '../pose/similarity.ts';
+import type { FrameSize, Similarity } from '../pose/similarity.ts';
 
 /** Per frame [θ (radians), log s, tx, ty (aspect units)]. */
 export const CORRECTION_PARAMS = 4;

@@ -6,14 +6,14 @@
 // even when a frame is not square; the result is returned both as pixel-space parameters and as an affine on
 // normalised coordinates (see similarity.ts).
 
-import type { PersonPose } from '../../pose/keypoints.ts';
-import { VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
-import { personToArrays } from './keypoint-arrays.ts';
-import type { PosePart } from './keypoint-arrays.ts';
-import { applySimilarity, makeSimilarity } from './similarity.ts';
-import type { FrameSize, Similarity } from './similarity.ts';
+import type { PersonPose } from '../pose/keypoints.ts';
+import { VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
+import { personToArrays } from '../pose/keypoint-arrays.ts';
+import type { PosePart } from '../pose/keypoint-arrays.ts';
+import { applySimilarity, makeSimilarity } from '../pose/similarity.ts';
+import type { FrameSize, Similarity } from '../pose/similarity.ts';
 
-export { applySimilarity } from './similarity.ts';
+export { applySimilarity } from '../pose/similarity.ts';
 
 /** Row-major 2x2 matrix [a00, a01, a10, a11]. */
 export type Mat2 = [number, number, number, number];

@@ -12,13 +12,13 @@
 // reference frame's) and set to 0 where the point is missing (score < threshold), so a missing point's
 // coordinates never enter the block. tokenMask = ref_vis or drv_vis, guideMask = drv_vis.
 
-import * as torch from '../../torch/index.ts';
-import type { Tensor } from '../../torch/index.ts';
-import type { PersonPose } from '../../pose/keypoints.ts';
-import { VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
-import { personToArrays } from './keypoint-arrays.ts';
-import type { PosePart } from './keypoint-arrays.ts';
-import type { FrameSize, Similarity } from './similarity.ts';
+import * as torch from '../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
+import type { PersonPose } from '../pose/keypoints.ts';
+import { VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
+import { personToArrays } from '../pose/keypoint-arrays.ts';
+import type { PosePart } from '../pose/keypoint-arrays.ts';
+import type { FrameSize, Similarity } from '../pose/similarity.ts';
 
 export const TOKEN_FEATURES = 6;
 export const GUIDE_FEATURES = 3;

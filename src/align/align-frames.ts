@@ -9,12 +9,12 @@
 // nearest frame that has one, so every person moves with the scene rather than staying misaligned.
 // The result is normalised by the reference frame's size.
 
-import type { PersonPose, PoseFrame } from '../../pose/keypoints.ts';
-import { VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
+import type { PersonPose, PoseFrame } from '../pose/keypoints.ts';
+import { VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
 import { polyfitAffine, polyfitAlign } from './polyfit.ts';
 import { alignSequenceSvd } from './similarity-fit.ts';
-import { IDENTITY_AFFINE, applySimilarity } from './similarity.ts';
-import type { Affine2D, FrameSize, Similarity } from './similarity.ts';
+import { IDENTITY_AFFINE, applySimilarity } from '../pose/similarity.ts';
+import type { Affine2D, FrameSize, Similarity } from '../pose/similarity.ts';
 import { alignSequenceLearned } from './learned-transforms.ts';
 import type { LearnedAlignment } from './learned-alignment.ts';
 import { matchPersons, personExtent } from './person-matching.ts';

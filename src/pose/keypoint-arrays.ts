@@ -1,8 +1,8 @@
 // Flat float64 views of keypoints with visibility masks: the form the SVD fit and the learnable alignment
 // block consume (one row of N points per frame, xy interleaved, mask 1 where the point is visible).
 
-import { NUM_BODY, NUM_FACE, NUM_HAND, VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
-import type { Keypoint, PersonPose } from '../../pose/keypoints.ts';
+import { NUM_BODY, NUM_FACE, NUM_HAND, VISIBLE_THRESHOLD } from './keypoints.ts';
+import type { Keypoint, PersonPose } from './keypoints.ts';
 
 export type PosePart = 'body' | 'hands' | 'face';
 
