@@ -21,7 +21,7 @@ import { CLIPVisionModelWithProjection } from '../src/models/svd/clip-vision.ts'
 import { keyList } from '../src/models/weights-layout.ts';
 import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../src/sampling/euler-discrete.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents } from '../src/pipeline/animate.ts';
-import type { PixelBox } from '../src/pipeline/face-boxes.ts';
+import type { PixelBox } from '../src/face/face-boxes.ts';
 import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';
 
 interface Settings { steps: number; frames: number; size: number; hjbSteps: number; hjbIters: number; hjbWindow: 'full' | 'face'; decode: boolean; device: Device }

@@ -23,7 +23,7 @@ import * as nn from '../src/nn/index.ts';
 import { IResNet } from '../src/models/face/iresnet.ts';
 import { AutoencoderKLTemporalDecoder } from '../src/models/svd/autoencoder.ts';
 import { keyList } from '../src/models/weights-layout.ts';
-import type { PixelBox } from '../src/pipeline/face-boxes.ts';
+import type { PixelBox } from '../src/face/face-boxes.ts';
 import { HjbFaceOptimizer, type HjbWindowKind } from '../src/pipeline/hjb.ts';
 import { DEFAULT_HJB_MARGIN, latentBox, latentFactor, unionLatentBox } from '../src/pipeline/hjb-window.ts';
 import { mergeRows, printTable, runCaseProcess, writeResult } from './timing.ts';

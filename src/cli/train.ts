@@ -9,7 +9,7 @@ import type { Image } from '../io/image.ts';
 import * as nn from '../nn/index.ts';
 import type { StableAnimatorComponents } from '../pipeline/animate.ts';
 import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
-import { referenceFace } from '../pipeline/reference-face.ts';
+import { referenceFace } from '../face/reference-face.ts';
 import { listCheckpoints } from '../train/animator/train-checkpoint.ts';
 import { readTrainConfig, type TrainConfig } from '../train/animator/train-config.ts';
 import { trainAnimator } from '../train/animator/trainer.ts';

@@ -9,6 +9,7 @@
 // aligned and the ground-truth poses (normalised coordinates).
 import * as torch from '../torch/index.ts';
 import type { Image } from '../io/image.ts';
+import { cosineSimilarity } from '../face/embed.ts';
 import { alignPoseFrames, type AlignMethod } from '../align/align-frames.ts';
 import type { LearnedAlignment } from '../align/learned-alignment.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
@@ -16,7 +17,7 @@ import { scoreWithBaseline, type FrameScores } from '../eval/reference-baseline.
 import { framesToTensor } from '../eval/evaluate.ts';
 import { poseDistance } from '../eval/pose-distance.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents, type StepProgress } from '../pipeline/animate.ts';
-import { clipBox, faceBoxesFromPoses } from '../pipeline/face-boxes.ts';
+import { clipBox, faceBoxesFromPoses } from '../face/face-boxes.ts';
 import type { HjbOptions, HjbStepReport } from '../pipeline/hjb.ts';
 import { imageToTensor, posesToTensor } from '../pipeline/inputs.ts';
 import { framesToImages } from '../pipeline/outputs.ts';
@@ -77,12 +78,6 @@ export interface CaseResult {
   seconds: number;
 }
 
-const cosine = (a: Float32Array, b: Float32Array) => {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) [ab, aa, bb] = [ab + a[i]! * b[i]!, aa + a[i]! * a[i]!, bb + b[i]! * b[i]!];
-  return ab / Math.sqrt(aa * bb);
-};
-
 /** The reference's face embedding, the identity every output frame is compared with. */
 export function referenceEmbedding(recognizer: IResNet, c: HeldOutCase): Float32Array {
   return embedFace(recognizer, c.reference, c.referenceFaceBox);
@@ -92,7 +87,7 @@ export function referenceEmbedding(recognizer: IResNet, c: HeldOutCase): Float32
 export function caseCsim(recognizer: IResNet, c: HeldOutCase, ref: Float32Array, output: readonly Image[]): number {
   const sims = output.flatMap((frame, f) => {
     const box = c.truthFaceBoxes[f];
-    return box ? [cosine(ref, embedFace(recognizer, frame, box))] : [];
+    return box ? [cosineSimilarity(ref, embedFace(recognizer, frame, box))] : [];
   });
   return sims.length > 0 ? sims.reduce((s, v) => s + v, 0) / sims.length : Number.NaN;
 }

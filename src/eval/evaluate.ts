@@ -17,7 +17,7 @@ import { cosineSimilarity, createFaceEmbedder } from '../face/embed.ts';
 import { IResNet } from '../models/face/iresnet.ts';
 import type { PoseDetector } from '../pose/detector.ts';
 import { NUM_BODY, NUM_FACE, NUM_HAND, type Keypoint, type PersonPose } from '../pose/keypoints.ts';
-import { referenceFace } from '../pipeline/reference-face.ts';
+import { referenceFace } from '../face/reference-face.ts';
 import { l1, psnrStar, ssim } from './image-metrics.ts';
 import { BaselineAccumulator, type FrameScores } from './reference-baseline.ts';
 import { loadLpips, lpips as lpipsDistance } from './lpips.ts';

@@ -12,7 +12,7 @@
 // study in `npm run bench -- hjb margins` and docs/pipeline.md).
 import type { Tensor } from '../torch/index.ts';
 import type { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
-import type { PixelBox } from './face-boxes.ts';
+import type { PixelBox } from '../face/face-boxes.ts';
 import type { HjbDecodeWindow } from './hjb.ts';
 
 /**

@@ -23,7 +23,7 @@ import type { Tensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
 import type { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
-import type { PixelBox } from './face-boxes.ts';
+import type { PixelBox } from '../face/face-boxes.ts';
 import { faceWindow } from './hjb-window.ts';
 
 export interface HjbOptions {

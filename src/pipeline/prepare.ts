@@ -19,9 +19,9 @@ import type { SkeletonStyle } from '../pose/render.ts';
 import type { FrameProgress } from '../io/frame-folder.ts';
 import type { AnimateInputs, StableAnimatorComponents } from './animate.ts';
 import { alignDriving, drivingKind, loadDrivingPoses, renderDriving, type DrivingPoses } from './driving.ts';
-import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox } from './face-boxes.ts';
+import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox } from '../face/face-boxes.ts';
 import { posesToTensor, prepareReference } from './inputs.ts';
-import { referenceFace } from './reference-face.ts';
+import { referenceFace } from '../face/reference-face.ts';
 
 export interface DrivingRequest {
   /** Output size. */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { readImage } from '../../src/io/image.ts';
 import { cropBox, squareFaceBox } from '../../src/face/align.ts';
 import { detectFaces, largestFace } from '../../src/face/detect.ts';
-import { referenceFace } from '../../src/pipeline/reference-face.ts';
+import { referenceFace } from '../../src/face/reference-face.ts';
 import { embedFace } from '../../src/train/mini/face-id-embedder.ts';
 import { loadFaceIdWeights } from '../../src/train/face-id.ts';
 import { PHOTO } from '../eval/photo-frames.ts';

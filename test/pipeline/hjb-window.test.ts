@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import type { Tensor } from '../../src/torch/index.ts';
-import type { PixelBox } from '../../src/pipeline/face-boxes.ts';
+import type { PixelBox } from '../../src/face/face-boxes.ts';
 import { fixedChunks, HjbFaceOptimizer, type HjbDecodeWindow } from '../../src/pipeline/hjb.ts';
 import { cropLatent, faceRuns, faceWindow, latentBox, latentFactor, unionLatentBox } from '../../src/pipeline/hjb-window.ts';
 import { runAnimate } from '../../src/cli/animate.ts';

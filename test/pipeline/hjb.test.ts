@@ -12,7 +12,7 @@ import { writeImage } from '../../src/io/image.ts';
 import { StableAnimatorPipeline } from '../../src/pipeline/animate.ts';
 import {
   clipBox, faceBoxFromPerson, faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox,
-} from '../../src/pipeline/face-boxes.ts';
+} from '../../src/face/face-boxes.ts';
 import { cropFaces, eulerFromX0, fullFrameWindow, HjbFaceOptimizer, toArcFaceRange, type HjbDecodeWindow } from '../../src/pipeline/hjb.ts';
 import type { Keypoint, PersonPose } from '../../src/pose/keypoints.ts';
 import { ID_DIM, randomImage, randomPoses, svdScheduler, tinyComponents } from './tiny.ts';

@@ -6,9 +6,9 @@
 // image where it expects BGR (a channel swap we do not reproduce).
 import * as torch from '../torch/index.ts';
 import type { Image } from '../io/image.ts';
-import { alignFace, cropBox, squareFaceBox } from '../face/align.ts';
-import { detectFaces, largestFace } from '../face/detect.ts';
-import { ArcFaceEmbedder } from '../face/embed.ts';
+import { alignFace, cropBox, squareFaceBox } from './align.ts';
+import { detectFaces, largestFace } from './detect.ts';
+import { ArcFaceEmbedder } from './embed.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
 import { clipBox, type PixelBox } from './face-boxes.ts';
 
