@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { ABLATION_ROWS, evaluateAblation, trainVariants, TRAINED_VARIANTS, writeComparisonSheet, type AblationOptions, type TrainedVariantName } from '../demo/ablation.ts';
-import { DEMO_DEFAULTS } from '../demo/settings.ts';
+import { ABLATION_ROWS, evaluateAblation, trainVariants, TRAINED_VARIANTS, writeComparisonSheet, type AblationOptions, type TrainedVariantName } from '../mini/ablation.ts';
+import { DEMO_DEFAULTS } from '../mini/demo-settings.ts';
 import { SVD_DIR } from '../models/weights-layout.ts';
 import { readModelConfig } from '../models/svd/pretrained.ts';
-import { readMiniatureInfo } from '../train/mini/recipe.ts';
+import { readMiniatureInfo } from '../mini/recipe.ts';
 import { DEFAULT_ALIGN_WEIGHTS } from '../align/learned-alignment.ts';
 import type { Command } from './main.ts';
 

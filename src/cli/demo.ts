@@ -15,13 +15,13 @@ import { isAlignMethod, ALIGN_METHODS, type AlignMethod } from '../align/align-f
 import { DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../align/learned-alignment.ts';
 import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
 import { writeFrames } from '../pipeline/outputs.ts';
-import { runIdentities } from '../synth/dataset.ts';
-import { loadMotionFile } from '../synth/motion.ts';
-import { readMiniatureInfo } from '../train/mini/recipe.ts';
+import { runIdentities } from '../mini/synth/dataset.ts';
+import { loadMotionFile } from '../mini/synth/motion.ts';
+import { readMiniatureInfo } from '../mini/recipe.ts';
 import { formatDuration } from '../util/format.ts';
-import { animateCase, caseDis, type CaseResult } from '../demo/animate-case.ts';
-import { heldOutCase, type HeldOutCase } from '../demo/held-out-case.ts';
-import { DEMO_DEFAULTS, demoHjb } from '../demo/settings.ts';
+import { animateCase, caseDis, type CaseResult } from '../mini/animate-case.ts';
+import { heldOutCase, type HeldOutCase } from '../mini/held-out-case.ts';
+import { DEMO_DEFAULTS, demoHjb } from '../mini/demo-settings.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';
 

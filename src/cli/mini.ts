@@ -1,7 +1,7 @@
 // `stable-animator mini train`: the miniature StableAnimator++ recipe (src/train/mini/recipe.ts), every stage
 // resumable: re-run the same command after a kill and it continues where it stopped.
 import { parseArgs } from 'node:util';
-import { MINI_RECIPE_DEFAULTS, runMiniRecipe } from '../train/mini/recipe.ts';
+import { MINI_RECIPE_DEFAULTS, runMiniRecipe } from '../mini/recipe.ts';
 import { num } from './align-train.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { alignPoseFrames } from '../../src/align/align-frames.ts';
 import { applySimilarity } from '../../src/pose/similarity.ts';
-import { caseCsim, caseDis, referenceEmbedding } from '../../src/demo/animate-case.ts';
-import { heldOutCase } from '../../src/demo/held-out-case.ts';
-import { loadFaceIdWeights } from '../../src/train/face-id.ts';
-import { runIdentities } from '../../src/synth/dataset.ts';
-import { loadMotionFile } from '../../src/synth/motion.ts';
+import { caseCsim, caseDis, referenceEmbedding } from '../../src/mini/animate-case.ts';
+import { heldOutCase } from '../../src/mini/held-out-case.ts';
+import { loadFaceIdWeights } from '../../src/mini/face-id.ts';
+import { runIdentities } from '../../src/mini/synth/dataset.ts';
+import { loadMotionFile } from '../../src/mini/synth/motion.ts';
 
 const MOTION = new URL('../../assets/motion/bvh/ad_dab.bvh', import.meta.url).pathname;
 

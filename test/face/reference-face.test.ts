@@ -7,8 +7,8 @@ import { readImage } from '../../src/io/image.ts';
 import { cropBox, squareFaceBox } from '../../src/face/align.ts';
 import { detectFaces, largestFace } from '../../src/face/detect.ts';
 import { referenceFace } from '../../src/face/reference-face.ts';
-import { embedFace } from '../../src/train/mini/face-id-embedder.ts';
-import { loadFaceIdWeights } from '../../src/train/face-id.ts';
+import { embedFace } from '../../src/mini/face-id-embedder.ts';
+import { loadFaceIdWeights } from '../../src/mini/face-id.ts';
 import { PHOTO } from '../eval/photo-frames.ts';
 
 test("referenceFace with the miniature's 32 px face-ID net: the square box crop, the net's own embedding", async () => {

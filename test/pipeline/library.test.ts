@@ -9,9 +9,9 @@ import * as torch from '../../src/torch/index.ts';
 import { StableAnimator } from '../../src/pipeline/stable-animator.ts';
 import { writeFrames } from '../../src/pipeline/outputs.ts';
 import { probeVideo } from '../../src/io/video.ts';
-import { heldOutCase } from '../../src/demo/held-out-case.ts';
-import { runIdentities } from '../../src/synth/dataset.ts';
-import { loadMotionFile } from '../../src/synth/motion.ts';
+import { heldOutCase } from '../../src/mini/held-out-case.ts';
+import { runIdentities } from '../../src/mini/synth/dataset.ts';
+import { loadMotionFile } from '../../src/mini/synth/motion.ts';
 
 torch.setNumThreads(1);
 const dir = mkdtempSync(join(tmpdir(), 'library-'));

@@ -10,9 +10,9 @@ import sharp from 'sharp';
 import { main } from '../../src/cli/main.ts';
 import { readImage } from '../../src/io/image.ts';
 import { readKeypointJson } from '../../src/pose/keypoint-json.ts';
-import { readSynthDataset, writeSynthDataset } from '../../src/synth/dataset.ts';
+import { readSynthDataset, writeSynthDataset } from '../../src/mini/synth/dataset.ts';
 import { indexDataset } from '../../src/train/animator/dataset.ts';
-import { loadFaceCrops } from '../../src/train/face-id-data.ts';
+import { loadFaceCrops } from '../../src/mini/face-id-data.ts';
 import { MOTION_DIR } from '../align/helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'synth-'));

@@ -5,15 +5,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Keypoint } from '../../src/pose/keypoints.ts';
-import { estimateHeadPose, faceLandmarks, project, surfaceZ, unproject } from '../../src/synth/head.ts';
-import type { HeadPose } from '../../src/synth/head.ts';
-import { sampleIdentity } from '../../src/synth/identity.ts';
-import { Canvas, capsule, disc, ellipse, polygon, ring } from '../../src/synth/shapes.ts';
-import type { Shape } from '../../src/synth/shapes.ts';
+import { estimateHeadPose, faceLandmarks, project, surfaceZ, unproject } from '../../src/mini/synth/head.ts';
+import type { HeadPose } from '../../src/mini/synth/head.ts';
+import { sampleIdentity } from '../../src/mini/synth/identity.ts';
+import { Canvas, capsule, disc, ellipse, polygon, ring } from '../../src/mini/synth/shapes.ts';
+import type { Shape } from '../../src/mini/synth/shapes.ts';
 import { createRng } from '../../src/util/rng.ts';
-import { drawBackground } from '../../src/synth/background.ts';
-import { renderClip } from '../../src/synth/clip.ts';
-import { cutClip, loadMotions } from '../../src/synth/motion.ts';
+import { drawBackground } from '../../src/mini/synth/background.ts';
+import { renderClip } from '../../src/mini/synth/clip.ts';
+import { cutClip, loadMotions } from '../../src/mini/synth/motion.ts';
 import { MOTION_DIR } from '../align/helpers.ts';
 
 /** Covered area in pixels: a white shape on black, summed. */

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
-import { readSynthDataset, writeSynthDataset } from '../../src/synth/dataset.ts';
-import { embedCrops, loadFaceIdWeights, trainFaceId } from '../../src/train/face-id.ts';
-import { bestThreshold, loadFaceCrops } from '../../src/train/face-id-data.ts';
-import { arcFaceLogits } from '../../src/train/face-id-loss.ts';
+import { readSynthDataset, writeSynthDataset } from '../../src/mini/synth/dataset.ts';
+import { embedCrops, loadFaceIdWeights, trainFaceId } from '../../src/mini/face-id.ts';
+import { bestThreshold, loadFaceCrops } from '../../src/mini/face-id-data.ts';
+import { arcFaceLogits } from '../../src/mini/face-id-loss.ts';
 import { MOTION_DIR } from '../align/helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'faceid-'));

@@ -10,8 +10,8 @@ import { StableAnimatorPipeline } from '../../src/pipeline/animate.ts';
 import { loadComponents, resolveWeightPaths } from '../../src/pipeline/components.ts';
 import { main } from '../../src/cli/main.ts';
 import { readSafetensors } from '../../src/torch/serialization/index.ts';
-import { readMiniatureInfo, runMiniRecipe } from '../../src/train/mini/recipe.ts';
-import { ABLATION_ROWS, evaluateAblation, trainVariants, writeComparisonSheet } from '../../src/demo/ablation.ts';
+import { readMiniatureInfo, runMiniRecipe } from '../../src/mini/recipe.ts';
+import { ABLATION_ROWS, evaluateAblation, trainVariants, writeComparisonSheet } from '../../src/mini/ablation.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mini-recipe-'));
 after(() => rmSync(root, { recursive: true, force: true }));

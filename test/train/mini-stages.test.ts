@@ -10,13 +10,13 @@ import * as torch from '../../src/torch/index.ts';
 import { AutoencoderKLTemporalDecoder } from '../../src/models/svd/autoencoder.ts';
 import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../../src/models/svd/clip-vision.ts';
 import { savePretrained } from '../../src/models/svd/pretrained.ts';
-import { MINI_IMAGE_ENCODER_CONFIG, MINI_VAE_CONFIG } from '../../src/train/mini/configs.ts';
+import { MINI_IMAGE_ENCODER_CONFIG, MINI_VAE_CONFIG } from '../../src/mini/configs.ts';
 import { IResNet } from '../../src/models/face/iresnet.ts';
 import * as nn from '../../src/nn/index.ts';
-import { trainMiniAnimator } from '../../src/train/mini/animator-stage.ts';
-import { embedFace, faceIdEmbedder, maskBox } from '../../src/train/mini/face-id-embedder.ts';
-import { infoNce, trainMiniImageEncoder } from '../../src/train/mini/image-encoder-stage.ts';
-import { trainMiniVae } from '../../src/train/mini/vae-stage.ts';
+import { trainMiniAnimator } from '../../src/mini/animator-stage.ts';
+import { embedFace, faceIdEmbedder, maskBox } from '../../src/mini/face-id-embedder.ts';
+import { infoNce, trainMiniImageEncoder } from '../../src/mini/image-encoder-stage.ts';
+import { trainMiniVae } from '../../src/mini/vae-stage.ts';
 import { writeTinyDataset } from './helpers.ts';
 
 let root: string;

@@ -1,12 +1,12 @@
 // Face embeddings for the miniature: the face-ID network (weights/faceid) on a square crop around the face
 // box, the box taken from the dataset's face mask (the synthetic figures have no detector that finds their
 // faces; their masks are exact). The crop is the one the network was trained on (squareFaceBox, cropBox).
-import * as torch from '../../torch/index.ts';
-import type { Box } from '../../pose/dwpose/yolox.ts';
-import { cropBox, squareFaceBox } from '../../face/align.ts';
-import type { Image } from '../../io/image.ts';
-import type { IResNet } from '../../models/face/iresnet.ts';
-import type { LargestFaceEmbedding } from '../animator/validation.ts';
+import * as torch from '../torch/index.ts';
+import type { Box } from '../pose/dwpose/yolox.ts';
+import { cropBox, squareFaceBox } from '../face/align.ts';
+import type { Image } from '../io/image.ts';
+import type { IResNet } from '../models/face/iresnet.ts';
+import type { LargestFaceEmbedding } from '../train/animator/validation.ts';
 
 /** The bounding box of a 0/1 mask's ones; undefined when there are none, or when all are (no-face fallback masks). */
 export function maskBox(mask: Uint8Array, width: number, height: number): Box | undefined {

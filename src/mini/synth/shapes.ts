@@ -7,7 +7,7 @@
 // The distances are exact for discs, capsules and polygons and the usual first-order approximation for
 // ellipses (|p/r| − 1 scaled by the gradient), which is what the 1-pixel ramp needs.
 
-import type { Image } from '../io/image.ts';
+import type { Image } from '../../io/image.ts';
 
 export type Vec2 = readonly [number, number];
 export type Colour = readonly [number, number, number];

@@ -1,9 +1,9 @@
 // Batches of clips from a dataset in the reference layout for the miniature stages: a pure function of
 // (seed, step), through the animator trainer's index, order and loader (bad clips skipped the same way).
-import type { BucketSpec } from '../animator/dataset.ts';
-import { indexDataset } from '../animator/dataset.ts';
-import { DataOrder, shardSlots } from '../animator/clip-sampler.ts';
-import { ClipLoader, type LoadedSample } from '../animator/clip-loader.ts';
+import type { BucketSpec } from '../train/animator/dataset.ts';
+import { indexDataset } from '../train/animator/dataset.ts';
+import { DataOrder, shardSlots } from '../train/animator/clip-sampler.ts';
+import { ClipLoader, type LoadedSample } from '../train/animator/clip-loader.ts';
 
 export interface ClipBatches {
   clips: number;

@@ -4,14 +4,14 @@
 // same background, different pose) are a positive pair, the other clips of the batch the negatives (symmetric
 // InfoNCE on cosine similarities, temperature tau). Images go through the same preprocessing as the pipeline's
 // (clipPreprocess at the encoder's size). Written as a transformers folder (config.json + model.safetensors).
-import * as torch from '../../torch/index.ts';
-import type { Tensor } from '../../torch/index.ts';
-import * as nn from '../../nn/index.ts';
-import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../../models/svd/clip-vision.ts';
-import { clipPreprocess } from '../../models/svd/image-preprocess.ts';
-import { savePretrained } from '../../models/svd/pretrained.ts';
-import { imageToTensor } from '../../pipeline/inputs.ts';
-import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../training-loop.ts';
+import * as torch from '../torch/index.ts';
+import type { Tensor } from '../torch/index.ts';
+import * as nn from '../nn/index.ts';
+import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../models/svd/clip-vision.ts';
+import { clipPreprocess } from '../models/svd/image-preprocess.ts';
+import { savePretrained } from '../models/svd/pretrained.ts';
+import { imageToTensor } from '../pipeline/inputs.ts';
+import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../train/training-loop.ts';
 import { clipBatches } from './clip-batches.ts';
 import { MINI_IMAGE_ENCODER_CONFIG, MINI_SIZE } from './configs.ts';
 

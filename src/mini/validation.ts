@@ -3,14 +3,14 @@
 // alignment; a short sampling (few Euler steps, no HJB) is scored against the ground truth beside the
 // repeat-the-reference baseline. The demo's own identity (the first held out) is left out, so the demo stays
 // an evaluation that training never looked at.
-import { LearnedAlignment } from '../../align/learned-alignment.ts';
-import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
-import type { SkeletonStyle } from '../../pose/render.ts';
-import { runIdentities } from '../../synth/dataset.ts';
-import { loadMotions } from '../../synth/motion.ts';
-import { animateCase, meanCaseMetrics, type CaseMetrics } from '../../demo/animate-case.ts';
-import { heldOutCase, type HeldOutCase } from '../../demo/held-out-case.ts';
-import type { ValidationHook } from '../animator/trainer.ts';
+import { LearnedAlignment } from '../align/learned-alignment.ts';
+import type { StableAnimatorComponents } from '../pipeline/animate.ts';
+import type { SkeletonStyle } from '../pose/render.ts';
+import { runIdentities } from './synth/dataset.ts';
+import { loadMotions } from './synth/motion.ts';
+import { animateCase, meanCaseMetrics, type CaseMetrics } from './animate-case.ts';
+import { heldOutCase, type HeldOutCase } from './held-out-case.ts';
+import type { ValidationHook } from '../train/animator/trainer.ts';
 
 export interface MiniValidationOptions {
   /** The dataset's seed and identity count and its held-out split (as miniature.json). */

@@ -10,7 +10,7 @@ import type { Image } from '../io/image.ts';
 import type { Box } from '../pose/dwpose/yolox.ts';
 import { readFile } from 'node:fs/promises';
 import { squareFaceBox } from '../face/align.ts';
-import type { SynthDataset } from '../synth/dataset.ts';
+import type { SynthDataset } from './synth/dataset.ts';
 import type { Rng } from '../util/rng.ts';
 
 export interface FaceCrops {

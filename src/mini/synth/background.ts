@@ -3,7 +3,7 @@
 // vignette); all with seeded value noise so that no two are flat and the network must separate figure from
 // background.
 
-import type { Rng } from '../util/rng.ts';
+import type { Rng } from '../../util/rng.ts';
 import { randomColour } from './identity.ts';
 import type { Canvas, Colour } from './shapes.ts';
 

@@ -17,10 +17,10 @@ import { readSafetensors, writeSafetensors } from '../torch/serialization/index.
 import { writeFileAtomic } from '../io/atomic.ts';
 import { IResNet } from '../models/face/iresnet.ts';
 import type { IResNetConfig } from '../models/face/iresnet.ts';
-import type { SynthDataset } from '../synth/dataset.ts';
+import type { SynthDataset } from './synth/dataset.ts';
 import { createRng } from '../util/rng.ts';
-import { positionRng } from './seeds.ts';
-import { runTrainingLoop } from './training-loop.ts';
+import { positionRng } from '../train/seeds.ts';
+import { runTrainingLoop } from '../train/training-loop.ts';
 import { bestThreshold, cropFace, loadFaceCrops, loadFaceFrames, subsetCrops, thresholdAccuracy, verificationPairs } from './face-id-data.ts';
 import type { FaceCrops } from './face-id-data.ts';
 import { arcFaceLoss } from './face-id-loss.ts';

@@ -7,9 +7,9 @@ import type { Image } from '../io/image.ts';
 import type { Box } from '../pose/dwpose/yolox.ts';
 import type { PoseFrame } from '../pose/keypoints.ts';
 import { perturbPerson, samplePerturbation, type Perturbation, type PerturbationRanges } from '../pose/motion-data.ts';
-import { renderClip } from '../synth/clip.ts';
-import type { Identity } from '../synth/identity.ts';
-import { cutClip, type Motion } from '../synth/motion.ts';
+import { renderClip } from './synth/clip.ts';
+import type { Identity } from './synth/identity.ts';
+import { cutClip, type Motion } from './synth/motion.ts';
 import { createRng } from '../util/rng.ts';
 
 export interface HeldOutCase {

@@ -8,19 +8,19 @@
 // per step: the pose -> appearance mapping), then 4b clips of MINI_FRAMES frames from 4a's weights (the
 // temporal layers). Each phase is its own resumable trainer run.
 import { join } from 'node:path';
-import * as torch from '../../torch/index.ts';
-import { readSafetensors } from '../../torch/serialization/index.ts';
-import * as nn from '../../nn/index.ts';
-import { PoseNet } from '../../models/animator/pose-net.ts';
-import { StableAnimatorUNet } from '../../models/animator/stable-animator-unet.ts';
-import { FusionFaceId } from '../../models/face/face-encoder.ts';
-import type { IResNet } from '../../models/face/iresnet.ts';
-import { AutoencoderKLTemporalDecoder } from '../../models/svd/autoencoder.ts';
-import { CLIPVisionModelWithProjection } from '../../models/svd/clip-vision.ts';
-import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
-import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../../sampling/euler-discrete.ts';
-import { resolveTrainConfig, type TrainConfig } from '../animator/train-config.ts';
-import { trainAnimator, type DataParallel, type TrainAnimatorResult, type ValidationHook } from '../animator/trainer.ts';
+import * as torch from '../torch/index.ts';
+import { readSafetensors } from '../torch/serialization/index.ts';
+import * as nn from '../nn/index.ts';
+import { PoseNet } from '../models/animator/pose-net.ts';
+import { StableAnimatorUNet } from '../models/animator/stable-animator-unet.ts';
+import { FusionFaceId } from '../models/face/face-encoder.ts';
+import type { IResNet } from '../models/face/iresnet.ts';
+import { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
+import { CLIPVisionModelWithProjection } from '../models/svd/clip-vision.ts';
+import type { StableAnimatorComponents } from '../pipeline/animate.ts';
+import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../sampling/euler-discrete.ts';
+import { resolveTrainConfig, type TrainConfig } from '../train/animator/train-config.ts';
+import { trainAnimator, type DataParallel, type TrainAnimatorResult, type ValidationHook } from '../train/animator/trainer.ts';
 import { MINI_FACE_TOKENS, MINI_FRAMES, MINI_SIZE, MINI_UNET_CONFIG } from './configs.ts';
 import { faceIdEmbedder } from './face-id-embedder.ts';
 

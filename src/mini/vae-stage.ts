@@ -4,13 +4,13 @@
 // frames as one video, so its temporal layers train as SVD's do. At the end the latent scaling factor is set
 // to 1 / std of the training latents (the convention behind SVD's 0.18215) and the folder is written in the
 // diffusers layout (config.json + diffusion_pytorch_model.safetensors).
-import * as torch from '../../torch/index.ts';
-import * as nn from '../../nn/index.ts';
-import { AutoencoderKLTemporalDecoder } from '../../models/svd/autoencoder.ts';
-import { savePretrained } from '../../models/svd/pretrained.ts';
-import { batchTensors } from '../animator/denoising-loss.ts';
-import { mixSeed } from '../seeds.ts';
-import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../training-loop.ts';
+import * as torch from '../torch/index.ts';
+import * as nn from '../nn/index.ts';
+import { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
+import { savePretrained } from '../models/svd/pretrained.ts';
+import { batchTensors } from '../train/animator/denoising-loss.ts';
+import { mixSeed } from '../train/seeds.ts';
+import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../train/training-loop.ts';
 import { clipBatches } from './clip-batches.ts';
 import { MINI_SIZE, MINI_VAE_CONFIG } from './configs.ts';
 

@@ -8,25 +8,25 @@
 // commands and shipped; the recipe reuses them.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as torch from '../../torch/index.ts';
-import type { RawTensor } from '../../torch/index.ts';
-import type { SkeletonStyle } from '../../pose/render.ts';
-import { readSafetensors, writeSafetensors } from '../../torch/serialization/index.ts';
-import { MINIATURE_INFO_FILE, SVD_DIR } from '../../models/weights-layout.ts';
-import { SVD_XT_SCHEDULER_CONFIG } from '../../sampling/euler-discrete.ts';
-import { readSynthDataset, writeSynthDataset } from '../../synth/dataset.ts';
-import { loadFaceIdWeights } from '../face-id.ts';
-import { clipVisionConfigFromJson } from '../../models/svd/clip-vision.ts';
-import { readModelConfig } from '../../models/svd/pretrained.ts';
+import * as torch from '../torch/index.ts';
+import type { RawTensor } from '../torch/index.ts';
+import type { SkeletonStyle } from '../pose/render.ts';
+import { readSafetensors, writeSafetensors } from '../torch/serialization/index.ts';
+import { MINIATURE_INFO_FILE, SVD_DIR } from '../models/weights-layout.ts';
+import { SVD_XT_SCHEDULER_CONFIG } from '../sampling/euler-discrete.ts';
+import { readSynthDataset, writeSynthDataset } from './synth/dataset.ts';
+import { loadFaceIdWeights } from './face-id.ts';
+import { clipVisionConfigFromJson } from '../models/svd/clip-vision.ts';
+import { readModelConfig } from '../models/svd/pretrained.ts';
 import { miniUnetConfig, trainMiniAnimator } from './animator-stage.ts';
 import { MINI_FRAMES, MINI_SIZE, MINI_SKELETON } from './configs.ts';
 import { trainMiniImageEncoder } from './image-encoder-stage.ts';
 import { trainMiniVae } from './vae-stage.ts';
 import { miniValidation } from './validation.ts';
-import { launch } from '../launch.ts';
-import { processGroup } from '../process-group.ts';
-import { DEFAULT_ALIGN_WEIGHTS } from '../../align/learned-alignment.ts';
-import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
+import { launch } from '../train/launch.ts';
+import { processGroup } from '../train/process-group.ts';
+import { DEFAULT_ALIGN_WEIGHTS } from '../align/learned-alignment.ts';
+import type { StableAnimatorComponents } from '../pipeline/animate.ts';
 
 export interface MiniRecipeOptions {
   /** Working folder: data/, train-data/, vae/, image_encoder/, animator/. */
@@ -130,13 +130,13 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
           });
         }
         // rank 0 writes 4a's final weights; every rank starts 4b from them
-        if (parallel) (await import('../../torch/distributed.ts')).barrier();
+        if (parallel) (await import('../torch/distributed.ts')).barrier();
         await trainMiniAnimator({
           ...common, outDir: dirs.animator, steps: steps.animator, initFrom: steps.animatorImage > 0 ? join(imagePhase, 'final') : undefined,
           train: { validateEvery, ...o.train },
         });
       } finally {
-        if (parallel) (await import('../../torch/distributed.ts')).destroyProcessGroup();
+        if (parallel) (await import('../torch/distributed.ts')).destroyProcessGroup();
       }
       if (parallel) return; // rank 0 of the launcher's children: the launching process exports
     }

@@ -2,11 +2,11 @@
 // camera. Returns the frames, the keypoints of the figure as drawn (the identity's proportions, the drawn
 // head's nose/eyes/ears and 68 face landmarks) and the face box per frame.
 
-import type { Image } from '../io/image.ts';
-import type { Box } from '../pose/dwpose/yolox.ts';
-import { NUM_HAND, VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
-import type { Keypoint, PoseSequence } from '../pose/keypoints.ts';
-import type { Rng } from '../util/rng.ts';
+import type { Image } from '../../io/image.ts';
+import type { Box } from '../../pose/dwpose/yolox.ts';
+import { NUM_HAND, VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
+import type { Keypoint, PoseSequence } from '../../pose/keypoints.ts';
+import type { Rng } from '../../util/rng.ts';
 import { drawBackground } from './background.ts';
 import type { BackgroundKind } from './background.ts';
 import { applyProportions, clipScale, drawFigure, headRadius } from './figure.ts';

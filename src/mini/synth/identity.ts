@@ -3,7 +3,7 @@
 // Colours are 0-255 RGB. Face features are sized in units of the head radius and kept large enough to stay
 // visible when the head is ~10-16 px across (a full figure in a 128x128 frame).
 
-import type { Rng } from '../util/rng.ts';
+import type { Rng } from '../../util/rng.ts';
 import type { Colour } from './shapes.ts';
 
 export type HairStyle = 'bald' | 'short' | 'long' | 'bun' | 'curly' | 'ponytail';

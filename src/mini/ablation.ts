@@ -15,14 +15,14 @@ import { LearnedAlignment } from '../align/learned-alignment.ts';
 import { loadWeights } from '../models/checkpoint.ts';
 import type { StableAnimatorComponents } from '../pipeline/animate.ts';
 import { writeFrames } from '../pipeline/outputs.ts';
-import { runIdentities } from '../synth/dataset.ts';
-import { loadMotionFile } from '../synth/motion.ts';
-import { loadFaceIdWeights } from '../train/face-id.ts';
-import { miniComponents, trainMiniAnimator, type MiniVariant } from '../train/mini/animator-stage.ts';
-import type { MiniatureInfo } from '../train/mini/recipe.ts';
+import { runIdentities } from './synth/dataset.ts';
+import { loadMotionFile } from './synth/motion.ts';
+import { loadFaceIdWeights } from './face-id.ts';
+import { miniComponents, trainMiniAnimator, type MiniVariant } from './animator-stage.ts';
+import type { MiniatureInfo } from './recipe.ts';
 import { animateCase, meanCaseMetrics, type CaseMetrics } from './animate-case.ts';
 import { heldOutCase, type HeldOutCase } from './held-out-case.ts';
-import { DEMO_DEFAULTS, demoHjb } from './settings.ts';
+import { DEMO_DEFAULTS, demoHjb } from './demo-settings.ts';
 
 export interface TrainedVariant {
   model?: MiniVariant;

@@ -23,7 +23,7 @@ import { imageToTensor, posesToTensor } from '../pipeline/inputs.ts';
 import { framesToImages } from '../pipeline/outputs.ts';
 import type { PoseFrame } from '../pose/keypoints.ts';
 import { renderPose, type SkeletonStyle } from '../pose/render.ts';
-import { embedFace } from '../train/mini/face-id-embedder.ts';
+import { embedFace } from './face-id-embedder.ts';
 import type { HeldOutCase } from './held-out-case.ts';
 
 export interface CaseSettings {

@@ -22,18 +22,18 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.ts';
-import { writeImage } from '../io/image.ts';
-import type { FrameProgress } from '../io/frame-folder.ts';
-import { faceMask, writeMask } from '../face/masks.ts';
-import { writeKeypointJson } from '../pose/keypoint-json.ts';
-import { writePoseImage, type SkeletonStyle } from '../pose/render.ts';
-import { createRng } from '../util/rng.ts';
+import { writeFileAtomic } from '../../io/atomic.ts';
+import { writeImage } from '../../io/image.ts';
+import type { FrameProgress } from '../../io/frame-folder.ts';
+import { faceMask, writeMask } from '../../face/masks.ts';
+import { writeKeypointJson } from '../../pose/keypoint-json.ts';
+import { writePoseImage, type SkeletonStyle } from '../../pose/render.ts';
+import { createRng } from '../../util/rng.ts';
 import { renderClip } from './clip.ts';
 import { sampleIdentity } from './identity.ts';
 import type { Identity } from './identity.ts';
 import { cutClip, loadMotions, splitMotions } from './motion.ts';
-import type { Box } from '../pose/dwpose/yolox.ts';
+import type { Box } from '../../pose/dwpose/yolox.ts';
 
 export const SYNTH_FORMAT = 'stable-animator-synth/1';
 

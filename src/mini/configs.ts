@@ -2,7 +2,7 @@
 // train on a 2-core CPU, for 128x128 synthetic figures. Configs in the released files' own formats (diffusers /
 // transformers config.json keys), so the trained folders load with the same code as the real weights.
 
-import type { SkeletonStyle } from '../../pose/render.ts';
+import type { SkeletonStyle } from '../pose/render.ts';
 
 /** Frame side and frames per training clip. */
 export const MINI_SIZE = 128;

@@ -5,12 +5,12 @@
 
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { readBvh } from '../pose/bvh.ts';
-import type { Bvh } from '../pose/bvh.ts';
-import { readPoseFile } from '../pose/keypoint-json.ts';
-import type { Keypoint, PoseSequence } from '../pose/keypoints.ts';
-import { projectBvh, splitBySequence } from '../pose/motion-data.ts';
-import type { Rng } from '../util/rng.ts';
+import { readBvh } from '../../pose/bvh.ts';
+import type { Bvh } from '../../pose/bvh.ts';
+import { readPoseFile } from '../../pose/keypoint-json.ts';
+import type { Keypoint, PoseSequence } from '../../pose/keypoints.ts';
+import { projectBvh, splitBySequence } from '../../pose/motion-data.ts';
+import type { Rng } from '../../util/rng.ts';
 
 export interface Motion {
   name: string;

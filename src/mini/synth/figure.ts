@@ -3,8 +3,8 @@
 // pattern in the part's own frame (so stripes move with the body), and the head of head.ts; parts are drawn
 // back to front in an order chosen from how the body faces the camera.
 
-import type { Keypoint } from '../pose/keypoints.ts';
-import { VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
+import type { Keypoint } from '../../pose/keypoints.ts';
+import { VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
 import type { HeadPose } from './head.ts';
 import { drawHairBehind, drawHead } from './head.ts';
 import type { Identity } from './identity.ts';

@@ -8,8 +8,8 @@
 // ±0.33·s sideways): the nose's offset from the ears' midpoint along the eye line is 0.53·s·sin(yaw), the
 // ears' separation 0.66·s·cos(yaw). Positive yaw turns the face towards image right.
 
-import type { Keypoint } from '../pose/keypoints.ts';
-import { VISIBLE_THRESHOLD } from '../pose/keypoints.ts';
+import type { Keypoint } from '../../pose/keypoints.ts';
+import { VISIBLE_THRESHOLD } from '../../pose/keypoints.ts';
 import type { Identity } from './identity.ts';
 import type { Canvas, Colour, Shape, Vec2 } from './shapes.ts';
 import { capsule, disc, ellipse, polygon, ring, shaded, subtract } from './shapes.ts';

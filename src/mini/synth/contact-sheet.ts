@@ -2,10 +2,10 @@
 // its largest face box (over all its clips) and, beside it, the face crop from that box, enlarged.
 
 import { join } from 'node:path';
-import { readImage, createImage } from '../io/image.ts';
-import type { Image } from '../io/image.ts';
-import { cropBox, squareFaceBox } from '../face/align.ts';
-import type { Box } from '../pose/dwpose/yolox.ts';
+import { readImage, createImage } from '../../io/image.ts';
+import type { Image } from '../../io/image.ts';
+import { cropBox, squareFaceBox } from '../../face/align.ts';
+import type { Box } from '../../pose/dwpose/yolox.ts';
 import { readFile } from 'node:fs/promises';
 import type { SynthDataset } from './dataset.ts';
 
