@@ -27,8 +27,8 @@ import type { LearnedAlignmentConfig } from './learned-alignment.ts';
 import { evaluateMisAlign } from './misalign-eval.ts';
 import type { PerturbationRanges } from '../pose/motion-data.ts';
 import { drawTrainingPairs } from './training-data.ts';
-import { smooth } from '../train/loss-curve.ts';
-import { positionRng } from '../train/seeds.ts';
+import { smooth } from '../util/loss-curve.ts';
+import { positionRng } from '../util/seeds.ts';
 import type { AlignmentData } from './training-data.ts';
 import { lockFolder } from '../io/lock.ts';
 

@@ -19,7 +19,7 @@ import { IResNet } from '../models/face/iresnet.ts';
 import type { IResNetConfig } from '../models/face/iresnet.ts';
 import type { SynthDataset } from './synth/dataset.ts';
 import { createRng } from '../util/rng.ts';
-import { positionRng } from '../train/seeds.ts';
+import { positionRng } from '../util/seeds.ts';
 import { runTrainingLoop } from '../train/training-loop.ts';
 import { bestThreshold, cropFace, loadFaceCrops, loadFaceFrames, subsetCrops, thresholdAccuracy, verificationPairs } from './face-id-data.ts';
 import type { FaceCrops } from './face-id-data.ts';

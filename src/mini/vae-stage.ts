@@ -9,7 +9,7 @@ import * as nn from '../nn/index.ts';
 import { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import { savePretrained } from '../models/svd/pretrained.ts';
 import { batchTensors } from '../train/animator/denoising-loss.ts';
-import { mixSeed } from '../train/seeds.ts';
+import { mixSeed } from '../util/seeds.ts';
 import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../train/training-loop.ts';
 import { clipBatches } from './clip-batches.ts';
 import { MINI_SIZE, MINI_VAE_CONFIG } from './configs.ts';

@@ -8,7 +8,7 @@ import type * as nn from '../nn/index.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../torch/serialization/index.ts';
 
 /** The loss curve's smoothing, under the name the trainers built on this module use. */
-export { smooth as movingAverage } from './loss-curve.ts';
+export { smooth as movingAverage } from '../util/loss-curve.ts';
 
 /** The part of an optimizer a checkpoint needs. */
 export interface CheckpointableOptimizer {

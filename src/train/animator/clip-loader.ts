@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Image } from '../../io/image.ts';
-import { positionRng } from '../seeds.ts';
+import { positionRng } from '../../util/seeds.ts';
 import { sampleClipFrames, type DataOrder, type SampleRef } from './clip-sampler.ts';
 import { bucketSpec, type DatasetIndex } from './dataset.ts';
 import type { LargestFaceEmbedding } from './validation.ts';

@@ -11,7 +11,7 @@
 // random frame, n of them taken at linspace(start, start + clip_len − 1, n) (truncated to integers), and the
 // reference a random frame outside the sampled ones.
 import type { Rng } from '../../util/rng.ts';
-import { positionRng } from '../seeds.ts';
+import { positionRng } from '../../util/seeds.ts';
 import type { ClipEntry } from './dataset.ts';
 
 export interface ClipFrames {

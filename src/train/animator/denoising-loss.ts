@@ -23,7 +23,7 @@ import type { CLIPVisionModelWithProjection } from '../../models/svd/clip-vision
 import { clipPreprocess } from '../../models/svd/image-preprocess.ts';
 import type { UNetSpatioTemporalConditionModel } from '../../models/svd/unet.ts';
 import { imageToTensor } from '../../pipeline/inputs.ts';
-import { mixSeed, positionRng } from '../seeds.ts';
+import { mixSeed, positionRng } from '../../util/seeds.ts';
 import type { LoadedSample } from './clip-loader.ts';
 import { edmScalings, faceWeightedLoss, masksToLatent, sampleSigma, scalingTensor, type SigmaSampling } from './edm.ts';
 

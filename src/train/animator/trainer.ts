@@ -20,7 +20,7 @@ import { writeSafetensors } from '../../torch/serialization/index.ts';
 import { PALETTE, plotLines, savePlot } from '../../io/plot.ts';
 import { stackRows } from '../../io/side-by-side.ts';
 import type { StableAnimatorComponents } from '../../pipeline/animate.ts';
-import { smooth } from '../loss-curve.ts';
+import { smooth } from '../../util/loss-curve.ts';
 import { ClipLoader, type LoadedSample } from './clip-loader.ts';
 import { DataOrder, shardSlots } from './clip-sampler.ts';
 import { indexDataset, type DatasetIndex } from './dataset.ts';

@@ -1,7 +1,7 @@
 // Seeds derived from (run seed, step, sample, ...): every random draw of a training step is a pure function
 // of the run's seed and its position, so a resumed run redraws exactly what an uninterrupted one would have,
 // with no generator state to save.
-import { createRng, type Rng } from '../util/rng.ts';
+import { createRng, type Rng } from './rng.ts';
 
 /** Mixes integers into one 32-bit seed; mixSeed(seed, step) is the alignment trainer's historic formula. */
 export function mixSeed(first: number, ...rest: number[]): number {
