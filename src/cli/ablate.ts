@@ -11,6 +11,7 @@ import { SVD_DIR } from '../models/weights-layout.ts';
 import { readModelConfig } from '../models/svd/pretrained.ts';
 import { readMiniatureInfo } from '../mini/recipe.ts';
 import { DEFAULT_ALIGN_WEIGHTS } from '../align/learned-alignment.ts';
+import { parseNumber } from './args.ts';
 import type { Command } from './main.ts';
 
 const D = { miniWork: 'runs/mini', work: 'runs/ablate', steps: 600, cases: 4, frames: 8, inferenceSteps: 15, motionDir: '../shared/data/motion' };
@@ -38,11 +39,7 @@ export const ablate: Command = {
         threads: { type: 'string' },
       },
     });
-    const int = (name: 'steps' | 'cases' | 'frames' | 'inference-steps' | 'threads') => {
-      const v = Number(values[name]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got '${values[name]}'`);
-      return v;
-    };
+    const int = (name: 'steps' | 'cases' | 'frames' | 'inference-steps' | 'threads') => parseNumber(name, values[name], 'posint');
     const guidance = Number(values.guidance);
     if (!Number.isFinite(guidance) || guidance < 1) throw new Error(`--guidance must be a number >= 1, got '${values.guidance}'`);
     const variants = values.variants?.split(',').map((v) => v.trim()) as TrainedVariantName[] | undefined;

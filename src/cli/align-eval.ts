@@ -13,6 +13,7 @@ import { readPoseFile } from '../pose/keypoint-json.ts';
 import { loadMotionSequences } from '../pose/motion-data.ts';
 import type { NamedSequence } from '../pose/motion-data.ts';
 import { loadAlignmentData } from '../align/training-data.ts';
+import { parseNumber } from './args.ts';
 import type { Command } from './main.ts';
 
 const USAGE = `stable-animator align eval [--data <pose files or folders>...] [--seed 0] [--weights DIR] -o report/
@@ -74,11 +75,7 @@ export const alignEval: Command = {
       },
     });
     if (!values.output) throw new Error(`-o report/ is required\nusage: ${USAGE}`);
-    const int = (name: string, text: string) => {
-      const v = Number(text);
-      if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer, got '${text}'`);
-      return v;
-    };
+    const int = (name: string, text: string) => parseNumber(name, text, 'count');
     const seed = int('seed', values.seed!);
     const files = [...(values.data ?? []), ...positionals];
     const sequences = files.length > 0

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
 import { loadAlignmentData } from '../align/training-data.ts';
 import { trainAlignment } from '../align/train.ts';
+import { num } from './args.ts';
 import type { Command } from './main.ts';
 
 /** The settings the shipped weights (weights/align) were trained with. */
@@ -28,13 +29,7 @@ const USAGE = `stable-animator align train -o DIR [--data ../shared/data/motion]
   DIR/model.safetensors (load with --weights DIR), DIR/loss.png and DIR/train.json.`;
 
 /** A non-negative number option, or an error naming the flag. */
-export function num(name: string, text: string | undefined, integer: boolean): number {
-  const v = Number(text);
-  if (text === undefined || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < 0) {
-    throw new Error(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got '${text}'`);
-  }
-  return v;
-}
+
 
 export const alignTrain: Command = {
   summary: 'train the learnable pose-alignment block on the motion data',

@@ -18,7 +18,7 @@ import { HJB_WINDOWS, type HjbWindowKind } from '../pipeline/hjb.ts';
 import { DEFAULT_HJB_MARGIN } from '../pipeline/hjb-window.ts';
 import { framesToImages, outputKind, writeFrames } from '../pipeline/outputs.ts';
 import { prepareDriving, prepareInputs } from '../pipeline/prepare.ts';
-import { parseSize } from './args.ts';
+import { parseNumber, parseSize, type NumberKind } from './args.ts';
 import { checkOutputPath } from '../io/atomic.ts';
 import { LIMITS } from '../io/limits.ts';
 import type { Command } from './main.ts';
@@ -69,15 +69,7 @@ const OPTIONS = {
 
 type Values = Record<string, string | boolean | undefined>;
 
-function num(values: Values, name: string, kind: 'int' | 'posint' | 'number' | 'nonneg', fallback: number): number {
-  const text = values[name];
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  const ok = kind === 'int' ? Number.isInteger(v) : kind === 'posint' ? Number.isInteger(v) && v > 0 : kind === 'nonneg' ? Number.isFinite(v) && v >= 0 : Number.isFinite(v);
-  const what = { int: 'an integer', posint: 'a positive integer', number: 'a number', nonneg: 'a non-negative number' }[kind];
-  if (typeof text !== 'string' || !ok) throw new Error(`--${name} must be ${what}, got '${String(text)}'`);
-  return v;
-}
+const num = (values: Values, name: string, kind: NumberKind, fallback: number): number => parseNumber(name, values[name], kind, fallback);
 
 /** The output size: --size, or --width/--height, the missing side following the reference's aspect (multiple of 64). */
 export function outputSize(values: Values, refWidth: number, refHeight: number): [number, number] {

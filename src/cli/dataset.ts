@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openPoseDetector, type DetectorKind } from '../pose/extract.ts';
 import { DEFAULT_FILTERS, formatSummaryTable, prepareDataset, type DatasetFilters } from '../train/dataset-prepare.ts';
-import { num } from './align-train.ts';
 import type { Command } from './main.ts';
-import { parseSize } from './args.ts';
+import { num, parseSize } from './args.ts';
 import { progressReporter } from './progress.ts';
 
 const USAGE = `stable-animator dataset prepare <video|frame dir>... -o <root> [--fps N] [--size WxH] [--min-frames N] [--max-frames N]

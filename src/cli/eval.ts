@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { evaluateVideo } from '../eval/evaluate.ts';
 import { openPoseDetector, type DetectorKind } from '../pose/extract.ts';
-import { num } from './align-train.ts';
+import { num } from './args.ts';
 import type { Command } from './main.ts';
 import { progressReporter } from './progress.ts';
 

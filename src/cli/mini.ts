@@ -2,7 +2,7 @@
 // resumable: re-run the same command after a kill and it continues where it stopped.
 import { parseArgs } from 'node:util';
 import { MINI_RECIPE_DEFAULTS, runMiniRecipe } from '../mini/recipe.ts';
-import { num } from './align-train.ts';
+import { num } from './args.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';
 

@@ -8,7 +8,7 @@ import { writeImage } from '../io/image.ts';
 import { clipSheet, contactSheet } from '../mini/synth/contact-sheet.ts';
 import { readSynthDataset, writeSynthDataset } from '../mini/synth/dataset.ts';
 import { FACEID_SMALL, trainFaceId } from '../mini/face-id.ts';
-import { num } from './align-train.ts';
+import { num } from './args.ts';
 import type { Command } from './main.ts';
 import { progressReporter } from './progress.ts';
 
