@@ -78,6 +78,13 @@ export interface AnimateOptions {
   blend?: WindowBlend;
   /** Frames decoded at a time; default all. */
   decodeChunkSize?: number;
+  /**
+   * Windows denoised in one UNet call (default 1, as the reference): fewer, larger calls use the cores (or the
+   * GPU) better at the cost of memory. Results equal one call per window up to floating-point summation order.
+   */
+  windowsPerCall?: number;
+  /** CFG's conditional and unconditional branches in one call (default false, as the reference). */
+  batchGuidance?: boolean;
   /** 'frames' (default): decode; 'latents': stop after denoising (diffusers' output_type="latent"). */
   outputType?: 'frames' | 'latents';
   seed?: number;
@@ -240,6 +247,8 @@ export class StableAnimatorPipeline {
       const sums = torch.tensor(weightSum, { dtype: 'f32' }).reshape([1, numFrames, 1, 1, 1]).to(device);
       const guidance = torch.linspace(o.minGuidanceScale, o.maxGuidanceScale, numFrames, 'f32').reshape([1, numFrames, 1, 1, 1]).to(device);
 
+      const windowsPerCall = Math.max(1, Math.min(o.windowsPerCall ?? 1, windows.length));
+
       // 9. HJB face optimisation
       const hjb = options.hjb ? this.hjbOptimizer(reference, inputs, options.hjb, numFrames) : undefined;
       if (hjb && scheduler.order !== 1) throw new Error('animate: HJB face optimisation needs a first-order sampler (Euler)');
@@ -253,19 +262,33 @@ export class StableAnimatorPipeline {
           // 10a. Noise predictions per window (PoseNet on the window's poses), blended by frame
           let cond = torch.zerosLike(latents);
           let uncond = doCfg ? torch.zerosLike(latents) : undefined;
-          for (const w of windows) {
+          for (let g = 0; g < windows.length; g += windowsPerCall) {
+            const group = windows.slice(g, g + windowsPerCall);
             [cond, uncond] = torch.scope(() => {
-              const idx = torch.tensor(w.frames, { dtype: 'i64' }).to(device);
-              const weights = torch.tensor(w.weights, { dtype: 'f32' }).reshape([1, -1, 1, 1, 1]).to(device);
-              const x = scheduler.scaleModelInput(latents.indexSelect(1, idx), t);
-              const ref = refLatent.expand([1, w.frames.length, -1, -1, -1]);
-              const pose = poseNet.forward(on(poses.indexSelect(0, idx.to(poses.device)), poseNet));
-              const c = this.predict(torch.cat([x, ref], 2), t, encoderStates, addedTimeIds, on(pose, unet));
-              const u = uncond && this.predict(torch.cat([x, torch.zerosLike(ref)], 2), t, encoderStatesUncond, addedTimeIds);
-              return [
-                cond.indexPut([undefined, idx], c.mul(weights), true),
-                u && uncond!.indexPut([undefined, idx], u.mul(weights), true),
-              ] as const;
+              const n = group.length;
+              const idx = group.map((w) => torch.tensor(w.frames, { dtype: 'i64' }).to(device));
+              const x = torch.cat(idx.map((i) => scheduler.scaleModelInput(latents.indexSelect(1, i), t)), 0); // [n,F,C,h,w]
+              const ref = refLatent.expand([n, x.size(1), -1, -1, -1]);
+              const pose = on(poseNet.forward(on(torch.cat(idx.map((i) => poses.indexSelect(0, i.to(poses.device))), 0), poseNet)), unet);
+              const states = encoderStates.expand([n, -1, -1]);
+              const ids = addedTimeIds.expand([n, -1]);
+              let c: Tensor, u: Tensor | undefined;
+              if (uncond && o.batchGuidance) {
+                // both branches in one call; zero pose features are the reference's pose_latents=None (added after conv_in)
+                const both = this.predict(torch.cat([torch.cat([x, ref], 2), torch.cat([x, torch.zerosLike(ref)], 2)], 0), t,
+                  torch.cat([states, encoderStatesUncond.expand([n, -1, -1])], 0), torch.cat([ids, ids], 0), torch.cat([pose, torch.zerosLike(pose)], 0));
+                [c, u] = [both.narrow(0, 0, n), both.narrow(0, n, n)];
+              } else {
+                c = this.predict(torch.cat([x, ref], 2), t, states, ids, pose);
+                u = uncond && this.predict(torch.cat([x, torch.zerosLike(ref)], 2), t, encoderStatesUncond.expand([n, -1, -1]), ids);
+              }
+              let [nc, nu] = [cond, uncond];
+              group.forEach((w, k) => {
+                const weights = torch.tensor(w.weights, { dtype: 'f32' }).reshape([1, -1, 1, 1, 1]).to(device);
+                nc = nc.indexPut([undefined, idx[k]!], c.narrow(0, k, 1).mul(weights), true);
+                if (u) nu = nu!.indexPut([undefined, idx[k]!], u.narrow(0, k, 1).mul(weights), true);
+              });
+              return [nc, nu] as const;
             });
           }
           cond = cond.div(sums);
