@@ -18,8 +18,8 @@ import { writeFrames } from '../pipeline/outputs.ts';
 import { runIdentities } from './synth/dataset.ts';
 import { loadMotionFile } from './synth/motion.ts';
 import { loadFaceIdWeights } from './face-id.ts';
-import { miniComponents, trainMiniAnimator, type MiniVariant } from './animator-stage.ts';
-import type { MiniatureInfo } from './recipe.ts';
+import { miniComponents, trainMiniAnimatorPhases, type MiniVariant } from './animator-stage.ts';
+import { MINI_RECIPE_DEFAULTS, type MiniatureInfo } from './recipe.ts';
 import { animateCase, meanCaseMetrics, type CaseMetrics } from './animate-case.ts';
 import { heldOutCase, type HeldOutCase } from './held-out-case.ts';
 import { DEMO_DEFAULTS, demoHjb } from './demo-settings.ts';
@@ -63,7 +63,10 @@ export interface AblationOptions {
   info: MiniatureInfo;
   /** This run's folder: <variant>/ (trainer outputs), eval/<row>/<case>.json. */
   work: string;
+  /** Steps of phase 4b (clips) and of phase 4a (single frames, 0: none) of each variant, as the recipe. */
   steps: number;
+  imageSteps?: number;
+  imageBatch?: number;
   /** Held-out cases (identity i with motion i mod motions), frames each. */
   cases: number;
   frames: number;
@@ -98,9 +101,10 @@ export async function trainVariants(o: AblationOptions): Promise<void> {
   for (const name of o.variants ?? (Object.keys(TRAINED_VARIANTS) as TrainedVariantName[])) {
     if (existsSync(join(finalDir(o, name), 'unet.safetensors'))) continue;
     const v: TrainedVariant = TRAINED_VARIANTS[name];
-    o.log(`training ${name} (${o.steps} steps)`);
-    await trainMiniAnimator({
-      data: join(o.miniWork, 'train-data'), outDir: join(o.work, name), vaeDir: join(o.miniWork, 'vae'), imageEncoderDir: join(o.miniWork, 'image_encoder'),
+    o.log(`training ${name} (${o.imageSteps ?? 0} single-frame steps, then ${o.steps} clip steps)`);
+    await trainMiniAnimatorPhases({
+      data: join(o.miniWork, 'train-data'), outDir: join(o.work, name), imageOutDir: join(o.work, `${name}-image`), imageSteps: o.imageSteps ?? 0,
+      imageBatch: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch, vaeDir: join(o.miniWork, 'vae'), imageEncoderDir: join(o.miniWork, 'image_encoder'),
       faceId, steps: o.steps, seed: o.info.seed, unetConfig: o.unetConfig, variant: v.model, train: { ...o.train, ...v.train }, log: o.log,
     });
   }

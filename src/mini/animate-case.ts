@@ -117,6 +117,8 @@ export async function animateCase(c: HeldOutCase, components: StableAnimatorComp
     {
       numInferenceSteps: s.steps, minGuidanceScale: s.guidance, maxGuidanceScale: s.guidance, seed: s.seed,
       tileSize: s.tileSize, tileOverlap: s.tileOverlap, hjb: s.hjb, onProgress: s.onProgress,
+      // the miniature is small: every window and both guidance branches in one UNet call use the cores best
+      windowsPerCall: 64, batchGuidance: true,
     },
   );
   const output = framesToImages(result.frames!);

@@ -7,6 +7,7 @@
 // Two phases, as SVD itself grew from an image model: 4a single frames in batches (many identities and poses
 // per step: the pose -> appearance mapping), then 4b clips of MINI_FRAMES frames from 4a's weights (the
 // temporal layers). Each phase is its own resumable trainer run.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.ts';
 import { readSafetensors } from '../torch/serialization/index.ts';
@@ -117,4 +118,18 @@ export function loadAnimatorWeights(components: StableAnimatorComponents, dir: s
     module.loadStateDict(state, { strict: true, source: path });
     for (const t of state.values()) t.dispose();
   }
+}
+
+/**
+ * Stage 4 whole: phase 4a (single frames, `imageBatch` per step and process, into `imageOutDir`) when
+ * `imageSteps` > 0, then phase 4b (clips, into `outDir`) from 4a's final weights. Each phase resumes after a
+ * kill; a finished 4a is not run again. In a process group, every rank waits for rank 0's 4a export.
+ */
+export async function trainMiniAnimatorPhases(o: MiniAnimatorOptions & { imageOutDir: string; imageSteps: number; imageBatch: number }): Promise<TrainAnimatorResult & { components: StableAnimatorComponents }> {
+  const imageFinal = join(o.imageOutDir, 'final');
+  if (o.imageSteps > 0 && !existsSync(join(imageFinal, 'unet.safetensors'))) {
+    await trainMiniAnimator({ ...o, outDir: o.imageOutDir, steps: o.imageSteps, train: { ...o.train, numFrames: 1, batchSize: o.imageBatch } });
+  }
+  if (o.parallel) (await import('../torch/distributed.ts')).barrier();
+  return trainMiniAnimator({ ...o, initFrom: o.imageSteps > 0 ? imageFinal : o.initFrom });
 }

@@ -18,7 +18,7 @@ import { readSynthDataset, writeSynthDataset } from './synth/dataset.ts';
 import { loadFaceIdWeights } from './face-id.ts';
 import { clipVisionConfigFromJson } from '../models/svd/clip-vision.ts';
 import { readModelConfig } from '../models/svd/pretrained.ts';
-import { miniUnetConfig, trainMiniAnimator } from './animator-stage.ts';
+import { miniUnetConfig, trainMiniAnimatorPhases } from './animator-stage.ts';
 import { MINI_FRAMES, MINI_SIZE, MINI_SKELETON } from './configs.ts';
 import { trainMiniImageEncoder } from './image-encoder-stage.ts';
 import { trainMiniVae } from './vae-stage.ts';
@@ -122,18 +122,9 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
             window: (o.train?.numFrames as number | undefined) ?? MINI_FRAMES, alignWeights: o.alignDir ?? DEFAULT_ALIGN_WEIGHTS, ...o.validation,
           })),
         };
-        const validateEvery = o.validation?.every ?? 0;
-        if (steps.animatorImage > 0 && !done(join(imagePhase, 'final', 'unet.safetensors'))) {
-          await trainMiniAnimator({
-            ...common, outDir: imagePhase, steps: steps.animatorImage,
-            train: { validateEvery, ...o.train, numFrames: 1, batchSize: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch },
-          });
-        }
-        // rank 0 writes 4a's final weights; every rank starts 4b from them
-        if (parallel) (await import('../torch/distributed.ts')).barrier();
-        await trainMiniAnimator({
-          ...common, outDir: dirs.animator, steps: steps.animator, initFrom: steps.animatorImage > 0 ? join(imagePhase, 'final') : undefined,
-          train: { validateEvery, ...o.train },
+        await trainMiniAnimatorPhases({
+          ...common, imageOutDir: imagePhase, outDir: dirs.animator, imageSteps: steps.animatorImage, steps: steps.animator,
+          imageBatch: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch, train: { validateEvery: o.validation?.every ?? 0, ...o.train },
         });
       } finally {
         if (parallel) (await import('../torch/distributed.ts')).destroyProcessGroup();
