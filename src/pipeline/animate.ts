@@ -27,7 +27,7 @@ import { clipPreprocess } from '../models/svd/image-preprocess.ts';
 import type { UNetSpatioTemporalConditionModel } from '../models/svd/unet.ts';
 import type { Scheduler } from '../sampling/scheduler.ts';
 import { slidingWindows, weightSums, type Window } from '../sampling/windows.ts';
-import { eulerFromX0, HjbFaceOptimizer, type HjbFaceTarget, type HjbOptions, type HjbStepReport } from './hjb.ts';
+import { HjbFaceOptimizer, type HjbFaceTarget, type HjbOptions, type HjbStepReport } from './hjb.ts';
 
 export interface StableAnimatorComponents {
   /** The StableAnimator UNet (SVD UNet with numFaceTokens and ID-Adapters; see StableAnimatorUNet). */
@@ -296,11 +296,12 @@ export class StableAnimatorPipeline {
           // 10b. Classifier-free guidance, frame-wise scale
           const noisePred = uncond ? uncond.add(guidance.mul(cond.sub(uncond))) : cond;
           // 10c. Sampler step; with HJB the Euler update uses the face-optimised clean latent
-          const { prevSample, predOriginalSample } = scheduler.step(noisePred, t, latents);
-          if (!hjb?.isActive(i)) return prevSample;
-          const { z0, report } = hjb.optimize(predOriginalSample, i, o.numInferenceSteps);
-          reports.push(report);
-          return eulerFromX0(latents, z0, scheduler.sigmas[i], scheduler.sigmas[i + 1]);
+          const refineOriginal = hjb?.isActive(i) ? (x0: Tensor) => {
+            const { z0, report } = hjb.optimize(x0, i, o.numInferenceSteps);
+            reports.push(report);
+            return z0;
+          } : undefined;
+          return scheduler.step(noisePred, t, latents, { refineOriginal }).prevSample;
         });
         latents.dispose();
         latents = next;

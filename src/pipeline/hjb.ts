@@ -268,10 +268,3 @@ export class HjbFaceOptimizer {
   }
 }
 
-/** The Euler update from an (optimised) clean-latent estimate: x + (x − z0)/σ · (σ_next − σ). */
-export function eulerFromX0(sample: Tensor, z0: Tensor, sigma: number, sigmaNext: number): Tensor {
-  return torch.scope(() => {
-    const x = sample.to('f32');
-    return x.add(x.sub(z0.to('f32')).div(sigma).mul(Math.fround(sigmaNext - sigma)));
-  });
-}

@@ -138,7 +138,8 @@ export class EulerDiscreteScheduler implements Scheduler {
       // the generator's stream identical to the reference's
       const noise = generator ? torch.randn(modelOutput.shape, generator, modelOutput.dtype, undefined, modelOutput.device) : undefined;
       if (gamma > 0) x = x.add(noise!.mul(sNoise).mul(f32(Math.sqrt(f32(f32(sigmaHat * sigmaHat) - f32(sigma * sigma))))));
-      const x0 = predictOriginal(this.config.predictionType, modelOutput, x, sigma, sigmaHat);
+      const predicted = predictOriginal(this.config.predictionType, modelOutput, x, sigma, sigmaHat);
+      const x0 = opts.refineOriginal ? opts.refineOriginal(predicted) : predicted;
       const derivative = x.sub(x0).div(sigmaHat);
       const dt = f32(this.sigmas[i + 1]! - sigmaHat);
       const prev = x.add(derivative.mul(dt)).to(modelOutput.dtype);

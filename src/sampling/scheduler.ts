@@ -23,6 +23,11 @@ export interface StepOptions {
   sNoise?: number;
   /** Source of the churn noise; required when churn is active. */
   generator?: torch.Generator;
+  /**
+   * Replaces the predicted clean sample before the update (StableAnimator's HJB face optimisation hands the
+   * optimised x0 to the Euler step this way). First-order samplers only.
+   */
+  refineOriginal?: (predOriginal: Tensor) => Tensor;
 }
 
 export interface StepOutput {

@@ -13,7 +13,7 @@ import { StableAnimatorPipeline } from '../../src/pipeline/animate.ts';
 import {
   clipBox, faceBoxFromPerson, faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox,
 } from '../../src/face/face-boxes.ts';
-import { cropFaces, eulerFromX0, fullFrameWindow, HjbFaceOptimizer, toArcFaceRange, type HjbDecodeWindow } from '../../src/pipeline/hjb.ts';
+import { cropFaces, fullFrameWindow, HjbFaceOptimizer, toArcFaceRange, type HjbDecodeWindow } from '../../src/pipeline/hjb.ts';
 import type { Keypoint, PersonPose } from '../../src/pose/keypoints.ts';
 import { ID_DIM, randomImage, randomPoses, svdScheduler, tinyComponents } from './tiny.ts';
 import * as nn from '../../src/nn/index.ts';
@@ -84,16 +84,22 @@ test('optimize (full window): Adam on x0 only, the loss is mean |1 − cos| over
   assert.ok(torch.noGrad(() => z0.select(1, 2).sub(x0.select(1, 2)).abs().max().item()) > 0);
   assert.equal(torch.noGrad(() => z1.select(1, 2).sub(x0.select(1, 2)).abs().max().item()), 0);
   assert.ok(torch.noGrad(() => z1.select(1, 1).sub(x0.select(1, 1)).abs().max().item()) > 0);
-  // Euler from the model's own x0 equals the scheduler's step
-  const scheduler = svdScheduler();
-  scheduler.setTimesteps(4);
-  const t = scheduler.timesteps[1];
+  // the scheduler's step with a refined x0 (as HJB hands it) is Euler from that x0: x + (x − z0)/σ·(σ' − σ)
+  const stepAt1 = (opts = {}) => {
+    const scheduler = svdScheduler();
+    scheduler.setTimesteps(4);
+    scheduler.setBeginIndex(1);
+    return { scheduler, out: scheduler.step(torch.randn([1, frames, 4, 8, 8], new torch.Generator(13)), scheduler.timesteps[1]!, x, opts) };
+  };
   const x = torch.randn([1, frames, 4, 8, 8], new torch.Generator(12)).mul(5);
-  const out = torch.randn([1, frames, 4, 8, 8], new torch.Generator(13));
-  scheduler.setBeginIndex(1);
-  const step = scheduler.step(out, t, x);
-  const mine = eulerFromX0(x, step.predOriginalSample, scheduler.sigmas[1], scheduler.sigmas[2]);
-  assert.ok(mine.sub(step.prevSample).abs().max().item() < 1e-5);
+  const { scheduler, out: step } = stepAt1();
+  assert.equal(stepAt1({ refineOriginal: (p: torch.Tensor) => p }).out.prevSample.sub(step.prevSample).abs().max().item(), 0);
+  const given = step.predOriginalSample.add(0.5);
+  const refined = stepAt1({ refineOriginal: () => given }).out;
+  const [s1, s2] = [scheduler.sigmas[1]!, scheduler.sigmas[2]!];
+  const euler = x.add(x.sub(given).div(s1).mul(s2 - s1));
+  assert.ok(refined.prevSample.sub(euler).abs().max().item() < 1e-5);
+  assert.ok(refined.prevSample.sub(step.prevSample).abs().max().item() > 1e-3);
   hjb.dispose();
 });
 
