@@ -143,6 +143,62 @@ const paramOf = (m: nn.Module): Tensor => {
   return p;
 };
 
+type ResolvedOptions = typeof ANIMATE_DEFAULTS & AnimateOptions;
+
+interface Conditions {
+  /** [1, 1 + face tokens, D] in the UNet's dtype; the unconditional branch's are zeros. */
+  encoderStates: Tensor;
+  encoderStatesUncond: Tensor;
+  /** [1, 1, 4, h, w] f32. */
+  refLatent: Tensor;
+  addedTimeIds: Tensor;
+}
+
+interface WindowPlan {
+  windows: Window[];
+  windowsPerCall: number;
+  /** Per-frame sum of the blend weights [1,F,1,1,1]; guidance per frame [1,F,1,1,1]. */
+  sums: Tensor;
+  guidance: Tensor;
+  guided: boolean;
+}
+
+/** 0. The reference [1,3,H,W] and poses [F,3,H,W] at one size that the model takes. */
+function checkInputs(inputs: AnimateInputs, numInferenceSteps: number): { reference: Tensor; poses: Tensor } {
+  const reference = inputs.reference.ndim === 3 ? inputs.reference.unsqueeze(0) : inputs.reference;
+  if (reference.ndim !== 4 || reference.size(0) !== 1 || reference.size(1) !== 3) {
+    throw new Error(`animate: the reference must be [1,3,H,W] or [3,H,W], got [${inputs.reference.shape}]`);
+  }
+  const [height, width] = reference.shape.slice(2);
+  checkOutputSize(width, height);
+  const poses = inputs.poses;
+  if (poses.ndim !== 4 || poses.size(1) !== 3 || poses.size(2) !== height || poses.size(3) !== width) {
+    throw new Error(`animate: poses must be [frames,3,${height},${width}] (the reference's size), got [${poses.shape}]`);
+  }
+  if (poses.size(0) < 1) throw new Error('animate: no pose frames');
+  if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) throw new Error(`animate: numInferenceSteps must be a positive integer, got ${numInferenceSteps}`);
+  return { reference, poses };
+}
+
+/** The overlapping windows with their blend weights, their per-frame sums, and the frame-wise guidance. */
+function windowPlan(numFrames: number, o: ResolvedOptions, device: Device): WindowPlan {
+  const windows: Window[] = slidingWindows(numFrames, o.tileSize, o.tileOverlap)
+    .map((w) => (o.blend === 'latents' ? { ...w, weights: w.weights.map(() => 1) } : w));
+  const weightSum = weightSums(numFrames, windows);
+  const uncovered = weightSum.findIndex((w) => !(w > 0));
+  if (uncovered >= 0) {
+    throw new Error(`animate: frame ${uncovered} is in no window (tile ${o.tileSize}, overlap ${o.tileOverlap}): ` +
+      'every window spends one frame on the anchor frame 0, so the overlap must be at least 1');
+  }
+  return {
+    windows,
+    windowsPerCall: Math.max(1, Math.min(o.windowsPerCall ?? 1, windows.length)),
+    sums: torch.tensor(weightSum, { dtype: 'f32' }).reshape([1, numFrames, 1, 1, 1]).to(device),
+    guidance: torch.linspace(o.minGuidanceScale, o.maxGuidanceScale, numFrames, 'f32').reshape([1, numFrames, 1, 1, 1]).to(device),
+    guided: o.minGuidanceScale !== 1 || o.maxGuidanceScale !== 1,
+  };
+}
+
 export class StableAnimatorPipeline {
   /** Components are used for inference only: eval mode, every weight frozen. */
   constructor(readonly components: StableAnimatorComponents) {
@@ -158,172 +214,163 @@ export class StableAnimatorPipeline {
     return paramOf(this.components.unet).dtype;
   }
 
+  /** prepare (prepare.ts) -> 1. encode the conditions -> 2. denoise -> 3. decode. */
   call(inputs: AnimateInputs, options: AnimateOptions = {}): AnimateResult {
     const o = { ...ANIMATE_DEFAULTS, ...options };
-    const { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler } = this.components;
     const warnings: string[] = [];
     const warn = (m: string) => { warnings.push(m); options.onWarning?.(m); };
-    const device = this.device;
     const generator = options.generator ?? new torch.Generator(o.seed);
-    const on = (t: Tensor, m: nn.Module) => t.to(paramOf(m).dtype).to(paramOf(m).device);
-
     return torch.noGrad(() => torch.scope(() => {
-      // 0. Check inputs and defaults
-      const reference = inputs.reference.ndim === 3 ? inputs.reference.unsqueeze(0) : inputs.reference;
-      if (reference.ndim !== 4 || reference.size(0) !== 1 || reference.size(1) !== 3) {
-        throw new Error(`animate: the reference must be [1,3,H,W] or [3,H,W], got [${inputs.reference.shape}]`);
-      }
-      const [height, width] = reference.shape.slice(2);
-      checkOutputSize(width, height);
-      const poses = inputs.poses;
-      if (poses.ndim !== 4 || poses.size(1) !== 3 || poses.size(2) !== height || poses.size(3) !== width) {
-        throw new Error(`animate: poses must be [frames,3,${height},${width}] (the reference's size), got [${poses.shape}]`);
-      }
-      const numFrames = poses.size(0);
-      if (numFrames < 1) throw new Error('animate: no pose frames');
-      if (!Number.isInteger(o.numInferenceSteps) || o.numInferenceSteps < 1) throw new Error(`animate: numInferenceSteps must be a positive integer, got ${o.numInferenceSteps}`);
-      const doCfg = o.minGuidanceScale !== 1 || o.maxGuidanceScale !== 1;
-
-      // 1. CLIP image embedding of the reference (one token); the unconditional branch gets zeros
-      const original = inputs.referenceOriginal ?? reference;
-      const clipEmbeds = torch.scope(() => {
-        const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(device), { size: imageEncoder.config.imageSize });
-        return imageEncoder.forward(on(pixels, imageEncoder)).imageEmbeds.to('f32').unsqueeze(1);
-      });
-
-      // 2. Face tokens: the Face Encoder refines the ArcFace embedding with the CLIP embedding
-      let faceTokens: Tensor;
-      const { crossAttentionDim, idEmbeddingsDim, numTokens } = faceEncoder.config;
-      if (inputs.faceEmbedding || o.missingFace === 'zero-embedding') {
-        if (!inputs.faceEmbedding) warn('no face in the reference: the Face Encoder gets a zero ArcFace embedding');
-        const id = inputs.faceEmbedding ? inputs.faceEmbedding.reshape([1, -1]) : torch.zeros([1, idEmbeddingsDim]);
-        if (id.size(1) !== idEmbeddingsDim) throw new Error(`animate: the face embedding has ${id.size(1)} values, the Face Encoder takes ${idEmbeddingsDim}`);
-        faceTokens = faceEncoder.forward(on(id, faceEncoder), on(clipEmbeds, faceEncoder)).to('f32');
-      } else {
-        warn('no face in the reference: running without face tokens (zeros); identity will be weaker');
-        faceTokens = torch.zeros([1, numTokens, crossAttentionDim], 'f32', undefined, device);
-      }
-
-      // 3. Encoder hidden states [CLIP token, face tokens]; unconditional: all zeros
-      const encoderStates = on(torch.cat([clipEmbeds, faceTokens], 1), unet);
-      const encoderStatesUncond = torch.zerosLike(encoderStates);
-
-      // 4. Reference latent: VAE posterior mode of the noise-augmented reference, NOT scaled by the VAE factor
-      const augNoise = torch.randn(reference.shape, generator).to(device);
-      const refLatent = torch.scope(() => {
-        const noisy = reference.to('f32').to(device).add(augNoise.mul(o.noiseAugStrength));
-        return vae.encode(on(noisy, vae)).mode().to('f32').unsqueeze(1); // [1, 1, 4, h, w]
-      });
-
-      const [latentH, latentW] = refLatent.shape.slice(-2);
-      if (latentH * 8 !== height || latentW * 8 !== width) {
-        throw new Error(`animate: the VAE maps ${width}x${height} to a ${latentW}x${latentH} latent; PoseNet and the UNet need 1/8 of the image`);
-      }
-
-      // 5. Added time ids [fps − 1, motion bucket, noise augmentation]
-      const addedTimeIds = torch.tensor([[o.fps - 1, o.motionBucketId, o.noiseAugStrength]], { dtype: 'f32' }).to(device);
-
-      // 6. Timesteps
-      scheduler.setTimesteps(o.numInferenceSteps);
-      const timesteps = scheduler.timesteps;
-
-      // 7. Initial latents: noise for one window, repeated over the video (periodic with the window length),
-      //    as the reference draws it; scaled by the initial sigma
-      const tile = Math.min(o.tileSize, numFrames);
-      const channels = unet.config.out_channels;
-      const windowNoise = torch.randn([1, o.tileSize, channels, latentH, latentW], generator).narrow(1, 0, tile);
-      let latents = windowNoise.repeat([1, Math.floor(numFrames / tile) + 1, 1, 1, 1]).narrow(1, 0, numFrames)
-        .mul(scheduler.initNoiseSigma).contiguous().to(device);
-
-      // 8. Windows with their blend weights; guidance per frame
-      const windows: Window[] = slidingWindows(numFrames, o.tileSize, o.tileOverlap)
-        .map((w) => (o.blend === 'latents' ? { ...w, weights: w.weights.map(() => 1) } : w));
-      const weightSum = weightSums(numFrames, windows);
-      const uncovered = weightSum.findIndex((w) => !(w > 0));
-      if (uncovered >= 0) {
-        throw new Error(`animate: frame ${uncovered} is in no window (tile ${o.tileSize}, overlap ${o.tileOverlap}): ` +
-          'every window spends one frame on the anchor frame 0, so the overlap must be at least 1');
-      }
-      const sums = torch.tensor(weightSum, { dtype: 'f32' }).reshape([1, numFrames, 1, 1, 1]).to(device);
-      const guidance = torch.linspace(o.minGuidanceScale, o.maxGuidanceScale, numFrames, 'f32').reshape([1, numFrames, 1, 1, 1]).to(device);
-
-      const windowsPerCall = Math.max(1, Math.min(o.windowsPerCall ?? 1, windows.length));
-
-      // 9. HJB face optimisation
-      const hjb = options.hjb ? this.hjbOptimizer(reference, inputs, options.hjb, numFrames) : undefined;
-      if (hjb && scheduler.order !== 1) throw new Error('animate: HJB face optimisation needs a first-order sampler (Euler)');
-      const reports: HjbStepReport[] = [];
-
-      // 10. Denoising loop
-      const start = performance.now();
-      for (let i = 0; i < timesteps.length; i++) {
-        const t = timesteps[i];
-        const next = torch.scope(() => {
-          // 10a. Noise predictions per window (PoseNet on the window's poses), blended by frame
-          let cond = torch.zerosLike(latents);
-          let uncond = doCfg ? torch.zerosLike(latents) : undefined;
-          for (let g = 0; g < windows.length; g += windowsPerCall) {
-            const group = windows.slice(g, g + windowsPerCall);
-            [cond, uncond] = torch.scope(() => {
-              const n = group.length;
-              const idx = group.map((w) => torch.tensor(w.frames, { dtype: 'i64' }).to(device));
-              const x = torch.cat(idx.map((i) => scheduler.scaleModelInput(latents.indexSelect(1, i), t)), 0); // [n,F,C,h,w]
-              const ref = refLatent.expand([n, x.size(1), -1, -1, -1]);
-              const pose = on(poseNet.forward(on(torch.cat(idx.map((i) => poses.indexSelect(0, i.to(poses.device))), 0), poseNet)), unet);
-              const states = encoderStates.expand([n, -1, -1]);
-              const ids = addedTimeIds.expand([n, -1]);
-              let c: Tensor, u: Tensor | undefined;
-              if (uncond && o.batchGuidance) {
-                // both branches in one call; zero pose features are the reference's pose_latents=None (added after conv_in)
-                const both = this.predict(torch.cat([torch.cat([x, ref], 2), torch.cat([x, torch.zerosLike(ref)], 2)], 0), t,
-                  torch.cat([states, encoderStatesUncond.expand([n, -1, -1])], 0), torch.cat([ids, ids], 0), torch.cat([pose, torch.zerosLike(pose)], 0));
-                [c, u] = [both.narrow(0, 0, n), both.narrow(0, n, n)];
-              } else {
-                c = this.predict(torch.cat([x, ref], 2), t, states, ids, pose);
-                u = uncond && this.predict(torch.cat([x, torch.zerosLike(ref)], 2), t, encoderStatesUncond.expand([n, -1, -1]), ids);
-              }
-              let [nc, nu] = [cond, uncond];
-              group.forEach((w, k) => {
-                const weights = torch.tensor(w.weights, { dtype: 'f32' }).reshape([1, -1, 1, 1, 1]).to(device);
-                nc = nc.indexPut([undefined, idx[k]!], c.narrow(0, k, 1).mul(weights), true);
-                if (u) nu = nu!.indexPut([undefined, idx[k]!], u.narrow(0, k, 1).mul(weights), true);
-              });
-              return [nc, nu] as const;
-            });
-          }
-          cond = cond.div(sums);
-          uncond = uncond?.div(sums);
-          // 10b. Classifier-free guidance, frame-wise scale
-          const noisePred = uncond ? uncond.add(guidance.mul(cond.sub(uncond))) : cond;
-          // 10c. Sampler step; with HJB the Euler update uses the face-optimised clean latent
-          const refineOriginal = hjb?.isActive(i) ? (x0: Tensor) => {
-            const { z0, report } = hjb.optimize(x0, i, o.numInferenceSteps);
-            reports.push(report);
-            return z0;
-          } : undefined;
-          return scheduler.step(noisePred, t, latents, { refineOriginal }).prevSample;
-        });
-        latents.dispose();
-        latents = next;
-        const elapsed = (performance.now() - start) / 1000;
-        options.onProgress?.({
-          phase: 'denoise', step: i + 1, total: timesteps.length, elapsedSeconds: elapsed,
-          etaSeconds: (elapsed / (i + 1)) * (timesteps.length - i - 1), hjb: hjb?.isActive(i) ? reports[reports.length - 1] : undefined,
-        });
-      }
-      hjb?.dispose();
-
-      // 11. Decode latents / scaling factor in chunks; [-1,1] -> [0,1]
-      if (options.outputType === 'latents') return { latents, hjb: reports, warnings };
-      const decodeStart = performance.now();
-      const frames = torch.scope(() => {
-        const z = latents.squeeze(0).div(vae.scalingFactor);
-        const images = vae.decodeChunked(on(z, vae), options.decodeChunkSize);
-        return images.to('f32').div(2).add(0.5).clamp(0, 1);
-      });
-      options.onProgress?.({ phase: 'decode', step: 1, total: 1, elapsedSeconds: (performance.now() - decodeStart) / 1000, etaSeconds: 0 });
-      return { frames, latents, hjb: reports, warnings };
+      const { reference, poses } = checkInputs(inputs, o.numInferenceSteps);
+      const conditions = this.encodeConditions(reference, inputs, o, generator, warn);
+      const { latents, hjb } = this.denoise(conditions, poses, reference, inputs, o, generator);
+      if (options.outputType === 'latents') return { latents, hjb, warnings };
+      return { frames: this.decode(latents, o), latents, hjb, warnings };
     }));
+  }
+
+  /** Tensors in a module's dtype and on its device. */
+  private on(t: Tensor, m: nn.Module): Tensor {
+    return t.to(paramOf(m).dtype).to(paramOf(m).device);
+  }
+
+  /**
+   * 1. The conditions: the CLIP image embedding of the reference (one token), the Face Encoder's tokens from
+   * the ArcFace embedding refined with it, the reference latent (VAE posterior mode of the noise-augmented
+   * reference, NOT scaled by the VAE factor), the added time ids [fps − 1, motion bucket, noise augmentation].
+   * The unconditional branch gets zeros for all but the time ids.
+   */
+  private encodeConditions(reference: Tensor, inputs: AnimateInputs, o: ResolvedOptions, generator: torch.Generator, warn: (m: string) => void): Conditions {
+    const { unet, vae, imageEncoder, faceEncoder } = this.components;
+    const device = this.device;
+    const original = inputs.referenceOriginal ?? reference;
+    const clipEmbeds = torch.scope(() => {
+      const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(device), { size: imageEncoder.config.imageSize });
+      return imageEncoder.forward(this.on(pixels, imageEncoder)).imageEmbeds.to('f32').unsqueeze(1);
+    });
+    let faceTokens: Tensor;
+    const { crossAttentionDim, idEmbeddingsDim, numTokens } = faceEncoder.config;
+    if (inputs.faceEmbedding || o.missingFace === 'zero-embedding') {
+      if (!inputs.faceEmbedding) warn('no face in the reference: the Face Encoder gets a zero ArcFace embedding');
+      const id = inputs.faceEmbedding ? inputs.faceEmbedding.reshape([1, -1]) : torch.zeros([1, idEmbeddingsDim]);
+      if (id.size(1) !== idEmbeddingsDim) throw new Error(`animate: the face embedding has ${id.size(1)} values, the Face Encoder takes ${idEmbeddingsDim}`);
+      faceTokens = faceEncoder.forward(this.on(id, faceEncoder), this.on(clipEmbeds, faceEncoder)).to('f32');
+    } else {
+      warn('no face in the reference: running without face tokens (zeros); identity will be weaker');
+      faceTokens = torch.zeros([1, numTokens, crossAttentionDim], 'f32', undefined, device);
+    }
+    const encoderStates = this.on(torch.cat([clipEmbeds, faceTokens], 1), unet);
+    const augNoise = torch.randn(reference.shape, generator).to(device);
+    const refLatent = torch.scope(() => {
+      const noisy = reference.to('f32').to(device).add(augNoise.mul(o.noiseAugStrength));
+      return vae.encode(this.on(noisy, vae)).mode().to('f32').unsqueeze(1); // [1, 1, 4, h, w]
+    });
+    const [height, width] = reference.shape.slice(2);
+    const [latentH, latentW] = refLatent.shape.slice(-2);
+    if (latentH * 8 !== height || latentW * 8 !== width) {
+      throw new Error(`animate: the VAE maps ${width}x${height} to a ${latentW}x${latentH} latent; PoseNet and the UNet need 1/8 of the image`);
+    }
+    const addedTimeIds = torch.tensor([[o.fps - 1, o.motionBucketId, o.noiseAugStrength]], { dtype: 'f32' }).to(device);
+    return { encoderStates, encoderStatesUncond: torch.zerosLike(encoderStates), refLatent, addedTimeIds };
+  }
+
+  /**
+   * 2. Denoising: initial noise for one window repeated over the video (periodic with the window length, as the
+   * reference draws it), then per step the blended, guided noise prediction (predictNoise) and the sampler's
+   * update, HJB handing it the face-optimised clean latent on its active steps.
+   */
+  private denoise(c: Conditions, poses: Tensor, reference: Tensor, inputs: AnimateInputs, o: ResolvedOptions, generator: torch.Generator): { latents: Tensor; hjb: HjbStepReport[] } {
+    const { unet, scheduler } = this.components;
+    const numFrames = poses.size(0);
+    scheduler.setTimesteps(o.numInferenceSteps);
+    const timesteps = scheduler.timesteps;
+    const [latentH, latentW] = c.refLatent.shape.slice(-2);
+    const tile = Math.min(o.tileSize, numFrames);
+    const windowNoise = torch.randn([1, o.tileSize, unet.config.out_channels, latentH, latentW], generator).narrow(1, 0, tile);
+    let latents = windowNoise.repeat([1, Math.floor(numFrames / tile) + 1, 1, 1, 1]).narrow(1, 0, numFrames)
+      .mul(scheduler.initNoiseSigma).contiguous().to(this.device);
+    const plan = windowPlan(numFrames, o, this.device);
+    const hjb = o.hjb ? this.hjbOptimizer(reference, inputs, o.hjb, numFrames) : undefined;
+    if (hjb && scheduler.order !== 1) throw new Error('animate: HJB face optimisation needs a first-order sampler (Euler)');
+    const reports: HjbStepReport[] = [];
+    const start = performance.now();
+    for (let i = 0; i < timesteps.length; i++) {
+      const t = timesteps[i]!;
+      const next = torch.scope(() => {
+        const noisePred = this.predictNoise(latents, t, c, poses, plan, o);
+        const refineOriginal = hjb?.isActive(i) ? (x0: Tensor) => {
+          const { z0, report } = hjb.optimize(x0, i, o.numInferenceSteps);
+          reports.push(report);
+          return z0;
+        } : undefined;
+        return scheduler.step(noisePred, t, latents, { refineOriginal }).prevSample;
+      });
+      latents.dispose();
+      latents = next;
+      const elapsed = (performance.now() - start) / 1000;
+      o.onProgress?.({
+        phase: 'denoise', step: i + 1, total: timesteps.length, elapsedSeconds: elapsed,
+        etaSeconds: (elapsed / (i + 1)) * (timesteps.length - i - 1), hjb: hjb?.isActive(i) ? reports[reports.length - 1] : undefined,
+      });
+    }
+    hjb?.dispose();
+    return { latents, hjb: reports };
+  }
+
+  /**
+   * The noise prediction of one step: per window (PoseNet on its poses; `windowsPerCall` windows and, with
+   * `batchGuidance`, both CFG branches in one UNet call), blended by frame, then classifier-free guidance
+   * with the frame-wise scale.
+   */
+  private predictNoise(latents: Tensor, t: number, c: Conditions, poses: Tensor, plan: WindowPlan, o: ResolvedOptions): Tensor {
+    const { unet, poseNet, scheduler } = this.components;
+    const device = this.device;
+    let cond = torch.zerosLike(latents);
+    let uncond = plan.guided ? torch.zerosLike(latents) : undefined;
+    for (let g = 0; g < plan.windows.length; g += plan.windowsPerCall) {
+      const group = plan.windows.slice(g, g + plan.windowsPerCall);
+      [cond, uncond] = torch.scope(() => {
+        const n = group.length;
+        const idx = group.map((w) => torch.tensor(w.frames, { dtype: 'i64' }).to(device));
+        const x = torch.cat(idx.map((i) => scheduler.scaleModelInput(latents.indexSelect(1, i), t)), 0); // [n,F,C,h,w]
+        const ref = c.refLatent.expand([n, x.size(1), -1, -1, -1]);
+        const pose = this.on(poseNet.forward(this.on(torch.cat(idx.map((i) => poses.indexSelect(0, i.to(poses.device))), 0), poseNet)), unet);
+        const states = c.encoderStates.expand([n, -1, -1]);
+        const ids = c.addedTimeIds.expand([n, -1]);
+        let pc: Tensor, pu: Tensor | undefined;
+        if (uncond && o.batchGuidance) {
+          // both branches in one call; zero pose features are the reference's pose_latents=None (added after conv_in)
+          const both = this.predict(torch.cat([torch.cat([x, ref], 2), torch.cat([x, torch.zerosLike(ref)], 2)], 0), t,
+            torch.cat([states, c.encoderStatesUncond.expand([n, -1, -1])], 0), torch.cat([ids, ids], 0), torch.cat([pose, torch.zerosLike(pose)], 0));
+          [pc, pu] = [both.narrow(0, 0, n), both.narrow(0, n, n)];
+        } else {
+          pc = this.predict(torch.cat([x, ref], 2), t, states, ids, pose);
+          pu = uncond && this.predict(torch.cat([x, torch.zerosLike(ref)], 2), t, c.encoderStatesUncond.expand([n, -1, -1]), ids);
+        }
+        let [nc, nu] = [cond, uncond];
+        group.forEach((w, k) => {
+          const weights = torch.tensor(w.weights, { dtype: 'f32' }).reshape([1, -1, 1, 1, 1]).to(device);
+          nc = nc.indexPut([undefined, idx[k]!], pc.narrow(0, k, 1).mul(weights), true);
+          if (pu) nu = nu!.indexPut([undefined, idx[k]!], pu.narrow(0, k, 1).mul(weights), true);
+        });
+        return [nc, nu] as const;
+      });
+    }
+    cond = cond.div(plan.sums);
+    uncond = uncond?.div(plan.sums);
+    return uncond ? uncond.add(plan.guidance.mul(cond.sub(uncond))) : cond;
+  }
+
+  /** 3. Decode: latents / the VAE's scaling factor, in chunks; [-1,1] -> [0,1]. */
+  private decode(latents: Tensor, o: ResolvedOptions): Tensor {
+    const { vae } = this.components;
+    const start = performance.now();
+    const frames = torch.scope(() => {
+      const z = latents.squeeze(0).div(vae.scalingFactor);
+      return vae.decodeChunked(this.on(z, vae), o.decodeChunkSize).to('f32').div(2).add(0.5).clamp(0, 1);
+    });
+    o.onProgress?.({ phase: 'decode', step: 1, total: 1, elapsedSeconds: (performance.now() - start) / 1000, etaSeconds: 0 });
+    return frames;
   }
 
   /** One UNet pass -> f32 prediction [1, n, 4, h, w]. */
