@@ -122,3 +122,16 @@ export function fitSize(width: number, height: number, maxWidth: number, maxHeig
   const round = (v: number) => Math.max(multiple, Math.round(v / multiple) * multiple);
   return [round(width * scale), round(height * scale)];
 }
+
+/** The image as RGB: itself when it is, else a copy without the alpha channel. */
+export function toRgb(image: Image): Image {
+  if (image.channels === 3) return image;
+  const n = image.width * image.height;
+  const data = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    data[3 * i] = image.data[4 * i]!;
+    data[3 * i + 1] = image.data[4 * i + 1]!;
+    data[3 * i + 2] = image.data[4 * i + 2]!;
+  }
+  return { width: image.width, height: image.height, channels: 3, data };
+}

@@ -5,7 +5,7 @@
 //   - skeleton images: resized to W x H with bicubic (PIL resize) when they have another size, then x/127.5 − 1.
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
-import { resizeImage, type Image } from '../io/image.ts';
+import { resizeImage, toRgb, type Image } from '../io/image.ts';
 
 /** An 8-bit RGB(A) image -> [1,3,H,W] f32 in [-1,1] (alpha dropped). */
 export function imageToTensor(image: Image): Tensor {
@@ -24,7 +24,7 @@ export interface ReferenceTensors {
 }
 
 export async function prepareReference(image: Image, width: number, height: number): Promise<ReferenceTensors> {
-  const rgb = image.channels === 3 ? image : dropAlpha(image);
+  const rgb = toRgb(image);
   const resized = await resizeImage(rgb, width, height, { kernel: 'lanczos3' });
   return { resized: imageToTensor(resized), original: imageToTensor(rgb) };
 }
@@ -34,20 +34,9 @@ export async function posesToTensor(images: readonly Image[], width: number, hei
   if (images.length === 0) throw new Error('no pose images');
   const frames: Tensor[] = [];
   for (const image of images) {
-    const rgb = image.channels === 3 ? image : dropAlpha(image);
+    const rgb = toRgb(image);
     const sized = rgb.width === width && rgb.height === height ? rgb : await resizeImage(rgb, width, height, { kernel: 'cubic' });
     frames.push(imageToTensor(sized));
   }
   return torch.scope(() => torch.cat(frames, 0));
-}
-
-function dropAlpha(image: Image): Image {
-  const n = image.width * image.height;
-  const data = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    data[3 * i] = image.data[4 * i];
-    data[3 * i + 1] = image.data[4 * i + 1];
-    data[3 * i + 2] = image.data[4 * i + 2];
-  }
-  return { width: image.width, height: image.height, channels: 3, data };
 }

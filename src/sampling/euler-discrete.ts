@@ -11,7 +11,7 @@
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
 import {
-  alphasCumprod, configFromJson, continuousTimesteps, indexForTimestep, inferenceSchedule, inputScale, trainingBetas, trainingSigmas,
+  alphasCumprod, configFromJson, initNoiseSigmaOf, StepCursor, continuousTimesteps, indexForTimestep, inferenceSchedule, inputScale, trainingBetas, trainingSigmas,
   type DiscreteScheduleConfig, type Scheduler, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 
@@ -55,8 +55,7 @@ export class EulerDiscreteScheduler implements Scheduler {
   /** Training sigmas by training timestep, and their f32 logs (for sigma -> timestep). */
   readonly trainSigmas: Float32Array;
   #logSigmas: Float32Array;
-  #stepIndex: number | undefined;
-  #beginIndex: number | undefined;
+  readonly #cursor = new StepCursor();
 
   constructor(config: Partial<EulerDiscreteConfig> = {}) {
     const c = { ...EULER_DEFAULTS, ...config };
@@ -86,18 +85,17 @@ export class EulerDiscreteScheduler implements Scheduler {
   }
 
   get initNoiseSigma(): number {
-    const max = this.sigmas.reduce((a, b) => Math.max(a, b), 0);
-    return this.config.timestepSpacing === 'linspace' || this.config.timestepSpacing === 'trailing' ? max : inputScale(max);
+    return initNoiseSigmaOf(this.sigmas, this.config.timestepSpacing);
   }
 
   /** The index of the next step (undefined until the first scaleModelInput/step call). */
   get stepIndex(): number | undefined {
-    return this.#stepIndex;
+    return this.#cursor.index;
   }
 
   /** Starts at a given index instead of looking the first timestep up (img2img-style partial runs). */
   setBeginIndex(i = 0): void {
-    this.#beginIndex = i;
+    this.#cursor.begin = i;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -109,22 +107,16 @@ export class EulerDiscreteScheduler implements Scheduler {
     this.timesteps = this.#continuous()
       ? continuousTimesteps(this.sigmas.subarray(0, numInferenceSteps))
       : Float32Array.from(timesteps);
-    this.#stepIndex = undefined;
-    this.#beginIndex = undefined;
-  }
-
-  #initStepIndex(timestep: number): number {
-    this.#stepIndex ??= this.#beginIndex ?? indexForTimestep(timestep, this.timesteps);
-    return this.#stepIndex;
+    this.#cursor.reset();
   }
 
   scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    const sigma = this.sigmas[this.#initStepIndex(timestep)]!;
+    const sigma = this.sigmas[this.#cursor.at(timestep, this.timesteps)]!;
     return sample.div(inputScale(sigma));
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, opts: StepOptions = {}): StepOutput {
-    const i = this.#initStepIndex(timestep);
+    const i = this.#cursor.at(timestep, this.timesteps);
     if (i + 1 >= this.sigmas.length) throw new Error(`EulerDiscreteScheduler.step: no step left after index ${i}`);
     const { sChurn = 0, sTmin = 0, sTmax = Infinity, sNoise = 1, generator } = opts;
     const sigma = this.sigmas[i]!;
@@ -145,13 +137,13 @@ export class EulerDiscreteScheduler implements Scheduler {
       const prev = x.add(derivative.mul(dt)).to(modelOutput.dtype);
       return { prevSample: prev, predOriginalSample: x0 };
     });
-    this.#stepIndex = i + 1;
+    this.#cursor.index = i + 1;
     return out;
   }
 
   /** Noises clean samples to the level of `timestep`: x + noise·σ (training, img2img). */
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const i = this.#beginIndex ?? this.#stepIndex ?? indexForTimestep(timestep, this.timesteps);
+    const i = this.#cursor.begin ?? this.#cursor.index ?? indexForTimestep(timestep, this.timesteps);
     return original.add(noise.mul(this.sigmas[i]!));
   }
 }

@@ -16,7 +16,7 @@
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
 import {
-  alphasCumprod, configFromJson, continuousTimesteps, indexForTimestep, inferenceSchedule, inputScale, trainingBetas, trainingSigmas,
+  alphasCumprod, configFromJson, initNoiseSigmaOf, StepCursor, continuousTimesteps, inferenceSchedule, inputScale, trainingBetas, trainingSigmas,
   type DiscreteScheduleConfig, type Scheduler, type StepOutput,
 } from './scheduler.ts';
 import { predictOriginal } from './euler-discrete.ts';
@@ -64,8 +64,7 @@ export class HeunDiscreteScheduler implements Scheduler {
   numInferenceSteps: number | undefined;
   readonly trainSigmas: Float32Array;
   #logSigmas: Float32Array;
-  #stepIndex: number | undefined;
-  #beginIndex: number | undefined;
+  readonly #cursor = new StepCursor();
   /** Set between the predictor and the corrector of one ODE step. */
   #pending: FirstOrderState | undefined;
 
@@ -87,12 +86,11 @@ export class HeunDiscreteScheduler implements Scheduler {
   }
 
   get initNoiseSigma(): number {
-    const max = this.sigmas.reduce((a, b) => Math.max(a, b), 0);
-    return this.config.timestepSpacing === 'linspace' || this.config.timestepSpacing === 'trailing' ? max : inputScale(max);
+    return initNoiseSigmaOf(this.sigmas, this.config.timestepSpacing);
   }
 
   get stepIndex(): number | undefined {
-    return this.#stepIndex;
+    return this.#cursor.index;
   }
 
   /** True when the next step() is a predictor (Euler) step. */
@@ -101,7 +99,7 @@ export class HeunDiscreteScheduler implements Scheduler {
   }
 
   setBeginIndex(i = 0): void {
-    this.#beginIndex = i;
+    this.#cursor.begin = i;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -122,21 +120,15 @@ export class HeunDiscreteScheduler implements Scheduler {
       this.timesteps = Float32Array.from(rep);
     }
     this.#clearPending();
-    this.#stepIndex = undefined;
-    this.#beginIndex = undefined;
-  }
-
-  #initStepIndex(timestep: number): number {
-    this.#stepIndex ??= this.#beginIndex ?? indexForTimestep(timestep, this.timesteps);
-    return this.#stepIndex;
+    this.#cursor.reset();
   }
 
   scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    return sample.div(inputScale(this.sigmas[this.#initStepIndex(timestep)]!));
+    return sample.div(inputScale(this.sigmas[this.#cursor.at(timestep, this.timesteps)]!));
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor): StepOutput {
-    const i = this.#initStepIndex(timestep);
+    const i = this.#cursor.at(timestep, this.timesteps);
     if (i + 1 >= this.sigmas.length) throw new Error(`HeunDiscreteScheduler.step: no step left after index ${i}`);
     const pending = this.#pending;
     const sigma = pending ? this.sigmas[i - 1]! : this.sigmas[i]!;
@@ -165,7 +157,7 @@ export class HeunDiscreteScheduler implements Scheduler {
     } else {
       out.derivative!.dispose();
     }
-    this.#stepIndex = i + 1;
+    this.#cursor.index = i + 1;
     return { prevSample: out.prevSample, predOriginalSample: out.predOriginalSample };
   }
 

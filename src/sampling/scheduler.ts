@@ -246,3 +246,29 @@ export function indexForTimestep(timestep: number, schedule: Float32Array): numb
   if (!hits.length) throw new Error(`scheduler: timestep ${timestep} is not in the schedule [${[...schedule].slice(0, 4).join(', ')}, ...]`);
   return hits[hits.length > 1 ? 1 : 0]!;
 }
+
+/**
+ * Where a discrete scheduler stands in its schedule (diffusers' step_index / begin_index): unset until the
+ * first scaleModelInput or step, which looks the timestep up (or starts at the begin index).
+ */
+export class StepCursor {
+  index: number | undefined;
+  begin: number | undefined;
+
+  /** The current index, set from `timestep` on first use. */
+  at(timestep: number, timesteps: Float32Array): number {
+    this.index ??= this.begin ?? indexForTimestep(timestep, timesteps);
+    return this.index;
+  }
+
+  reset(): void {
+    this.index = undefined;
+    this.begin = undefined;
+  }
+}
+
+/** The initial noise scale: the largest sigma, or the input-scaled one for 'leading' spacing (diffusers). */
+export function initNoiseSigmaOf(sigmas: Float32Array, spacing: TimestepSpacing): number {
+  const max = sigmas.reduce((a, b) => Math.max(a, b), 0);
+  return spacing === 'linspace' || spacing === 'trailing' ? max : inputScale(max);
+}

@@ -3,7 +3,7 @@
 // normalisation, CHW float), grid/stride decoding, class-aware NMS (IoU 0.45, score 0.1), then class 0 with
 // score > 0.3.
 
-import type { Image } from '../../io/image.ts';
+import { toRgb, type Image } from '../../io/image.ts';
 import { resizeLinearCv } from '../resize-linear.ts';
 import type { OnnxSession } from './onnx-session.ts';
 
@@ -29,7 +29,7 @@ export function letterbox(image: Image, size = YOLOX_INPUT): Letterbox {
   const ratio = Math.min(size / image.height, size / image.width);
   const w = Math.trunc(image.width * ratio);
   const h = Math.trunc(image.height * ratio);
-  const rgb: Image = image.channels === 3 ? image : dropAlpha(image);
+  const rgb: Image = toRgb(image);
   const resized = resizeLinearCv(rgb, w, h);
   const plane = size * size;
   const data = new Float32Array(3 * plane).fill(YOLOX_PAD_VALUE);
@@ -43,17 +43,6 @@ export function letterbox(image: Image, size = YOLOX_INPUT): Letterbox {
     }
   }
   return { data, ratio };
-}
-
-function dropAlpha(image: Image): Image {
-  const n = image.width * image.height;
-  const data = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    data[3 * i] = image.data[4 * i];
-    data[3 * i + 1] = image.data[4 * i + 1];
-    data[3 * i + 2] = image.data[4 * i + 2];
-  }
-  return { width: image.width, height: image.height, channels: 3, data };
 }
 
 export interface Detection {

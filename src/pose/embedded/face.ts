@@ -2,11 +2,9 @@
 // the 68-point iBUG layout that DWPose's face uses (COCO-WholeBody face order: jaw 0-16, brows 17-26, nose
 // 27-35, eyes 36-47, mouth 48-67).
 
-import * as torch from '../../torch/index.ts';
 import type { Image } from '../../io/image.ts';
-import { applyAffine, boxToOutput, invertAffine } from '../warp.ts';
 import type { Coco17 } from './body.ts';
-import { cropTensor, loadEmbeddedModel } from './models.ts';
+import { runLandmarkModel, type CropRegion } from './models.ts';
 
 export const FACEMESH_INPUT = 192;
 
@@ -28,11 +26,7 @@ export const MESH_MOUTH_LEFT = 61;
 export const MESH_MOUTH_RIGHT = 291;
 
 /** An upright square region: centre, side and rotation (radians, the face's up direction is R(angle)·(0,-1)). */
-export interface FaceRegion {
-  center: [number, number];
-  side: number;
-  angle: number;
-}
+export type FaceRegion = CropRegion;
 
 export interface FaceMeshResult {
   /** 468 points [x, y] in image pixels. */
@@ -44,18 +38,8 @@ export interface FaceMeshResult {
 
 /** Runs FaceMesh on a region of the image. */
 export async function runFaceMesh(image: Image, region: FaceRegion): Promise<FaceMeshResult> {
-  const graph = await loadEmbeddedModel('facemesh');
-  const S = FACEMESH_INPUT;
-  const m = boxToOutput(region.center, [region.side, region.side], S, S, region.angle);
-  const [mesh, flag] = torch.scope(() => {
-    const x = cropTensor(image, m, S, S, 1 / 255);
-    const [meshT, flagT] = graph.execute({ input_1: x }, ['Identity_2:0', 'Identity_1:0']);
-    return [meshT.data<'f32'>(), flagT.data<'f32'>()];
-  });
-  const inv = invertAffine(m);
-  const points: [number, number][] = [];
-  for (let i = 0; i < 468; i++) points.push(applyAffine(inv, mesh[3 * i] - 0.5, mesh[3 * i + 1] - 0.5));
-  return { mesh: points, score: flag[0], region };
+  const { points, score } = await runLandmarkModel(image, region, 'facemesh', FACEMESH_INPUT, ['Identity_2:0', 'Identity_1:0'], 468);
+  return { mesh: points, score, region };
 }
 
 function mean(points: [number, number][], idx: readonly number[]): [number, number] {

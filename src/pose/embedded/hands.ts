@@ -3,11 +3,9 @@
 // (elbow -> wrist) of the body keypoints, rotated so the fingers point up, and is refined once from the
 // landmarks themselves.
 
-import * as torch from '../../torch/index.ts';
 import type { Image } from '../../io/image.ts';
-import { applyAffine, boxToOutput, invertAffine } from '../warp.ts';
 import type { Coco17 } from './body.ts';
-import { cropTensor, loadEmbeddedModel } from './models.ts';
+import { runLandmarkModel } from './models.ts';
 
 export const HAND_INPUT = 224;
 
@@ -25,19 +23,9 @@ export interface HandResult {
 }
 
 export async function runHandLandmarks(image: Image, region: HandRegion): Promise<HandResult> {
-  const graph = await loadEmbeddedModel('handlandmark-lite');
-  const S = HAND_INPUT;
-  const m = boxToOutput(region.center, [region.side, region.side], S, S, region.angle);
-  const [coords, flag] = torch.scope(() => {
-    const x = cropTensor(image, m, S, S, 1 / 255);
-    const [pts, score] = graph.execute({ input_1: x }, ['Identity:0', 'Identity_1:0']);
-    return [pts.data<'f32'>(), score.data<'f32'>()];
-  });
-  const inv = invertAffine(m);
-  const points: [number, number][] = [];
-  for (let i = 0; i < 21; i++) points.push(applyAffine(inv, coords[3 * i] - 0.5, coords[3 * i + 1] - 0.5));
+  const { points, score } = await runLandmarkModel(image, region, 'handlandmark-lite', HAND_INPUT, ['Identity:0', 'Identity_1:0'], 21);
   // Identity_1 is the hand-presence probability (the graph ends in a sigmoid).
-  return { points, score: Math.min(Math.max(flag[0], 0), 1) };
+  return { points, score: Math.min(Math.max(score, 0), 1) };
 }
 
 /** The crop for the hand at the end of the forearm elbow -> wrist. */

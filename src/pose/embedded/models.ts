@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as torch from '../../torch/index.ts';
 import { TfjsGraph } from './tfjs-graph/graph.ts';
 import type { Image } from '../../io/image.ts';
-import { warpAffine, type Affine } from '../warp.ts';
+import { applyAffine, boxToOutput, invertAffine, warpAffine, type Affine } from '../warp.ts';
 
 export type EmbeddedModel = 'movenet-lightning' | 'centernet' | 'blazeface' | 'facemesh' | 'faceres' | 'handlandmark-lite';
 
@@ -56,4 +56,30 @@ export function stretchTo(image: Image, width: number, height: number): Affine {
   const sx = width / image.width;
   const sy = height / image.height;
   return [sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5];
+}
+
+/** A rotated square crop of an image: its centre and side in pixels, its angle in radians. */
+export interface CropRegion {
+  center: [number, number];
+  side: number;
+  angle: number;
+}
+
+/**
+ * A MediaPipe landmark model (FaceMesh, hand landmarks) on a rotated square crop: `count` points [x, y] in
+ * image pixels (the models' outputs are x, y, z per point in crop pixels, centres at +0.5) and the raw
+ * presence output.
+ */
+export async function runLandmarkModel(image: Image, region: CropRegion, model: EmbeddedModel, inputSize: number, outputs: [string, string], count: number): Promise<{ points: [number, number][]; score: number }> {
+  const graph = await loadEmbeddedModel(model);
+  const m = boxToOutput(region.center, [region.side, region.side], inputSize, inputSize, region.angle);
+  const [coords, flag] = torch.scope(() => {
+    const x = cropTensor(image, m, inputSize, inputSize, 1 / 255);
+    const [pts, score] = graph.execute({ input_1: x }, outputs);
+    return [pts!.data<'f32'>(), score!.data<'f32'>()];
+  });
+  const inv = invertAffine(m);
+  const points: [number, number][] = [];
+  for (let i = 0; i < count; i++) points.push(applyAffine(inv, coords[3 * i]! - 0.5, coords[3 * i + 1]! - 0.5));
+  return { points, score: flag[0]! };
 }
