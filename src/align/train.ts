@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.ts';
 import type { RawTensor, Tensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../torch/serialization/index.ts';
+import { writeSafetensors } from '../torch/serialization/index.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../nn/optim/checkpoint.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { plotLines, savePlot } from '../io/plot.ts';
 import type { LineSeries } from '../io/plot.ts';
@@ -101,56 +102,26 @@ function formatDuration(seconds: number): string {
     : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-function toRaw(t: Tensor): RawTensor {
-  return t.detach().contiguous().raw();
+/** What a resumed run must share with its checkpoint: the model's config and the hyper-parameters that change a step. */
+function resumeSettings(model: LearnedAlignment, hyper: Hyper): Record<string, unknown> {
+  const { steps, batchSize, lr, weightDecay, warmupSteps, minLrRatio, maxGradNorm, seed, ranges, maxReferenceGap, scene } = hyper;
+  return { config: model.config, steps, batchSize, lr, weightDecay, warmupSteps, minLrRatio, maxGradNorm, seed, ranges, maxReferenceGap, scene };
 }
 
-function saveCheckpoint(path: string, model: LearnedAlignment, opt: nn.AdamW, step: number, hyper: Hyper,
-  losses: number[], val: ValidationPoint[]): void {
-  const tensors = new Map<string, RawTensor>();
-  for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, toRaw(t));
-  const { tensors: optTensors, scalars } = opt.stateDict();
-  for (const [k, t] of optTensors) tensors.set(`optimizer.${k}`, toRaw(t));
-  writeSafetensors(path, tensors, {
-    format: CHECKPOINT_FORMAT,
-    step: String(step),
-    config: JSON.stringify(model.config),
-    hyper: JSON.stringify(hyper),
-    optimizer_scalars: JSON.stringify(scalars),
-    losses: JSON.stringify(losses),
-    val: JSON.stringify(val),
-  });
+function saveCheckpoint(path: string, model: LearnedAlignment, opt: nn.AdamW, step: number, hyper: Hyper, losses: number[], val: ValidationPoint[]): void {
+  saveTrainingCheckpoint(path, CHECKPOINT_FORMAT, model, opt, resumeSettings(model, hyper), { step, extra: { losses, val } });
 }
 
 function loadCheckpoint(path: string, model: LearnedAlignment, opt: nn.AdamW, hyper: Hyper): { step: number; losses: number[]; val: ValidationPoint[] } {
-  const meta = readSafetensorsHeader(path).metadata;
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${path}: not an alignment checkpoint (format ${JSON.stringify(meta.format)})`);
-  const savedConfig = meta.config ?? '';
-  if (savedConfig !== JSON.stringify(model.config)) {
-    throw new Error(`${path}: the checkpoint's model config ${savedConfig} differs from the requested ${JSON.stringify(model.config)}; use another output folder or --no-resume`);
-  }
-  const saved = JSON.parse(meta.hyper ?? '{}') as Hyper;
-  for (const key of ['steps', 'batchSize', 'lr', 'weightDecay', 'warmupSteps', 'minLrRatio', 'maxGradNorm', 'seed', 'ranges', 'maxReferenceGap', 'scene'] as const) {
-    const [a, b] = [JSON.stringify(saved[key]), JSON.stringify(hyper[key])];
-    if (a !== b) throw new Error(`${path}: the checkpoint was trained with ${key} = ${a}, this run asks for ${b}; resume with the same options or use another output folder`);
-  }
-  const raw = readSafetensors(path);
-  const modelState = new Map<string, Tensor>();
-  const optTensors = new Map<string, Tensor>();
-  for (const [k, t] of raw) {
-    if (k.startsWith('model.')) modelState.set(k.slice(6), torch.fromRaw(t));
-    else if (k.startsWith('optimizer.')) optTensors.set(k.slice(10), torch.fromRaw(t));
-  }
-  model.loadStateDict(modelState, { source: path });
-  opt.loadStateDict({ tensors: optTensors, scalars: JSON.parse(meta.optimizer_scalars ?? '{}') });
-  return { step: Number(meta.step), losses: JSON.parse(meta.losses ?? '[]'), val: JSON.parse(meta.val ?? '[]') };
+  const { step, extra } = loadTrainingCheckpoint(path, CHECKPOINT_FORMAT, model, opt, resumeSettings(model, hyper));
+  return { step, losses: (extra.losses as number[] | undefined) ?? [], val: (extra.val as ValidationPoint[] | undefined) ?? [] };
 }
 
 /** Writes config.json + model.safetensors: the folder LearnedAlignment.fromPretrained reads. */
 export async function saveAlignmentWeights(dir: string, model: LearnedAlignment, metadata: Record<string, string> = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, RawTensor>();
-  for (const [k, t] of model.stateDict()) tensors.set(k, toRaw(t));
+  for (const [k, t] of model.stateDict()) tensors.set(k, t.detach().contiguous().raw());
   writeSafetensors(join(dir, ALIGNMENT_WEIGHTS_FILE), tensors, { format: 'pt', ...metadata });
   await writeFileAtomic(join(dir, ALIGNMENT_CONFIG_FILE), `${JSON.stringify({ _class_name: 'LearnedAlignment', ...model.config }, null, 2)}\n`);
 }

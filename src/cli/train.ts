@@ -10,7 +10,7 @@ import * as nn from '../nn/index.ts';
 import type { StableAnimatorComponents } from '../pipeline/animate.ts';
 import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
 import { referenceFace } from '../face/reference-face.ts';
-import { listCheckpoints } from '../train/animator/train-checkpoint.ts';
+import { listCheckpoints } from '../nn/optim/checkpoint.ts';
 import { readTrainConfig, type TrainConfig } from '../train/animator/train-config.ts';
 import { trainAnimator } from '../train/animator/trainer.ts';
 import { processGroup } from '../train/process-group.ts';

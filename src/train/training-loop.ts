@@ -8,7 +8,8 @@ import type { Tensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
 import { plotLines, savePlot } from '../io/plot.ts';
 import { formatDuration } from '../util/format.ts';
-import { loadTrainingCheckpoint, movingAverage, saveTrainingCheckpoint } from './checkpoint.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../nn/optim/checkpoint.ts';
+import { smooth } from '../util/loss-curve.ts';
 import { lockFolder } from '../io/lock.ts';
 
 export const LOOP_CHECKPOINT = 'checkpoint.safetensors';
@@ -102,7 +103,7 @@ export async function runTrainingLoop(o: TrainingLoopOptions): Promise<TrainingL
     const xs = losses.map((_, i) => i + 1);
     await savePlot(join(o.outDir, 'loss.png'), plotLines([
       { label: 'loss', x: xs, y: losses },
-      { label: 'moving average', x: xs, y: movingAverage(losses, Math.max(5, Math.round(losses.length / 50))) },
+      { label: 'moving average', x: xs, y: smooth(losses, Math.max(5, Math.round(losses.length / 50))) },
     ], { title: `${o.name} training loss`, xLabel: 'step', yLabel: 'loss', logY: true }));
   }
   unlock();

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import type { Tensor } from '../../src/torch/index.ts';
 import { readSafetensors } from '../../src/torch/serialization/index.ts';
-import { listCheckpoints } from '../../src/train/animator/train-checkpoint.ts';
+import { listCheckpoints } from '../../src/nn/optim/checkpoint.ts';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/animator/train-config.ts';
 import { trainAnimator } from '../../src/train/animator/trainer.ts';
 import { tinyComponents } from '../pipeline/tiny.ts';
@@ -121,8 +121,9 @@ test('2 micro-batches of 1 accumulated give the weights of 1 batch of 2', async 
 
 test('bf16 autocast runs a step on f32 weights with a loss close to the f32 loss of the same batch', async () => {
   // same clips, frames, σ and noise (all seeded by position); only the precision of the forward differs
-  const f32 = await trainAnimator({ config: config(join(root, 'f32'), { ...ONE_STEP, data: data128, buckets: [BUCKET_128], batchSize: 1 }), components: tinyComponents(0), log: () => {} });
-  const bf16 = await trainAnimator({ config: config(join(root, 'bf16'), { ...ONE_STEP, data: data128, buckets: [BUCKET_128], batchSize: 1, mixedPrecision: 'bf16' }), components: tinyComponents(0), log: () => {} });
+  const step = { ...ONE_STEP, data: data128, buckets: [BUCKET_128], batchSize: 1 };
+  const f32 = await trainAnimator({ config: config(join(root, 'f32'), step), components: tinyComponents(0), log: () => {} });
+  const bf16 = await trainAnimator({ config: config(join(root, 'bf16'), { ...step, mixedPrecision: 'bf16' }), components: tinyComponents(0), log: () => {} });
   const [lb, lf] = [bf16.losses[0]!, f32.losses[0]!];
   assert.ok(Number.isFinite(lb) && lb !== lf, `bf16 loss ${lb}, f32 ${lf}`);
   assert.ok(Math.abs(lb - lf) <= 0.05 * lf, `bf16 loss ${lb} vs f32 ${lf}`);
@@ -139,5 +140,8 @@ test('bf16 autocast runs a step on f32 weights with a loss close to the f32 loss
     for (let j = 0; j < a.length; j++) [dot, nb, nf] = [dot + (ub[j]! - a[j]!) * (uf[j]! - a[j]!), nb + (ub[j]! - a[j]!) ** 2, nf + (uf[j]! - a[j]!) ** 2];
   });
   const cosine = dot / Math.sqrt(nb * nf);
-  assert.ok(cosine > 0.9, `cosine of the bf16 and f32 updates ${cosine}`);
+  // a broken autocast gives ~0; the value depends on the CPU's kernels, since some of the tiny UNet's gradients
+  // are rounding noise (its one-channel GroupNorm groups, see BUCKET_128): > 0.9 on the CI runner, 0.816 on a
+  // 2-core EPYC of this workplace with the code of both the previous and this session
+  assert.ok(cosine > 0.75, `cosine of the bf16 and f32 updates ${cosine}`);
 });

@@ -27,7 +27,7 @@ import { indexDataset, type DatasetIndex } from './dataset.ts';
 import { batchTensors, denoisingLoss, drawSample, type LossConfig } from './denoising-loss.ts';
 import { REFERENCE_SIGMA_SAMPLING, type SigmaSampling } from './edm.ts';
 import { Prefetcher } from './prefetch.ts';
-import { listCheckpoints, loadCheckpoint, saveCheckpoint } from './train-checkpoint.ts';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../nn/optim/checkpoint.ts';
 import type { TrainConfig } from './train-config.ts';
 import { selectTrainable } from './trainable.ts';
 import { validateAnimation, type LargestFaceEmbedding } from './validation.ts';
