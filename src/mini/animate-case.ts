@@ -7,19 +7,18 @@
 // face and of each output frame's face, cropped where the ground truth has it (no detector finds the
 // synthetic faces; a face drawn elsewhere scores low, as it should); Dis = body-keypoint distance between the
 // aligned and the ground-truth poses (normalised coordinates).
-import * as torch from '../torch/index.ts';
 import type { Image } from '../io/image.ts';
 import { cosineSimilarity } from '../face/embed.ts';
-import { alignPoseFrames, type AlignMethod } from '../align/align-frames.ts';
+import type { AlignMethod } from '../align/align-frames.ts';
 import type { LearnedAlignment } from '../align/learned-alignment.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
 import { scoreWithBaseline, type FrameScores } from '../eval/reference-baseline.ts';
 import { framesToTensor } from '../eval/evaluate.ts';
 import { poseDistance } from '../eval/pose-distance.ts';
 import { StableAnimatorPipeline, type StableAnimatorComponents, type StepProgress } from '../pipeline/animate.ts';
-import { clipBox, faceBoxesFromPoses } from '../face/face-boxes.ts';
+import { clipBox } from '../face/face-boxes.ts';
+import { prepareDriving, prepareInputs } from '../pipeline/prepare.ts';
 import type { HjbOptions, HjbStepReport } from '../pipeline/hjb.ts';
-import { imageToTensor, posesToTensor } from '../pipeline/inputs.ts';
 import { framesToImages } from '../pipeline/outputs.ts';
 import type { PoseFrame } from '../pose/keypoints.ts';
 import { renderPose, type SkeletonStyle } from '../pose/render.ts';
@@ -103,17 +102,18 @@ export async function animateCase(c: HeldOutCase, components: StableAnimatorComp
   if (!recognizer) throw new Error('animateCase: the components have no face recognizer (needed for the face embedding and CSIM)');
   const started = performance.now();
   const size = c.size;
-  const { frames: aligned } = alignPoseFrames(c.referencePose, c.driving, { method: s.align, model: s.alignModel, refSize: [size, size] });
+  // the same front half as `animate` and the library: the synthetic figure's pose and face box are known
+  const driving = await prepareDriving(c.reference, { size: [size, size], frames: c.driving }, {
+    width: size, height: size, align: s.align, alignModel: s.alignModel, referencePose: c.referencePose, skeleton: s.skeleton,
+  });
+  const aligned = driving.frames!;
   const drivingSkeletons = c.driving.map((f) => renderPose(f, size, size, { style: s.skeleton }));
-  const alignedSkeletons = aligned.map((f) => renderPose(f, size, size, { style: s.skeleton }));
-  const faceTarget = s.hjb
-    ? { referenceBox: clipBox(c.referenceFaceBox, size, size)!, frameBoxes: faceBoxesFromPoses(aligned, size, size) }
-    : undefined;
   const embedding = referenceEmbedding(recognizer, c);
-  const reference = imageToTensor(c.reference);
-  const poses = await posesToTensor(alignedSkeletons, size, size);
+  const { inputs } = await prepareInputs(components, c.reference, driving, {
+    width: size, height: size, hjb: !!s.hjb, knownFace: { box: clipBox(c.referenceFaceBox, size, size)!, embed: () => embedding },
+  });
   const result = new StableAnimatorPipeline(components).call(
-    { reference, poses, faceEmbedding: torch.tensor(embedding), faceTarget },
+    inputs,
     {
       numInferenceSteps: s.steps, minGuidanceScale: s.guidance, maxGuidanceScale: s.guidance, seed: s.seed,
       tileSize: s.tileSize, tileOverlap: s.tileOverlap, hjb: s.hjb, onProgress: s.onProgress,
@@ -122,12 +122,12 @@ export async function animateCase(c: HeldOutCase, components: StableAnimatorComp
     },
   );
   const output = framesToImages(result.frames!);
-  for (const t of [reference, poses, result.frames!, result.latents]) t.dispose();
+  for (const t of [inputs.reference, inputs.referenceOriginal, inputs.poses, inputs.faceEmbedding, result.frames!, result.latents]) t?.dispose();
   const [pred, truth, ref] = [framesToTensor(output), framesToTensor(c.truth), framesToTensor([c.reference])];
   const metrics: CaseMetrics = {
     ...scoreWithBaseline(pred, truth, ref),
     csim: caseCsim(recognizer, c, embedding, output), dis: caseDis(c, aligned),
   };
   for (const t of [pred, truth, ref]) t.dispose();
-  return { aligned, drivingSkeletons, alignedSkeletons, output, metrics, hjb: result.hjb, seconds: (performance.now() - started) / 1000 };
+  return { aligned, drivingSkeletons, alignedSkeletons: driving.images, output, metrics, hjb: result.hjb, seconds: (performance.now() - started) / 1000 };
 }

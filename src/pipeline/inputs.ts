@@ -25,7 +25,7 @@ export interface ReferenceTensors {
 
 export async function prepareReference(image: Image, width: number, height: number): Promise<ReferenceTensors> {
   const rgb = toRgb(image);
-  const resized = await resizeImage(rgb, width, height, { kernel: 'lanczos3' });
+  const resized = rgb.width === width && rgb.height === height ? rgb : await resizeImage(rgb, width, height, { kernel: 'lanczos3' });
   return { resized: imageToTensor(resized), original: imageToTensor(rgb) };
 }
 
