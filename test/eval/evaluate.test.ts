@@ -78,7 +78,7 @@ test('eval: chunked metrics equal the whole-sequence metrics; CSIM and pose dist
     assert.ok(still.movingFraction! > 0 && still.movingFraction! < 1, `moving fraction ${still.movingFraction}`);
     // the moved prediction (the same view shifted) is scored against the same baseline
     const moved = await evaluateVideo(join(dir, 'pred'), join(dir, 'gt'), { ref: join(dir, 'ref.png'), noCsim: true });
-    assert.deepEqual(moved.baseline, still.baseline);
+    for (const k of ['l1', 'psnr', 'ssim', 'movingPsnr'] as const) assert.ok(Math.abs(moved.baseline![k] - still.baseline![k]) < 1e-9, k);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

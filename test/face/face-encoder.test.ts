@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import * as nn from '../../src/nn/index.ts';
-import { FusionFaceId } from '../../src/models/face/face-encoder.ts';
+import { FACE_ENCODER_CONFIG, FusionFaceId } from '../../src/models/face/face-encoder.ts';
 import { PerceiverAttention } from '../../src/models/face/perceiver.ts';
 import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from '../fixture.ts';
 
@@ -76,8 +76,12 @@ test('FusionFaceId.fromCheckpoint loads strictly and reproduces the reference; w
     assert.equal(model.norm.weight!.dtype, 'f32');
     const out = torch.noGrad(() => model.forward(get(inputs, 'id_embeds'), get(inputs, 'clip_embeds')));
     assert.ok(relError(out, ref) <= 1e-5);
+    // without a config the sizes come from the checkpoint's own header: the same model
+    const inferred = FusionFaceId.fromCheckpoint(path);
+    assert.deepEqual(inferred.config, { ...inferred.config, ...config });
+    assert.ok(relError(torch.noGrad(() => inferred.forward(get(inputs, 'id_embeds'), get(inputs, 'clip_embeds'))), ref) <= 1e-5);
     // the tiny checkpoint cannot be read as the full-size encoder: every shape differs
-    assert.throws(() => FusionFaceId.fromCheckpoint(path), /shape of fusion_model\.layers\.0\.0\.norm1\.bias: expected \[1024\], found \[64\][^]*56 mis-shaped keys in all/);
+    assert.throws(() => FusionFaceId.fromCheckpoint(path, { config: FACE_ENCODER_CONFIG }), /shape of fusion_model\.layers\.0\.0\.norm1\.bias: expected \[1024\], found \[64\][^]*56 mis-shaped keys in all/);
   });
   withCheckpointFile(DIR, 'weights.safetensors', (path) => {
     assert.throws(() => FusionFaceId.fromCheckpoint(path, { config }), (err: Error) => {
