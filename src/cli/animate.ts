@@ -12,7 +12,7 @@ import type { PoseDetector } from '../pose/detector.ts';
 import { openPoseDetector } from '../pose/extract.ts';
 import { writePoseImage } from '../pose/render.ts';
 import { ANIMATE_DEFAULTS, checkOutputSize, INFERENCE_DEFAULTS, StableAnimatorPipeline, type WindowBlend } from '../pipeline/animate.ts';
-import { loadComponents, resolveWeightPaths } from '../pipeline/components.ts';
+import { loadComponents, readWeightsFacts, resolveWeightPaths } from '../pipeline/components.ts';
 import { drivingKind } from '../pipeline/driving.ts';
 import { HJB_WINDOWS, type HjbWindowKind } from '../pipeline/hjb.ts';
 import { DEFAULT_HJB_MARGIN } from '../pipeline/hjb-window.ts';
@@ -126,13 +126,15 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   const detectorKind = values['pose-detector'] ?? 'default';
   if (detectorKind !== 'default' && detectorKind !== 'dwpose') throw new Error(`--pose-detector must be default or dwpose, got '${detectorKind}'`);
   const guidance = values.guidance !== undefined ? num(values, 'guidance', 'number', 3) : undefined;
+  const facts = readWeightsFacts(typeof values.weights === 'string' ? values.weights : undefined);
   const options = {
     numInferenceSteps: num(values, 'steps', 'posint', ANIMATE_DEFAULTS.numInferenceSteps),
     minGuidanceScale: guidance ?? num(values, 'guidance-min', 'number', INFERENCE_DEFAULTS.minGuidanceScale),
     maxGuidanceScale: guidance ?? num(values, 'guidance-max', 'number', INFERENCE_DEFAULTS.maxGuidanceScale),
     seed: num(values, 'seed', 'int', ANIMATE_DEFAULTS.seed),
-    tileSize: num(values, 'tile-size', 'posint', ANIMATE_DEFAULTS.tileSize),
-    tileOverlap: num(values, 'tile-overlap', 'int', ANIMATE_DEFAULTS.tileOverlap),
+    // a miniature's windows are its training clips (miniature.json), overlapping by 2 as in its demo
+    tileSize: num(values, 'tile-size', 'posint', facts.window ?? ANIMATE_DEFAULTS.tileSize),
+    tileOverlap: num(values, 'tile-overlap', 'int', facts.window ? Math.min(2, facts.window - 1) : ANIMATE_DEFAULTS.tileOverlap),
     noiseAugStrength: num(values, 'noise-aug', 'nonneg', ANIMATE_DEFAULTS.noiseAugStrength),
     decodeChunkSize: num(values, 'decode-chunk', 'posint', 4),
     fps: num(values, 'fps', 'posint', ANIMATE_DEFAULTS.fps),
@@ -156,7 +158,9 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   if (Math.min(refImage.width, refImage.height) < LIMITS.minReferenceSide) {
     throw new Error(`--ref ${values.ref}: ${refImage.width}x${refImage.height} is too small; expected at least ${LIMITS.minReferenceSide} pixels a side`);
   }
-  const [width, height] = outputSize(values, refImage.width, refImage.height);
+  // the weights' own size (a miniature's) unless a size is asked for
+  const own = facts.size !== undefined && values.size === undefined && values.width === undefined && values.height === undefined;
+  const [width, height] = own ? [facts.size!, facts.size!] : outputSize(values, refImage.width, refImage.height);
   const kind = await drivingKind(values.driving);
   const paths = resolveWeightPaths(values.weights, {
     unet: values.unet, poseNet: values['pose-net'], faceEncoder: values['face-encoder'], arcface: values.arcface,
@@ -185,7 +189,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
     }
     const bar = progressBar(kind === 'video' ? 'poses  ' : 'driving');
     driving = await prepareDriving(refImage, values.driving, {
-      width, height, align: method, alignModel, detector, maxFrames,
+      width, height, align: method, alignModel, detector, maxFrames, skeleton: facts.skeleton,
       onProgress: (p) => bar.update(p.frames, p.total ?? p.frames), onNotice: log,
     });
     bar.finish(`${driving.images.length} driving frame(s) (${driving.kind}, alignment: ${driving.alignment})`);
@@ -193,7 +197,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
     await detector?.dispose();
   }
   if (values['save-poses'] && driving.frames) {
-    for (let i = 0; i < driving.frames.length; i++) await writePoseImage(join(values['save-poses'], `frame_${i}.png`), driving.frames[i], width, height);
+    for (let i = 0; i < driving.frames.length; i++) await writePoseImage(join(values['save-poses'], `frame_${i}.png`), driving.frames[i], width, height, { style: facts.skeleton });
   }
 
   // 4. Models

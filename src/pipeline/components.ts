@@ -1,8 +1,8 @@
 // Loading the pipeline's models from a folder laid out as the released checkpoints (see
 // models/weights-layout.ts), any single file overridable. Missing files are reported all at once, with what
 // each is for, before anything is loaded.
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Device, DType } from '../torch/index.ts';
 import { PoseNet } from '../models/animator/pose-net.ts';
 import { StableAnimatorUNet } from '../models/animator/stable-animator-unet.ts';
@@ -10,7 +10,8 @@ import { FusionFaceId } from '../models/face/face-encoder.ts';
 import { IResNet } from '../models/face/iresnet.ts';
 import { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import { CLIPVisionModelWithProjection } from '../models/svd/clip-vision.ts';
-import { findWeightFile, weightSpec } from '../models/weights-layout.ts';
+import { findWeightFile, MINIATURE_INFO_FILE, weightSpec } from '../models/weights-layout.ts';
+import type { SkeletonStyle } from '../pose/render.ts';
 import { EulerDiscreteScheduler } from '../sampling/euler-discrete.ts';
 import type { StableAnimatorComponents } from './animate.ts';
 
@@ -110,3 +111,18 @@ export function loadComponents(paths: WeightPaths, opts: LoadComponentsOptions =
   return { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler, faceRecognizer };
 }
 
+
+/** What a weights folder says of itself beyond its files: a miniature's frame size, skeleton style and window (miniature.json). */
+export interface WeightsFacts {
+  size?: number;
+  skeleton: SkeletonStyle;
+  /** Frames per window (its training clip length). */
+  window?: number;
+}
+
+export function readWeightsFacts(dir: string | undefined): WeightsFacts {
+  const path = dir === undefined ? undefined : join(dir, MINIATURE_INFO_FILE);
+  if (!path || !existsSync(path)) return { skeleton: 'reference' };
+  const info = JSON.parse(readFileSync(path, 'utf8')) as { size?: number; skeleton?: SkeletonStyle; frames?: number };
+  return { size: info.size, skeleton: info.skeleton ?? 'reference', window: info.frames };
+}

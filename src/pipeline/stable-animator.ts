@@ -7,18 +7,16 @@
 //
 // The weights' own facts come with the folder: a miniature (miniature.json) says its frame size and skeleton
 // style and window length; the learned alignment is <weights>/Alignment when present, else the shipped weights/align.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Device, DType } from '../torch/index.ts';
 import { readImage, type Image } from '../io/image.ts';
 import type { AlignMethod } from '../align/align-frames.ts';
 import { ALIGNMENT_CONFIG_FILE, DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../align/learned-alignment.ts';
-import { MINIATURE_INFO_FILE } from '../models/weights-layout.ts';
 import { openPoseDetector } from '../pose/extract.ts';
 import type { PoseSequence } from '../pose/keypoints.ts';
-import type { SkeletonStyle } from '../pose/render.ts';
 import { INFERENCE_DEFAULTS, StableAnimatorPipeline, type AnimateOptions, type StableAnimatorComponents } from './animate.ts';
-import { loadComponents, resolveWeightPaths, type WeightPaths } from './components.ts';
+import { loadComponents, readWeightsFacts, resolveWeightPaths, type WeightPaths, type WeightsFacts } from './components.ts';
 import type { DrivingPoses } from './driving.ts';
 import { framesToImages } from './outputs.ts';
 import { prepareDriving, prepareInputs } from './prepare.ts';
@@ -48,16 +46,14 @@ export class StableAnimator {
   private constructor(
     readonly components: StableAnimatorComponents,
     readonly paths: WeightPaths,
-    readonly weights: { dir: string; size?: number; skeleton: SkeletonStyle; window?: number },
+    readonly weights: WeightsFacts & { dir: string },
   ) {}
 
   /** Loads a weights folder in the released layout (or the miniature's). `hjb`: also the face recognizer HJB needs. */
   static fromPretrained(dir: string, opts: { device?: Device; dtype?: DType; hjb?: boolean } = {}): StableAnimator {
     const paths = resolveWeightPaths(dir, {}, { hjb: opts.hjb });
     const components = loadComponents(paths, { device: opts.device, dtype: opts.dtype, arcface: !!opts.hjb || !paths.arcfaceOnnx });
-    const info = join(dir, MINIATURE_INFO_FILE);
-    const mini = existsSync(info) ? JSON.parse(readFileSync(info, 'utf8')) as { size?: number; skeleton?: SkeletonStyle; frames?: number } : {};
-    return new StableAnimator(components, paths, { dir, size: mini.size, skeleton: mini.skeleton ?? 'reference', window: mini.frames });
+    return new StableAnimator(components, paths, { dir, ...readWeightsFacts(dir) });
   }
 
   /** Animates `reference` (a photo or its path) with `driving` (a video, keypoint file or skeleton folder path, or keypoints). */
