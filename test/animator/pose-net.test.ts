@@ -77,7 +77,8 @@ test('PoseNet.fromCheckpoint names the file and every wrong key', () => {
     assert.match(err.message, /state_dict\.pth does not match the model/);
     assert.match(err.message, /missing keys \(15\): conv_layers\.2\.weight, .*, final_proj\.bias\n/);
     assert.match(err.message, /unexpected keys \(7\): half\.weight, bf16\.weight, steps, mask/);
-    assert.match(err.message, /shape of final_proj\.weight: expected \[320,128,1,1\], found \[8,3,1,1\]/);
+    // the output channels are read from the file's own final_proj (8 here), so only its input width differs
+    assert.match(err.message, /shape of final_proj\.weight: expected \[8,128,1,1\], found \[8,3,1,1\]/);
     return true;
   });
 });
