@@ -21,9 +21,13 @@ export const nativeBf16: boolean = (() => {
 
 type Maybe = Tensor | undefined;
 
-/** Runs a GEMM-like op in f32 when it would hit the emulated bf16 kernels, returning bf16. */
-function gemm(args: Maybe[], run: (a: Maybe[]) => Tensor): Tensor {
-  if (nativeBf16) return run(args);
+/**
+ * Runs a GEMM-like op in f32 when it would hit the emulated bf16 kernels, returning bf16. `always`: also where
+ * the CPU has bf16, for ops libtorch 1.13 has no CPU bf16 kernel for at all (conv_transpose2d fails with a
+ * wrong channel count on an AVX512-BF16 EPYC).
+ */
+function gemm(args: Maybe[], run: (a: Maybe[]) => Tensor, always = false): Tensor {
+  if (nativeBf16 && !always) return run(args);
   const floats = args.filter((t): t is Tensor => t !== undefined && t.dtype !== 'i64' && t.dtype !== 'i32');
   if (floats.length === 0 || floats[0].device !== 'cpu') return run(args);
   if (cpuAutocastDtype() === 'bf16') {
@@ -64,5 +68,5 @@ export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor, ...rest: Co
 }
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor, stride?: number | number[],
   padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[]): Tensor {
-  return gemm([input, weight, bias], ([i, w, b]) => ops.convTranspose2d(i!, w!, b, stride, padding, outputPadding, groups, dilation));
+  return gemm([input, weight, bias], ([i, w, b]) => ops.convTranspose2d(i!, w!, b, stride, padding, outputPadding, groups, dilation), true);
 }
