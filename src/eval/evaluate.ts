@@ -209,6 +209,7 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
     if (baseline) {
       const b = baseline.result();
       Object.assign(metrics, { movingPsnr: b.movingPsnr, movingFraction: b.movingFraction, baseline: b.baseline });
+      baseline.dispose();
     }
     if (faces) {
       if (csimCount === 0) notes.push('CSIM: no frame had a face in both images');

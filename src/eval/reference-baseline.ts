@@ -84,6 +84,11 @@ export class BaselineAccumulator {
     });
   }
 
+  /** Frees the reference tensor the accumulator was given. */
+  dispose(): void {
+    this.reference.dispose();
+  }
+
   result(): ScoresWithBaseline {
     if (this.frames === 0) throw new Error('scores: no frames were compared');
     const channels = this.reference.size(this.reference.ndim - 3);

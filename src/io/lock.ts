@@ -45,5 +45,5 @@ export function lockFolder(dir: string): () => void {
       rmSync(path, { force: true }); // its process is gone
     }
   }
-  throw new Error(`${path}: could not take the lock`);
+  throw new Error(`${path}: could not take the lock: another process created it again while this one removed its dead holder's; try again`);
 }

@@ -58,7 +58,10 @@ export async function prepareDriving(reference: Image, driving: string | PoseSeq
   const kind = typeof driving === 'string' ? await drivingKind(driving) : 'keypoints';
   let referencePose = o.referencePose;
   const needsDetector = kind === 'video' || (kind === 'keypoints' && o.align !== 'none' && !referencePose);
-  if (needsDetector && !o.detector) throw new Error(`a pose detector is needed to ${kind === 'video' ? 'extract the driving poses' : "find the reference's pose"}`);
+  if (needsDetector && !o.detector) {
+    const what = typeof driving === 'string' ? driving : 'the driving keypoints';
+    throw new Error(`${what}: a pose detector is needed to ${kind === 'video' ? 'extract its poses' : "find the reference's pose to align them to"}; none was given`);
+  }
   if (!referencePose && o.align !== 'none' && kind !== 'skeletons') referencePose = mainPerson(await o.detector!.detect(reference));
   const options = { ...o, referencePose, referenceSize: [reference.width, reference.height] as [number, number] };
   if (typeof driving === 'string') return loadDrivingPoses(driving, options);

@@ -17,7 +17,7 @@ import { openPoseDetector } from '../pose/extract.ts';
 import type { PoseSequence } from '../pose/keypoints.ts';
 import { INFERENCE_DEFAULTS, StableAnimatorPipeline, type AnimateOptions, type StableAnimatorComponents } from './animate.ts';
 import { loadComponents, readWeightsFacts, resolveWeightPaths, type WeightPaths, type WeightsFacts } from './components.ts';
-import type { DrivingPoses } from './driving.ts';
+import { drivingKind, type DrivingPoses } from './driving.ts';
 import { framesToImages } from './outputs.ts';
 import { prepareDriving, prepareInputs } from './prepare.ts';
 
@@ -63,7 +63,10 @@ export class StableAnimator {
     const height = request.height ?? (request.width === undefined && this.weights.size ? this.weights.size : Math.max(64, Math.round((width * image.height) / image.width / 64) * 64));
     const align = request.align ?? 'learned';
     const notices: string[] = [];
-    const detector = await openPoseDetector({ detector: this.paths.dwposeDir ? 'dwpose' : 'default', dwposeDir: this.paths.dwposeDir });
+    // a detector only where poses must be found: a video's, or the reference's for aligning keypoints
+    const kind = typeof driving === 'string' ? await drivingKind(driving) : 'keypoints';
+    const needed = kind === 'video' || (kind === 'keypoints' && align !== 'none');
+    const detector = needed ? await openPoseDetector({ detector: this.paths.dwposeDir ? 'dwpose' : 'default', dwposeDir: this.paths.dwposeDir }) : undefined;
     let poses: DrivingPoses;
     try {
       poses = await prepareDriving(image, driving, {
@@ -71,7 +74,7 @@ export class StableAnimator {
         skeleton: this.weights.skeleton, onNotice: (m) => notices.push(m),
       });
     } finally {
-      await detector.dispose();
+      await detector?.dispose();
     }
     const prepared = await prepareInputs(this.components, image, poses, {
       width, height, hjb: !!request.hjb, faceMasks: request.faceMasks, refMask: request.refMask, arcfaceOnnx: this.paths.arcfaceOnnx,
