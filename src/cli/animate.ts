@@ -24,7 +24,7 @@ import { LIMITS } from '../io/limits.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';
 
-const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoints.json|dir of skeleton PNGs> --weights DIR -o out.mp4
+const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoints.json|dir of skeleton PNGs> [--weights DIR] -o out.mp4
       [--width W --height H | --size WxH] [--steps 25] [--guidance G | --guidance-min 3 --guidance-max 3] [--seed 23123134]
       [--tile-size 16] [--tile-overlap 4] [--blend noise|latents] [--noise-aug 0.02] [--decode-chunk 4] [--fps 7]
       [--motion-bucket 127] [--out-fps 8] [--frames-dir DIR] [--save-poses DIR] [--max-frames N]
@@ -32,10 +32,15 @@ const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoint
       [--face-masks DIR] [--ref-mask PNG]
       [--align learned|svd|polyfit|none] [--align-weights DIR] [--pose-detector default|dwpose]
       [--dtype f32|bf16|f16] [--device cpu|cuda[:N]] [--threads N]
+      [--offload] [--vae-device cpu|cuda[:N]] [--image-encoder-device cpu|cuda[:N]]
       [--unet FILE] [--pose-net FILE] [--face-encoder FILE] [--arcface FILE] [--arcface-onnx FILE] [--svd DIR]
 
   --weights      a folder laid out as the released checkpoints (Animation/, stable-video-diffusion-img2vid-xt/,
-                 models/antelopev2/, DWPose/); single files can be overridden with --unet etc.
+                 models/antelopev2/, DWPose/); single files can be overridden with --unet etc. Default: the Hugging
+                 Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub), where
+                 \`stable-animator weights download\` puts them and SVD-xt's files from diffusers are found.
+  --offload      keep each model on the CPU and move it to --device only while it runs (less accelerator memory,
+                 slower); --vae-device / --image-encoder-device run the VAE / CLIP elsewhere (default --device).
   --driving      a video (poses are extracted: --pose-detector), a keypoint JSON (ours or DWPose), or a folder of
                  skeleton images (used as they are). Keypoints are aligned to the reference's pose (--align,
                  default learned = StableAnimator++'s alignment; svd = closed-form fit; polyfit = StableAnimator's
@@ -63,6 +68,7 @@ const OPTIONS = {
   'hjb-lr': { type: 'string' }, 'hjb-window': { type: 'string' }, 'hjb-margin': { type: 'string' }, 'face-masks': { type: 'string' }, 'ref-mask': { type: 'string' },
   align: { type: 'string' }, 'align-weights': { type: 'string' }, 'pose-detector': { type: 'string' },
   dtype: { type: 'string' }, device: { type: 'string' }, threads: { type: 'string' },
+  offload: { type: 'boolean' }, 'vae-device': { type: 'string' }, 'image-encoder-device': { type: 'string' },
   unet: { type: 'string' }, 'pose-net': { type: 'string' }, 'face-encoder': { type: 'string' }, arcface: { type: 'string' },
   'arcface-onnx': { type: 'string' }, svd: { type: 'string' },
 } as const;
@@ -87,10 +93,10 @@ export function outputSize(values: Values, refWidth: number, refHeight: number):
   return [width, height];
 }
 
-function parseDevice(text: string | undefined): Device {
+function parseDevice(text: string | undefined, option = '--device'): Device {
   if (text === undefined || text === 'cpu') return 'cpu';
   if (text === 'cuda' || /^cuda:\d+$/.test(text)) return (text === 'cuda' ? 'cuda:0' : text) as Device;
-  throw new Error(`--device must be cpu, cuda or cuda:N, got '${text}'`);
+  throw new Error(`${option} must be cpu, cuda or cuda:N, got '${text}'`);
 }
 
 function parseDtype(text: string | undefined, device: Device): DType {
@@ -118,6 +124,13 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   if (values['frames-dir']) checkOutputPath(values['frames-dir'], 'folder', '--frames-dir');
   const device = parseDevice(values.device);
   const dtype = parseDtype(values.dtype, device);
+  // memory: where the VAE and CLIP run, CPU offload (pipeline/placement.ts)
+  const placement = {
+    device, offload: !!values.offload,
+    vaeDevice: values['vae-device'] === undefined ? undefined : parseDevice(values['vae-device'], '--vae-device'),
+    imageEncoderDevice: values['image-encoder-device'] === undefined ? undefined : parseDevice(values['image-encoder-device'], '--image-encoder-device'),
+  };
+  if (values.hjb && placement.vaeDevice !== undefined && placement.vaeDevice !== device) throw new Error(`--hjb needs the VAE where the UNet runs: --vae-device ${placement.vaeDevice} differs from --device ${device}`);
   if (values.threads !== undefined) torch.setNumThreads(num(values, 'threads', 'posint', 1));
   const align = (values.align ?? 'learned') as AlignMethod;
   if (!isAlignMethod(align)) throw new Error(`--align must be one of ${ALIGN_METHODS.join(', ')}, got '${values.align}'`);
@@ -202,7 +215,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
 
   // 4. Models
   const needArcface = !!hjb || !paths.arcfaceOnnx;
-  const components = loadComponents(paths, { dtype, device, arcface: needArcface, onStage: (s) => log(`loading ${s}`) });
+  const components = loadComponents(paths, { dtype, ...placement, arcface: needArcface, onStage: (s) => log(`loading ${s}`) });
 
   // 5-7. The reference's identity, HJB face boxes, tensors
   const prepared = await prepareInputs(components, refImage, driving, {

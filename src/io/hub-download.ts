@@ -5,11 +5,13 @@
 //       with `Range: bytes=N-` to resume (206 Partial Content)
 // Downloads go to `<dest>.incomplete`, resume from it after an interruption (also within one run: a dropped
 // connection is retried from where it stopped), and are renamed into place only once the size and the hash
-// (sha256 of LFS files, the git blob sha1 of small ones) are verified.
+// (sha256 of LFS files, the git blob sha1 of small ones) are verified. downloadToCache puts a file in the
+// Hugging Face cache (hf-cache.ts): its blob named by that hash, a snapshot link to it.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { blobPath, hfToken, linkSnapshotFile } from './hf-cache.ts';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
@@ -18,7 +20,7 @@ export interface HubOptions {
   revision?: string;
   /** Default $HF_ENDPOINT or https://huggingface.co. */
   endpoint?: string;
-  /** Bearer token for gated or private repositories (default $HF_TOKEN). */
+  /** Bearer token for gated or private repositories (default $HF_TOKEN, else the token `huggingface-cli login` saved). */
   token?: string;
 }
 
@@ -36,7 +38,7 @@ function endpointOf(opts: HubOptions): string {
 }
 
 function headers(opts: HubOptions, extra: Record<string, string> = {}): Record<string, string> {
-  const token = opts.token ?? process.env.HF_TOKEN;
+  const token = opts.token ?? hfToken();
   return { ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
 }
 
@@ -52,6 +54,17 @@ async function getOk(url: string, init: RequestInit, what: string): Promise<Resp
   if (res.status === 401 || res.status === 403) throw new Error(`${what}: access denied (HTTP ${res.status}); a gated repository needs --token or HF_TOKEN`);
   if (res.status === 404) throw new Error(`${what}: not found (HTTP 404) at ${url}`);
   return res;
+}
+
+/** The commit a revision (branch, tag or commit) points at: GET {endpoint}/api/models/{repo}/revision/{revision}. */
+export async function repoCommit(opts: HubOptions): Promise<string> {
+  const revision = opts.revision ?? 'main';
+  const url = `${endpointOf(opts)}/api/models/${opts.repo}/revision/${encodeURIComponent(revision)}`;
+  const res = await getOk(url, { headers: headers(opts) }, `resolving ${opts.repo}@${revision}`);
+  if (!res.ok) throw new Error(`resolving ${opts.repo}@${revision}: HTTP ${res.status} ${res.statusText}`);
+  const sha = ((await res.json()) as { sha?: unknown }).sha;
+  if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) throw new Error(`resolving ${opts.repo}@${revision}: the answer has no commit sha`);
+  return sha;
 }
 
 /** Every file of the repository at the revision. */
@@ -177,4 +190,24 @@ async function fetchInto(url: string, part: string, from: number, file: HubFile,
     await closed;
   }
   if (offset < file.size) throw new Error(`${file.path}: the connection closed at byte ${offset} of ${file.size}`);
+}
+
+/** The name huggingface_hub gives the file's blob: its sha256 (LFS) or git blob id. */
+export function etagOf(file: HubFile): string {
+  const etag = file.sha256 ?? file.gitOid;
+  if (!etag) throw new Error(`${file.path}: the listing gives no hash, so it cannot be cached by content`);
+  return etag;
+}
+
+/**
+ * Downloads one file of the repository at `commit` into the Hugging Face cache (blobs/<etag>, resumed from
+ * blobs/<etag>.incomplete as huggingface_hub does) and links snapshots/<commit>/<path> to it. Returns the
+ * snapshot path and whether the blob was already there.
+ */
+export async function downloadToCache(file: HubFile, commit: string, opts: DownloadOptions & { cache?: string }): Promise<{ path: string; outcome: DownloadOutcome }> {
+  const etag = etagOf(file);
+  const blob = blobPath(opts.repo, etag, opts.cache);
+  // a blob is named by its verified hash: present means whole (huggingface_hub renames only finished downloads)
+  const outcome = existsSync(blob) && statSync(blob).size === file.size ? 'present' : await downloadHubFile(file, blob, { ...opts, revision: commit });
+  return { path: linkSnapshotFile(opts.repo, commit, file.path, etag, opts.cache), outcome };
 }

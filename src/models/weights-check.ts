@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { DType } from '../torch/dtype.ts';
 import { readCheckpointHeader } from '../torch/serialization/index.ts';
 import { EulerDiscreteScheduler } from '../sampling/euler-discrete.ts';
-import { findWeightFile, keyList, MINIATURE_INFO_FILE, WEIGHT_FILES, weightSpec, type KeyListName, type WeightFileSpec } from './weights-layout.ts';
+import { findWeightFile, keyList, MINIATURE_INFO_FILE, WEIGHT_FILES, weightSpec, type KeyListName, type WeightFileSpec, type WeightsRoot } from './weights-layout.ts';
 import type { Device } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
 import { PoseNet } from './animator/pose-net.ts';
@@ -133,7 +133,8 @@ const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Rec
  * checked against itself: each state dict against the model its own config (or header) describes. Undefined
  * for the released layout, which is checked against the reference key lists (a changed config is an error).
  */
-function ownStructure(root: string): ((spec: WeightFileSpec, path: string) => string[]) | undefined {
+function ownStructure(root: WeightsRoot): ((spec: WeightFileSpec, path: string) => string[]) | undefined {
+  if (root === undefined) return undefined; // the cache holds the released layout
   const unetConfigPath = findWeightFile(root, weightSpec('unet_config'));
   if (!unetConfigPath || !existsSync(join(root, MINIATURE_INFO_FILE))) return undefined;
   let unetJson: Record<string, unknown>;
@@ -180,9 +181,9 @@ function ownStructure(root: string): ((spec: WeightFileSpec, path: string) => st
   };
 }
 
-export function checkFile(root: string, spec: WeightFileSpec, needed: boolean, own?: (spec: WeightFileSpec, path: string) => string[]): FileCheck {
+export function checkFile(root: WeightsRoot, spec: WeightFileSpec, needed: boolean, own?: (spec: WeightFileSpec, path: string) => string[]): FileCheck {
   const path = findWeightFile(root, spec);
-  if (!path) return { spec, path: join(root, spec.candidates[0]), status: 'missing', needed, messages: [] };
+  if (!path) return { spec, path: root === undefined ? spec.candidates[0] : join(root, spec.candidates[0]), status: 'missing', needed, messages: [] };
   const bytes = statSync(path).size;
   let messages: string[];
   try {
@@ -201,7 +202,7 @@ export function checkFile(root: string, spec: WeightFileSpec, needed: boolean, o
  * Checks every file of the layout; `needed` follows the intended use. The released structure is compared with
  * the reference key lists; a folder of another structure (the miniature) with the models its configs describe.
  */
-export function checkWeightsFolder(root: string, opts: CheckOptions = {}): FileCheck[] {
+export function checkWeightsFolder(root: WeightsRoot, opts: CheckOptions = {}): FileCheck[] {
   const own = ownStructure(root);
   return WEIGHT_FILES.map((spec) => {
     const needed = spec.need === 'always' || (spec.need === 'hjb' && !!opts.hjb) || (spec.need === 'dwpose' && !!opts.dwpose);

@@ -1,11 +1,49 @@
 // The released checkpoint folder (Hugging Face FrancisRing/StableAnimator), file by file: where each model's
 // weights live, in which format, which key list they must match (src/models/keys/, the reference state
 // dicts' names and shapes), and when they are needed. A path may have alternatives (fp16 variants); the first
-// one present is used.
+// one present is used. The layout lives in a folder, or by default in the Hugging Face cache (io/hf-cache.ts),
+// each path looked up in the repositories that publish it (HUB_SOURCES).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cachedFile, hfHubCache } from '../io/hf-cache.ts';
 
 export const SVD_DIR = 'stable-video-diffusion-img2vid-xt';
+
+/** The released checkpoints (the whole layout below). */
+export const HUB_REPO = 'FrancisRing/StableAnimator';
+export const SVD_REPO = 'stabilityai/stable-video-diffusion-img2vid-xt';
+
+/**
+ * Where the default location finds a layout path, in order: SVD-xt's own repository for its files (diffusers'
+ * users have them), DWPose's for its models, then the StableAnimator release, which holds every path.
+ */
+export const HUB_SOURCES: readonly { prefix: string; repo: string }[] = [
+  { prefix: `${SVD_DIR}/`, repo: SVD_REPO },
+  { prefix: 'DWPose/', repo: 'yzd-v/DWPose' },
+  { prefix: '', repo: HUB_REPO },
+];
+
+/** The repositories (and paths in them) that publish a layout path, in lookup order. */
+export function hubSourcesOf(path: string): { repo: string; path: string }[] {
+  return HUB_SOURCES.filter((s) => path.startsWith(s.prefix)).map((s) => ({ repo: s.repo, path: path.slice(s.prefix.length) }));
+}
+
+/** Where a layout is: a folder, or undefined for the default location, the Hugging Face cache (`main` snapshots). */
+export type WeightsRoot = string | undefined;
+
+export function describeWeightsRoot(root: WeightsRoot): string {
+  return root ?? `the Hugging Face cache (${hfHubCache()})`;
+}
+
+/** A layout path under root, or in the cache's snapshots of the repositories that publish it; undefined when absent. */
+export function locateWeightPath(root: WeightsRoot, path: string): string | undefined {
+  if (root !== undefined) return existsSync(join(root, path)) ? join(root, path) : undefined;
+  for (const s of hubSourcesOf(path)) {
+    const hit = cachedFile(s.repo, s.path);
+    if (hit) return hit;
+  }
+  return undefined;
+}
 
 /** Beside the released layout in a miniature's folder (`mini train`): its data, split and sizes. */
 export const MINIATURE_INFO_FILE = 'miniature.json';
@@ -63,9 +101,13 @@ export function weightSpec(id: string): WeightFileSpec {
   return spec;
 }
 
-/** The first candidate of `spec` present under root, or undefined. */
-export function findWeightFile(root: string, spec: WeightFileSpec): string | undefined {
-  return spec.candidates.map((c) => join(root, c)).find((p) => existsSync(p));
+/** The first candidate of `spec` present under root (or in the cache), or undefined. */
+export function findWeightFile(root: WeightsRoot, spec: WeightFileSpec): string | undefined {
+  for (const c of spec.candidates) {
+    const hit = locateWeightPath(root, c);
+    if (hit) return hit;
+  }
+  return undefined;
 }
 
 export interface KeyList {

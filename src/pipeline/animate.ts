@@ -11,7 +11,9 @@
 //   - guidance 1.0 runs one (conditional) pass; the reference batches two passes at >= 1 but combines at > 1;
 //   - a video shorter than a window is one window (the reference raises IndexError);
 //   - a missing face gives zero face tokens with a warning (`missingFace: 'zero-embedding'` feeds the Face
-//     Encoder a zero ArcFace embedding instead, as the reference's last fallback does).
+//     Encoder a zero ArcFace embedding instead, as the reference's last fallback does);
+//   - a decode that runs out of memory is retried with half the frames per chunk, with a warning.
+// Each stage runs its models where the placement says (placement.ts: per-model devices, CPU offload).
 // Every random draw comes from one explicit generator (seed), in the reference's order: the reference's
 // noise augmentation, then the initial latents.
 import * as torch from '../torch/index.ts';
@@ -28,6 +30,7 @@ import type { UNetSpatioTemporalConditionModel } from '../models/svd/unet.ts';
 import type { Scheduler } from '../sampling/scheduler.ts';
 import { slidingWindows, weightSums, type Window } from '../sampling/windows.ts';
 import { HjbFaceOptimizer, type HjbFaceTarget, type HjbOptions, type HjbStepReport } from './hjb.ts';
+import { deviceOf, placementOf, withModels, type ModelName, type Placement } from './placement.ts';
 
 export interface StableAnimatorComponents {
   /** The StableAnimator UNet (SVD UNet with numFaceTokens and ID-Adapters; see StableAnimatorUNet). */
@@ -39,6 +42,8 @@ export interface StableAnimatorComponents {
   scheduler: Scheduler;
   /** ArcFace iResNet (glintr100) for the HJB face loss; needed only with HJB. */
   faceRecognizer?: IResNet;
+  /** Where each model runs and rests (loadComponents sets it); default: where its parameters are, no offload. */
+  placement?: Placement;
 }
 
 export interface AnimateInputs {
@@ -76,7 +81,7 @@ export interface AnimateOptions {
    * one step on the uniformly averaged window outputs (identical for Euler).
    */
   blend?: WindowBlend;
-  /** Frames decoded at a time; default all. */
+  /** Frames decoded at a time; default all. Halved (with a warning) while the decode runs out of memory. */
   decodeChunkSize?: number;
   /**
    * Windows denoised in one UNet call (default 1, as the reference): fewer, larger calls use the cores (or the
@@ -95,7 +100,11 @@ export interface AnimateOptions {
   hjb?: HjbOptions;
   onProgress?: (p: StepProgress) => void;
   onWarning?: (message: string) => void;
+  /** Called as each stage starts, with the device of every model at that moment (the placement at work). */
+  onPlaced?: (stage: PipelineStage, devices: Partial<Record<ModelName, Device>>) => void;
 }
+
+export type PipelineStage = 'clip' | 'face-encoder' | 'vae-encode' | 'denoise' | 'decode';
 
 export interface StepProgress {
   phase: 'denoise' | 'decode';
@@ -142,6 +151,11 @@ const paramOf = (m: nn.Module): Tensor => {
   if (!p) throw new Error(`${m.constructor.name} has no parameters`);
   return p;
 };
+
+/** The chunk to retry a decode with after it ran out of memory at `chunk` frames (undefined: at one, give up). */
+export function smallerDecodeChunk(chunk: number): number | undefined {
+  return chunk > 1 ? Math.ceil(chunk / 2) : undefined;
+}
 
 type ResolvedOptions = typeof ANIMATE_DEFAULTS & AnimateOptions;
 
@@ -200,14 +214,18 @@ function windowPlan(numFrames: number, o: ResolvedOptions, device: Device): Wind
 }
 
 export class StableAnimatorPipeline {
+  readonly placement: Placement;
+
   /** Components are used for inference only: eval mode, every weight frozen. */
   constructor(readonly components: StableAnimatorComponents) {
     const { unet, vae, imageEncoder, poseNet, faceEncoder, faceRecognizer } = components;
     for (const m of [unet, vae, imageEncoder, poseNet, faceEncoder, faceRecognizer]) m?.eval().requiresGrad_(false);
+    this.placement = components.placement ?? placementOf({ device: deviceOf(unet), vaeDevice: deviceOf(vae), imageEncoderDevice: deviceOf(imageEncoder) });
   }
 
+  /** Where the UNet runs: the device of the latents. */
   get device(): Device {
-    return paramOf(this.components.unet).device;
+    return this.placement.run.unet;
   }
 
   get dtype(): DType {
@@ -220,18 +238,26 @@ export class StableAnimatorPipeline {
     const warnings: string[] = [];
     const warn = (m: string) => { warnings.push(m); options.onWarning?.(m); };
     const generator = options.generator ?? new torch.Generator(o.seed);
+    const { run } = this.placement;
+    if (o.hjb && run.vae !== run.unet) throw new Error(`animate: HJB face optimisation needs the VAE where the UNet runs (${run.unet}), not on ${run.vae}`);
     return torch.noGrad(() => torch.scope(() => {
       const { reference, poses } = checkInputs(inputs, o.numInferenceSteps);
       const conditions = this.encodeConditions(reference, inputs, o, generator, warn);
-      const { latents, hjb } = this.denoise(conditions, poses, reference, inputs, o, generator);
+      const hjbModels: ModelName[] = o.hjb ? ['vae', 'faceRecognizer'] : [];
+      const { latents, hjb } = this.stage(['unet', 'poseNet', ...hjbModels], 'denoise', o, () => this.denoise(conditions, poses, reference, inputs, o, generator));
       if (options.outputType === 'latents') return { latents, hjb, warnings };
-      return { frames: this.decode(latents, o), latents, hjb, warnings };
+      return { frames: this.stage(['vae'], 'decode', o, () => this.decode(latents, o, warn)), latents, hjb, warnings };
     }));
   }
 
-  /** Tensors in a module's dtype and on its device. */
-  private on(t: Tensor, m: nn.Module): Tensor {
-    return t.to(paramOf(m).dtype).to(paramOf(m).device);
+  /** Runs fn with the named models on their devices (moved there and back with offload). */
+  private stage<T>(models: ModelName[], name: PipelineStage, o: AnimateOptions, fn: () => T): T {
+    return withModels(this.components, this.placement, models, name, fn, o.onPlaced);
+  }
+
+  /** Tensors in a model's dtype and on its run device. */
+  private on(t: Tensor, name: ModelName): Tensor {
+    return t.to(paramOf(this.components[name]!).dtype).to(this.placement.run[name]);
   }
 
   /**
@@ -241,30 +267,30 @@ export class StableAnimatorPipeline {
    * The unconditional branch gets zeros for all but the time ids.
    */
   private encodeConditions(reference: Tensor, inputs: AnimateInputs, o: ResolvedOptions, generator: torch.Generator, warn: (m: string) => void): Conditions {
-    const { unet, vae, imageEncoder, faceEncoder } = this.components;
+    const { vae, imageEncoder, faceEncoder } = this.components;
     const device = this.device;
     const original = inputs.referenceOriginal ?? reference;
-    const clipEmbeds = torch.scope(() => {
-      const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(device), { size: imageEncoder.config.imageSize });
-      return imageEncoder.forward(this.on(pixels, imageEncoder)).imageEmbeds.to('f32').unsqueeze(1);
-    });
+    const clipEmbeds = this.stage(['imageEncoder'], 'clip', o, () => torch.scope(() => {
+      const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(this.placement.run.imageEncoder), { size: imageEncoder.config.imageSize });
+      return imageEncoder.forward(this.on(pixels, 'imageEncoder')).imageEmbeds.to('f32').unsqueeze(1).to(device);
+    }));
     let faceTokens: Tensor;
     const { crossAttentionDim, idEmbeddingsDim, numTokens } = faceEncoder.config;
     if (inputs.faceEmbedding || o.missingFace === 'zero-embedding') {
       if (!inputs.faceEmbedding) warn('no face in the reference: the Face Encoder gets a zero ArcFace embedding');
       const id = inputs.faceEmbedding ? inputs.faceEmbedding.reshape([1, -1]) : torch.zeros([1, idEmbeddingsDim]);
       if (id.size(1) !== idEmbeddingsDim) throw new Error(`animate: the face embedding has ${id.size(1)} values, the Face Encoder takes ${idEmbeddingsDim}`);
-      faceTokens = faceEncoder.forward(this.on(id, faceEncoder), this.on(clipEmbeds, faceEncoder)).to('f32');
+      faceTokens = this.stage(['faceEncoder'], 'face-encoder', o, () => faceEncoder.forward(this.on(id, 'faceEncoder'), this.on(clipEmbeds, 'faceEncoder')).to('f32').to(device));
     } else {
       warn('no face in the reference: running without face tokens (zeros); identity will be weaker');
       faceTokens = torch.zeros([1, numTokens, crossAttentionDim], 'f32', undefined, device);
     }
-    const encoderStates = this.on(torch.cat([clipEmbeds, faceTokens], 1), unet);
+    const encoderStates = this.on(torch.cat([clipEmbeds, faceTokens], 1), 'unet');
     const augNoise = torch.randn(reference.shape, generator).to(device);
-    const refLatent = torch.scope(() => {
+    const refLatent = this.stage(['vae'], 'vae-encode', o, () => torch.scope(() => {
       const noisy = reference.to('f32').to(device).add(augNoise.mul(o.noiseAugStrength));
-      return vae.encode(this.on(noisy, vae)).mode().to('f32').unsqueeze(1); // [1, 1, 4, h, w]
-    });
+      return vae.encode(this.on(noisy, 'vae')).mode().to('f32').unsqueeze(1).to(device); // [1, 1, 4, h, w]
+    }));
     const [height, width] = reference.shape.slice(2);
     const [latentH, latentW] = refLatent.shape.slice(-2);
     if (latentH * 8 !== height || latentW * 8 !== width) {
@@ -334,7 +360,7 @@ export class StableAnimatorPipeline {
         const idx = group.map((w) => torch.tensor(w.frames, { dtype: 'i64' }).to(device));
         const x = torch.cat(idx.map((i) => scheduler.scaleModelInput(latents.indexSelect(1, i), t)), 0); // [n,F,C,h,w]
         const ref = c.refLatent.expand([n, x.size(1), -1, -1, -1]);
-        const pose = this.on(poseNet.forward(this.on(torch.cat(idx.map((i) => poses.indexSelect(0, i.to(poses.device))), 0), poseNet)), unet);
+        const pose = this.on(poseNet.forward(this.on(torch.cat(idx.map((i) => poses.indexSelect(0, i.to(poses.device))), 0), 'poseNet')), 'unet');
         const states = c.encoderStates.expand([n, -1, -1]);
         const ids = c.addedTimeIds.expand([n, -1]);
         let pc: Tensor, pu: Tensor | undefined;
@@ -361,14 +387,29 @@ export class StableAnimatorPipeline {
     return uncond ? uncond.add(plan.guidance.mul(cond.sub(uncond))) : cond;
   }
 
-  /** 3. Decode: latents / the VAE's scaling factor, in chunks; [-1,1] -> [0,1]. */
-  private decode(latents: Tensor, o: ResolvedOptions): Tensor {
+  /**
+   * 3. Decode: latents / the VAE's scaling factor, in chunks; [-1,1] -> [0,1]. A chunk that runs out of memory
+   * is retried at half the frames (the temporal decoder sees fewer frames together: results differ slightly).
+   */
+  private decode(latents: Tensor, o: ResolvedOptions, warn: (m: string) => void): Tensor {
     const { vae } = this.components;
     const start = performance.now();
-    const frames = torch.scope(() => {
-      const z = latents.squeeze(0).div(vae.scalingFactor);
-      return vae.decodeChunked(this.on(z, vae), o.decodeChunkSize).to('f32').div(2).add(0.5).clamp(0, 1);
-    });
+    const numFrames = latents.size(1);
+    let chunk = Math.min(o.decodeChunkSize && o.decodeChunkSize > 0 ? o.decodeChunkSize : numFrames, numFrames);
+    let frames: Tensor | undefined;
+    while (!frames) {
+      try {
+        frames = torch.scope(() => {
+          const z = latents.squeeze(0).div(vae.scalingFactor);
+          return vae.decodeChunked(this.on(z, 'vae'), chunk).to('f32').div(2).add(0.5).clamp(0, 1);
+        });
+      } catch (e) {
+        const smaller = torch.isOutOfMemoryError(e) ? smallerDecodeChunk(chunk) : undefined;
+        if (smaller === undefined) throw e;
+        warn(`decoding ${chunk} frame(s) at a time ran out of memory on ${this.placement.run.vae}; retrying ${smaller} at a time (--decode-chunk ${smaller})`);
+        chunk = smaller;
+      }
+    }
     o.onProgress?.({ phase: 'decode', step: 1, total: 1, elapsedSeconds: (performance.now() - start) / 1000, etaSeconds: 0 });
     return frames;
   }

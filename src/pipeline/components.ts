@@ -10,10 +10,11 @@ import { FusionFaceId } from '../models/face/face-encoder.ts';
 import { IResNet } from '../models/face/iresnet.ts';
 import { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import { CLIPVisionModelWithProjection } from '../models/svd/clip-vision.ts';
-import { findWeightFile, MINIATURE_INFO_FILE, weightSpec } from '../models/weights-layout.ts';
+import { describeWeightsRoot, findWeightFile, MINIATURE_INFO_FILE, weightSpec, type WeightsRoot } from '../models/weights-layout.ts';
 import type { SkeletonStyle } from '../pose/render.ts';
 import { EulerDiscreteScheduler } from '../sampling/euler-discrete.ts';
 import type { StableAnimatorComponents } from './animate.ts';
+import { placementOf, restingDevice, type ModelName, type PlacementOptions } from './placement.ts';
 
 export interface WeightPaths {
   poseNet: string;
@@ -34,21 +35,38 @@ export interface WeightPaths {
 
 export type WeightOverrides = Partial<Record<'poseNet' | 'faceEncoder' | 'unet' | 'arcface' | 'arcfaceOnnx' | 'svdDir', string>>;
 
+/** A word for the shell: quoted when it holds anything but safe characters. */
+const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
 /**
- * The files under `root`, with overrides. The iResNet is required for HJB, and for the reference face when
- * there is no ONNX ArcFace unless `noFaceEmbeddings` (a caller that never embeds a face, e.g. training with
- * zero face embeddings). Throws one error listing every missing required file.
+ * The exact command that fetches layout paths into root (a folder) or into the Hugging Face cache (undefined):
+ * each named with --file, or past three the default selection, which holds every file the pipeline needs.
  */
-export function resolveWeightPaths(root: string | undefined, overrides: WeightOverrides = {}, opts: { hjb?: boolean; noFaceEmbeddings?: boolean } = {}): WeightPaths {
+export function downloadCommand(root: WeightsRoot, paths: string[]): string {
+  const files = paths.length <= 3 ? paths.map((p) => `--file ${shellWord(p)}`) : [];
+  return ['stable-animator weights download', ...(root === undefined ? [] : [shellWord(root)]), ...files].join(' ');
+}
+
+/**
+ * The files under `root` (undefined: the default location, the Hugging Face cache), with overrides. The
+ * iResNet is required for HJB, and for the reference face when there is no ONNX ArcFace unless
+ * `noFaceEmbeddings` (a caller that never embeds a face, e.g. training with zero face embeddings). Throws one
+ * error listing every missing required file and the command that fetches them.
+ */
+export function resolveWeightPaths(root: WeightsRoot, overrides: WeightOverrides = {}, opts: { hjb?: boolean; noFaceEmbeddings?: boolean } = {}): WeightPaths {
   const missing: string[] = [];
+  const fetch: string[] = [];
   const find = (id: string, override: string | undefined, required: boolean): string | undefined => {
     if (override) return override;
     const spec = weightSpec(id);
     const svdRelative = overrides.svdDir && spec.candidates[0].startsWith('stable-video-diffusion-img2vid-xt/');
     const path = svdRelative
       ? findWeightFile(overrides.svdDir!, { ...spec, candidates: spec.candidates.map((c) => c.slice(c.indexOf('/') + 1)) })
-      : root !== undefined ? findWeightFile(root, spec) : undefined;
-    if (!path && required) missing.push(`${spec.candidates[0]} (${spec.purpose})`);
+      : findWeightFile(root, spec);
+    if (!path && required) {
+      missing.push(`${spec.candidates[0]} (${spec.purpose})`);
+      if (!svdRelative) fetch.push(spec.candidates[0]);
+    }
     return path;
   };
   const arcfaceOnnx = find('antelopev2_glintr100', overrides.arcfaceOnnx, false);
@@ -64,9 +82,9 @@ export function resolveWeightPaths(root: string | undefined, overrides: WeightOv
     dwposeDet: find('dwpose_det', undefined, false),
   };
   if (missing.length) {
-    const where = root ? `in ${root}` : '(no --weights folder given)';
-    throw new Error(`missing weights ${where}:\n  ${missing.join('\n  ')}\n` +
-      'get them with `stable-animator weights download <dir>` and check a folder with `stable-animator weights check <dir>`');
+    const svd = missing.length > fetch.length ? `\n(files missing from --svd ${overrides.svdDir} are its own: give a complete SVD-xt folder)` : '';
+    throw new Error(`missing weights in ${describeWeightsRoot(root)}:\n  ${missing.join('\n  ')}\n` +
+      (fetch.length ? `fetch them with:\n  ${downloadCommand(root, fetch)}` : '') + svd);
   }
   return {
     poseNet: paths.poseNet!, faceEncoder: paths.faceEncoder!, unet: paths.unet!, unetConfigDir: dirname(paths.unetConfig!),
@@ -75,42 +93,42 @@ export function resolveWeightPaths(root: string | undefined, overrides: WeightOv
   };
 }
 
-export interface LoadComponentsOptions {
+export interface LoadComponentsOptions extends PlacementOptions {
   /** UNet, CLIP, PoseNet and Face Encoder dtype. Default f32. */
   dtype?: DType;
   /** VAE dtype; default f32 (SVD's VAE has force_upcast). */
   vaeDtype?: DType;
-  device?: Device;
   /** Load the iResNet (HJB or reference face embedding). */
   arcface?: boolean;
   onStage?: (name: string) => void;
 }
 
+/** The models, each loaded onto where it rests (its run device; the CPU with offload), with their placement. */
 export function loadComponents(paths: WeightPaths, opts: LoadComponentsOptions = {}): StableAnimatorComponents {
   const dtype = opts.dtype ?? 'f32';
-  const device = opts.device;
+  const placement = placementOf(opts);
+  const at = (m: ModelName): Device => restingDevice(placement, m);
   const stage = (name: string) => opts.onStage?.(name);
-  const onDevice = <M extends { to(d: Device): M }>(m: M): M => (device && device !== 'cpu' ? m.to(device) : m);
+  const onDevice = <M extends { to(d: Device): M }>(m: M, name: ModelName): M => (at(name) !== 'cpu' ? m.to(at(name)) : m);
   stage('UNet (unet.pth)');
-  const unet = StableAnimatorUNet.fromCheckpoint(paths.unet, { config: paths.unetConfigDir, dtype, device });
+  const unet = StableAnimatorUNet.fromCheckpoint(paths.unet, { config: paths.unetConfigDir, dtype, device: at('unet') });
   stage('VAE');
-  const vae = AutoencoderKLTemporalDecoder.fromPretrained(paths.vaeDir, { dtype: opts.vaeDtype ?? 'f32', device });
+  const vae = AutoencoderKLTemporalDecoder.fromPretrained(paths.vaeDir, { dtype: opts.vaeDtype ?? 'f32', device: at('vae') });
   stage('CLIP image encoder');
-  const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(paths.imageEncoderDir, { dtype, device });
+  const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(paths.imageEncoderDir, { dtype, device: at('imageEncoder') });
   stage('PoseNet');
-  const poseNet = onDevice(PoseNet.fromCheckpoint(paths.poseNet, { dtype }));
+  const poseNet = onDevice(PoseNet.fromCheckpoint(paths.poseNet, { dtype }), 'poseNet');
   stage('Face Encoder');
-  const faceEncoder = onDevice(FusionFaceId.fromCheckpoint(paths.faceEncoder, { dtype }));
+  const faceEncoder = onDevice(FusionFaceId.fromCheckpoint(paths.faceEncoder, { dtype }), 'faceEncoder');
   const scheduler = EulerDiscreteScheduler.fromConfig(JSON.parse(readFileSync(paths.schedulerConfig, 'utf8')) as Record<string, unknown>);
   let faceRecognizer: IResNet | undefined;
   if (opts.arcface) {
     if (!paths.arcface) throw new Error('the ArcFace iResNet (Animation/glintr100_torch.pth) is needed but missing');
     stage('ArcFace iResNet-100');
-    faceRecognizer = onDevice(IResNet.fromCheckpoint(paths.arcface));
+    faceRecognizer = onDevice(IResNet.fromCheckpoint(paths.arcface), 'faceRecognizer');
   }
-  return { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler, faceRecognizer };
+  return { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler, faceRecognizer, placement };
 }
-
 
 /** What a weights folder says of itself beyond its files: a miniature's frame size, skeleton style and window (miniature.json). */
 export interface WeightsFacts {

@@ -7,9 +7,10 @@
 //
 // The weights' own facts come with the folder: a miniature (miniature.json) says its frame size and skeleton
 // style and window length; the learned alignment is <weights>/Alignment when present, else the shipped weights/align.
+// Without a folder the weights come from the Hugging Face cache (models/weights-layout.ts, HUB_SOURCES).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Device, DType } from '../torch/index.ts';
+import type { DType } from '../torch/index.ts';
 import { readImage, type Image } from '../io/image.ts';
 import type { AlignMethod } from '../align/align-frames.ts';
 import { ALIGNMENT_CONFIG_FILE, DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../align/learned-alignment.ts';
@@ -18,6 +19,7 @@ import type { PoseSequence } from '../pose/keypoints.ts';
 import { INFERENCE_DEFAULTS, StableAnimatorPipeline, type AnimateOptions, type StableAnimatorComponents } from './animate.ts';
 import { loadComponents, readWeightsFacts, resolveWeightPaths, type WeightPaths, type WeightsFacts } from './components.ts';
 import { drivingKind, type DrivingPoses } from './driving.ts';
+import type { PlacementOptions } from './placement.ts';
 import { framesToImages } from './outputs.ts';
 import { prepareDriving, prepareInputs } from './prepare.ts';
 
@@ -46,13 +48,18 @@ export class StableAnimator {
   private constructor(
     readonly components: StableAnimatorComponents,
     readonly paths: WeightPaths,
-    readonly weights: WeightsFacts & { dir: string },
+    /** dir: the weights folder; undefined: the Hugging Face cache. */
+    readonly weights: WeightsFacts & { dir?: string },
   ) {}
 
-  /** Loads a weights folder in the released layout (or the miniature's). `hjb`: also the face recognizer HJB needs. */
-  static fromPretrained(dir: string, opts: { device?: Device; dtype?: DType; hjb?: boolean } = {}): StableAnimator {
+  /**
+   * Loads a weights folder in the released layout (or the miniature's); without one, the released weights from
+   * the Hugging Face cache. `hjb`: also the face recognizer HJB needs. Placement: `device`, `vaeDevice`,
+   * `imageEncoderDevice`, `offload` (placement.ts).
+   */
+  static fromPretrained(dir?: string, opts: PlacementOptions & { dtype?: DType; hjb?: boolean } = {}): StableAnimator {
     const paths = resolveWeightPaths(dir, {}, { hjb: opts.hjb });
-    const components = loadComponents(paths, { device: opts.device, dtype: opts.dtype, arcface: !!opts.hjb || !paths.arcfaceOnnx });
+    const components = loadComponents(paths, { ...opts, arcface: !!opts.hjb || !paths.arcfaceOnnx });
     return new StableAnimator(components, paths, { dir, ...readWeightsFacts(dir) });
   }
 
@@ -93,8 +100,8 @@ export class StableAnimator {
 
   /** The learned alignment: <weights>/Alignment, else the shipped one. */
   private alignment(): LearnedAlignment {
-    const own = join(this.weights.dir, 'Alignment');
-    this.alignModel ??= LearnedAlignment.fromPretrained(existsSync(join(own, ALIGNMENT_CONFIG_FILE)) ? own : DEFAULT_ALIGN_WEIGHTS);
+    const own = this.weights.dir === undefined ? undefined : join(this.weights.dir, 'Alignment');
+    this.alignModel ??= LearnedAlignment.fromPretrained(own && existsSync(join(own, ALIGNMENT_CONFIG_FILE)) ? own : DEFAULT_ALIGN_WEIGHTS);
     return this.alignModel;
   }
 }

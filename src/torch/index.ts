@@ -7,7 +7,7 @@ export type { TypedArrayOf } from './tensor.ts';
 export { scope, keep, liveTensors, reportedBytes } from './scope.ts';
 export { noGrad, enableGrad, isGradEnabled, grad, backward, checkpoint, autocast } from './autograd.ts';
 export { Generator } from './random.ts';
-export { setNumThreads, getNumThreads, engineInfo } from './runtime.ts';
+export { setNumThreads, getNumThreads, engineInfo, isOutOfMemoryError } from './runtime.ts';
 export type { DType, RawTensor } from './dtype.ts';
 export { isFloating, ITEM_SIZE } from './dtype.ts';
 export type { Device, MemoryFormat } from './codes.ts';

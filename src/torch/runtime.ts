@@ -39,3 +39,12 @@ export function engineInfo(): EngineInfo {
 
 // libtorch's OpenMP pool starts with one thread here; use every core unless told otherwise.
 setNumThreads(Number(process.env.STABLE_ANIMATOR_THREADS) || os.availableParallelism());
+
+/**
+ * Whether an engine error is a failed allocation: libtorch's CUDA caching allocator ("CUDA out of memory. Tried
+ * to allocate ..."), the CUDA runtime ("CUDA error: out of memory"), libtorch's CPU allocator ("not enough
+ * memory", "can't allocate memory") or ours (native/huge-page-allocator.cc: "CPU out of memory").
+ */
+export function isOutOfMemoryError(e: unknown): boolean {
+  return e instanceof Error && /out of memory|not enough memory|can't allocate memory/i.test(e.message);
+}

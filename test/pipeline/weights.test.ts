@@ -1,17 +1,19 @@
 // `weights check` on the full-size released layout (header-only files: nothing is loaded) and its error
 // reports; `weights download` against a local imitation of the Hugging Face Hub file API (paged listing,
-// LFS redirect to a CDN, Range requests), with interrupted transfers resumed and hashes verified.
+// LFS redirect to a CDN, Range requests), with interrupted transfers resumed and hashes verified, into a
+// Hugging Face cache laid out as huggingface_hub lays it out.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { downloadHubFile, listHubFiles } from '../../src/io/hub-download.ts';
+import { downloadHubFile, listHubFiles, repoCommit } from '../../src/io/hub-download.ts';
+import { repoCacheFolder } from '../../src/io/hf-cache.ts';
 import { checkWeightsFolder, compareKeys } from '../../src/models/weights-check.ts';
 import { readCheckpointHeader } from '../../src/torch/serialization/index.ts';
-import { keyList, SVD_DIR } from '../../src/models/weights-layout.ts';
+import { keyList, SVD_DIR, SVD_REPO } from '../../src/models/weights-layout.ts';
 import { readPthHeader } from '../../src/torch/serialization/pth-header.ts';
 import { resolveWeightPaths } from '../../src/pipeline/components.ts';
 import { selectFiles, weights } from '../../src/cli/weights.ts';
@@ -119,6 +121,8 @@ const REPO: RepoFile[] = [
   { path: 'README.md', data: new TextEncoder().encode('# StableAnimator\n'), lfs: false },
 ];
 
+const COMMIT = 'c0ffee'.padEnd(40, '0');
+
 const hub = {
   server: undefined as Server | undefined,
   endpoint: '',
@@ -132,6 +136,12 @@ const hub = {
 function serve(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url!, 'http://x');
   hub.requests.push({ url: url.pathname + url.search, range: req.headers.range, auth: req.headers.authorization });
+  const revision = /^\/api\/models\/(.+?)\/revision\/([^/]+)$/.exec(url.pathname);
+  if (revision) {
+    if (revision[1] !== 'FrancisRing/StableAnimator') { res.writeHead(404).end('{"error":"Repository not found"}'); return; }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: revision[1], sha: COMMIT }));
+    return;
+  }
   const tree = /^\/api\/models\/(.+?)\/tree\/([^/]+)$/.exec(url.pathname);
   if (tree) {
     if (tree[1] !== 'FrancisRing/StableAnimator') { res.writeHead(404).end('{"error":"Repository not found"}'); return; }
@@ -147,7 +157,7 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, headers).end(JSON.stringify([...dirs, ...entries]));
     return;
   }
-  const resolve = /^\/FrancisRing\/StableAnimator\/resolve\/main\/(.+)$/.exec(url.pathname);
+  const resolve = /^\/FrancisRing\/StableAnimator\/resolve\/(?:main|[0-9a-f]{40})\/(.+)$/.exec(url.pathname);
   const cdn = /^\/cdn\/(.+)$/.exec(url.pathname);
   const path = decodeURIComponent((resolve ?? cdn)?.[1] ?? '');
   const file = REPO.find((f) => f.path === path);
@@ -235,18 +245,78 @@ test('download: verified files, a dropped connection resumed with Range, a re-ru
   hub.corrupt.clear();
 });
 
-test('weights download command: selection, progress, then weights check sees the files', async () => {
+/** Runs fn with HF_HUB_CACHE (and only it) naming `cache`. */
+async function withCache<T>(cache: string, fn: () => Promise<T>): Promise<T> {
+  const saved = { ...process.env };
+  process.env.HF_HUB_CACHE = cache;
+  delete process.env.HF_TOKEN;
+  process.env.HF_HOME = join(cache, 'home');
+  try {
+    return await fn();
+  } finally {
+    for (const k of ['HF_HUB_CACHE', 'HF_TOKEN', 'HF_HOME']) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+  }
+}
+
+test('weights download command: into the Hugging Face cache (blobs, snapshot links, ref), linked into a folder', async () => {
+  const cache = join(tmp, 'hf-cache');
   const root = join(tmp, 'cmd');
-  const { result, out } = await quiet(() => weights.run(['download', root, '--endpoint', hub.endpoint]));
-  assert.equal(result, 0);
-  assert.match(out, /not in FrancisRing\/StableAnimator@main: Animation\/unet\.pth/);
-  assert.match(out, /downloaded, verified: Animation\/pose_net\.pth/);
-  assert.ok(statSync(join(root, SVD_DIR, 'vae', 'diffusion_pytorch_model.fp16.safetensors')).size === 70_000);
-  const again = await quiet(() => weights.run(['download', root, '--endpoint', hub.endpoint]));
-  assert.match(again.out, /already there \(verified\): Animation\/pose_net\.pth/);
-  const dry = await quiet(() => weights.run(['download', join(tmp, 'dry'), '--endpoint', hub.endpoint, '--all', '--dry-run']));
-  assert.match(dry.out, /6 file\(s\)/);
-  assert.ok(!existsSync(join(tmp, 'dry')));
+  await withCache(cache, async () => {
+    assert.equal(await repoCommit(opts()), COMMIT);
+    const { result, out } = await quiet(() => weights.run(['download', '--endpoint', hub.endpoint]));
+    assert.equal(result, 0);
+    assert.match(out, /not in FrancisRing\/StableAnimator@main: Animation\/unet\.pth/);
+    assert.match(out, /Animation\/pose_net\.pth: downloaded, verified/);
+    // huggingface_hub's layout: refs/main -> the commit, blobs named by hash, relative snapshot links to them
+    const repoDir = repoCacheFolder('FrancisRing/StableAnimator', cache);
+    assert.equal(readFileSync(join(repoDir, 'refs', 'main'), 'utf8'), COMMIT);
+    const vaeLink = join(repoDir, 'snapshots', COMMIT, SVD_DIR, 'vae', 'diffusion_pytorch_model.fp16.safetensors');
+    assert.ok(lstatSync(vaeLink).isSymbolicLink());
+    assert.equal(readlinkSync(vaeLink), `../../../../blobs/${sha256(REPO[3].data)}`);
+    assert.deepEqual(readFileSync(vaeLink), Buffer.from(REPO[3].data));
+    const config = join(repoDir, 'snapshots', COMMIT, SVD_DIR, 'unet', 'config.json');
+    assert.equal(realpathSync(config), join(realpathSync(repoDir), 'blobs', gitOid(REPO[2].data)));
+    // weights check without a folder reads the cache
+    const check = await quiet(async () => weights.run(['check']));
+    // (the imitation's bytes are no checkpoints: found, and refused for what they hold)
+    assert.match(check.out, /INVALID {2}\S*snapshots\/c0ffee0+\/Animation\/pose_net\.pth {2}300 KB/);
+    assert.match(check.out, /MISSING  Animation\/unet\.pth/);
+    assert.match(check.out, /in the Hugging Face cache \(.*hf-cache\)/);
+    // a second run downloads nothing; into a folder: links to the cached files
+    hub.requests.length = 0;
+    const again = await quiet(() => weights.run(['download', root, '--endpoint', hub.endpoint]));
+    assert.match(again.out, /Animation\/pose_net\.pth: already in the cache/);
+    assert.equal(hub.requests.filter((r) => r.url.includes('/resolve/') || r.url.startsWith('/cdn/')).length, 0);
+    assert.equal(realpathSync(join(root, 'Animation', 'pose_net.pth')), realpathSync(join(repoDir, 'blobs', sha256(REPO[0].data))));
+    assert.equal(statSync(join(root, SVD_DIR, 'vae', 'diffusion_pytorch_model.fp16.safetensors')).size, 70_000);
+    // a user with SVD-xt in the cache (diffusers): those files are taken from there, not downloaded
+    const svdDir = repoCacheFolder(SVD_REPO, cache);
+    const svdCommit = 'abc'.padEnd(40, '1');
+    mkdirSync(join(svdDir, 'refs'), { recursive: true });
+    writeFileSync(join(svdDir, 'refs', 'main'), svdCommit);
+    mkdirSync(join(svdDir, 'snapshots', svdCommit, 'unet'), { recursive: true });
+    writeFileSync(join(svdDir, 'snapshots', svdCommit, 'unet', 'config.json'), '{"in_channels": 8}\n');
+    rmSync(join(repoDir, 'blobs', gitOid(REPO[2].data)));
+    hub.requests.length = 0;
+    const fromSvd = await quiet(() => weights.run(['download', join(tmp, 'cmd2'), '--endpoint', hub.endpoint, '--file', `${SVD_DIR}/unet/config.json`]));
+    assert.match(fromSvd.out, /unet\/config\.json: in the cache of stabilityai\/stable-video-diffusion-img2vid-xt, not downloaded/);
+    assert.equal(hub.requests.filter((r) => r.url.includes('/resolve/')).length, 0);
+    assert.equal(realpathSync(join(tmp, 'cmd2', SVD_DIR, 'unet', 'config.json')), realpathSync(join(svdDir, 'snapshots', svdCommit, 'unet', 'config.json')));
+    // --file names exact layout paths; one the repository lacks is named
+    await assert.rejects(weights.run(['download', '--endpoint', hub.endpoint, '--file', 'Animation/unet.pth']), /not in FrancisRing\/StableAnimator@main: Animation\/unet\.pth/);
+  });
+  // a folder from an older version (plain files) is kept: verified, not fetched again
+  const old = join(tmp, 'old-folder');
+  mkdirSync(join(old, 'Animation'), { recursive: true });
+  writeFileSync(join(old, 'Animation', 'pose_net.pth'), REPO[0].data);
+  await withCache(join(tmp, 'hf-cache-2'), async () => {
+    const kept = await quiet(() => weights.run(['download', old, '--endpoint', hub.endpoint, '--file', 'Animation/pose_net.pth']));
+    assert.match(kept.out, /pose_net\.pth: already in .*old-folder \(verified\)/);
+    assert.ok(!lstatSync(join(old, 'Animation', 'pose_net.pth')).isSymbolicLink());
+    const dry = await quiet(() => weights.run(['download', join(tmp, 'dry'), '--endpoint', hub.endpoint, '--all', '--dry-run']));
+    assert.match(dry.out, /6 file\(s\)/);
+    assert.ok(!existsSync(join(tmp, 'dry')));
+  });
   await assert.rejects(weights.run(['download', root, '--minimal', '--all']), /exclude each other/);
   await assert.rejects(weights.run(['fetch']), /unknown subcommand 'fetch'/);
 });
