@@ -302,6 +302,17 @@ test('weights download command: into the Hugging Face cache (blobs, snapshot lin
     assert.match(fromSvd.out, /unet\/config\.json: in the cache of stabilityai\/stable-video-diffusion-img2vid-xt, not downloaded/);
     assert.equal(hub.requests.filter((r) => r.url.includes('/resolve/')).length, 0);
     assert.equal(realpathSync(join(tmp, 'cmd2', SVD_DIR, 'unet', 'config.json')), realpathSync(join(svdDir, 'snapshots', svdCommit, 'unet', 'config.json')));
+    // the command a missing file's error names fetches it
+    const partial = join(tmp, 'partial');
+    writeFullSizeLayout(partial);
+    unlinkSync(join(partial, 'Animation', 'pose_net.pth'));
+    let command = '';
+    assert.throws(() => resolveWeightPaths(partial), (e: Error) => { command = /fetch them with:\n {2}(.*)$/.exec(e.message)?.[1] ?? ''; return true; });
+    assert.equal(command, `stable-animator weights download ${partial} --file Animation/pose_net.pth`);
+    const [, , ...args] = command.split(' ');
+    await quiet(() => weights.run([...args, '--endpoint', hub.endpoint]));
+    assert.equal(resolveWeightPaths(partial).poseNet, join(partial, 'Animation', 'pose_net.pth'));
+    assert.deepEqual(readFileSync(join(partial, 'Animation', 'pose_net.pth')), Buffer.from(REPO[0].data));
     // --file names exact layout paths; one the repository lacks is named
     await assert.rejects(weights.run(['download', '--endpoint', hub.endpoint, '--file', 'Animation/unet.pth']), /not in FrancisRing\/StableAnimator@main: Animation\/unet\.pth/);
   });
