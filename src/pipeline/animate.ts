@@ -42,7 +42,7 @@ export interface StableAnimatorComponents {
   scheduler: Scheduler;
   /** ArcFace iResNet (glintr100) for the HJB face loss; needed only with HJB. */
   faceRecognizer?: IResNet;
-  /** Where each model runs and rests (loadComponents sets it); default: where its parameters are, no offload. */
+  /** Where each model runs and rests (loadComponents sets it); used with offload, else the models run where they are. */
   placement?: Placement;
 }
 
@@ -220,7 +220,9 @@ export class StableAnimatorPipeline {
   constructor(readonly components: StableAnimatorComponents) {
     const { unet, vae, imageEncoder, poseNet, faceEncoder, faceRecognizer } = components;
     for (const m of [unet, vae, imageEncoder, poseNet, faceEncoder, faceRecognizer]) m?.eval().requiresGrad_(false);
-    this.placement = components.placement ?? placementOf({ device: deviceOf(unet), vaeDevice: deviceOf(vae), imageEncoderDevice: deviceOf(imageEncoder) });
+    // without offload the models run where they are (also after a caller moved them)
+    this.placement = components.placement?.offload ? components.placement
+      : placementOf({ device: deviceOf(unet), vaeDevice: deviceOf(vae), imageEncoderDevice: deviceOf(imageEncoder) });
   }
 
   /** Where the UNet runs: the device of the latents. */

@@ -108,6 +108,6 @@ test('animate: --vae-device and --image-encoder-device are checked, and HJB keep
   await assert.rejects(runAnimate([...args, '--image-encoder-device', 'gpu0']), /--image-encoder-device must be cpu, cuda or cuda:N, got 'gpu0'/);
   await assert.rejects(runAnimate([...args, '--hjb', '--device', 'cuda', '--vae-device', 'cpu']), /--hjb needs the VAE where the UNet runs: --vae-device cpu differs from --device cuda:0/);
   // the pipeline refuses the same placement given through the library
-  const pipe = new StableAnimatorPipeline({ ...components, placement: placementOf({ device: 'cpu', vaeDevice: 'cuda:0' }) });
+  const pipe = new StableAnimatorPipeline({ ...components, placement: placementOf({ device: 'cpu', vaeDevice: 'cuda:0', offload: true }) });
   assert.throws(() => pipe.call(inputs(2), { ...base, hjb: { startStep: 0, endStep: 0, iterations: 1, lr: 0.1 } }), /HJB face optimisation needs the VAE where the UNet runs \(cpu\), not on cuda:0/);
 });
