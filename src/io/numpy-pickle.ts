@@ -10,6 +10,7 @@ import { decodeItems, parseDtype, withByteOrder, type NumpyDtype } from './numpy
 
 /** `numpy.dtype(obj, align, copy)`, then BUILD with (version, byte order, subarray, names, fields, ...). */
 class PickledDtype extends PickleObject {
+  readonly pythonType = 'numpy.dtype';
   constructor(public dtype: NumpyDtype) {
     super();
   }
@@ -28,6 +29,7 @@ class PickledDtype extends PickleObject {
 
 /** `_reconstruct(ndarray, (0,), b'b')` makes an empty array; BUILD with (version, shape, dtype, fortran, data) fills it. */
 export class PickledArray extends PickleObject {
+  readonly pythonType = 'numpy.ndarray';
   shape: number[] = [0];
   fortranOrder = false;
   /** The items in memory order (C or Fortran, per `fortranOrder`). */
@@ -98,6 +100,8 @@ export function resolveNumpyGlobal(module: string, name: string): unknown {
 }
 
 const MAX_DEPTH = 100;
+const MAX_DIMS = 64;
+const MAX_EMPTY_LISTS = 1 << 16;
 
 /**
  * The unpickled value as plain JS data, as `ndarray.tolist()` gives it in Python: arrays become nested lists
@@ -139,7 +143,14 @@ function convert(value: object, visit: (v: unknown) => unknown): unknown {
 
 /** Flat items in C or Fortran order -> nested lists of `shape`. */
 export function nest(items: readonly unknown[], shape: readonly number[], fortranOrder: boolean): unknown {
+  if (shape.length > MAX_DIMS) throw new Error(`${shape.length} dimensions, above NumPy's ${MAX_DIMS}`);
   if (shape.length === 0) return items[0];
+  // A 0 in the shape makes an array without items that could still ask for millions of empty lists.
+  let lists = 1;
+  for (const n of shape.slice(0, -1)) {
+    lists *= n;
+    if (lists > Math.max(items.length, MAX_EMPTY_LISTS)) throw new Error(`shape (${shape.join(', ')}) asks for ${lists} lists for ${items.length} item(s)`);
+  }
   const strides = shape.map((_, d) => (fortranOrder ? shape.slice(0, d) : shape.slice(d + 1)).reduce((a, b) => a * b, 1));
   const build = (d: number, offset: number): unknown[] =>
     Array.from({ length: shape[d] }, (_, i) => (d === shape.length - 1 ? items[offset + i * strides[d]] : build(d + 1, offset + i * strides[d])));

@@ -36,10 +36,13 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
-export function expectArray(value: unknown, where: PoseFileLocation, length?: number, what = 'entries'): unknown[] {
-  if (!Array.isArray(value)) throw new PoseFileError(where, `expected an array${length !== undefined ? ` of ${length} ${what}` : ''}, found ${describe(value)}`);
+export function expectArray(value: unknown, where: PoseFileLocation, length?: number, what?: string): unknown[] {
+  if (!Array.isArray(value)) {
+    const of = [length, what].filter((v) => v !== undefined).join(' ');
+    throw new PoseFileError(where, `expected an array${of ? ` of ${of}` : ''}, found ${describe(value)}`);
+  }
   if (length !== undefined && value.length !== length) {
-    throw new PoseFileError(where, `expected ${length} ${what}, found ${value.length}`);
+    throw new PoseFileError(where, `expected ${length} ${what ?? 'entries'}, found ${value.length}`);
   }
   return value;
 }

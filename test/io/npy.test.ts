@@ -4,6 +4,10 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseNpy, readNpy } from '../../src/io/npy.ts';
 import { toPlain } from '../../src/io/numpy-pickle.ts';
+import { parseDwposeSequence } from '../../src/pose/dwpose-file.ts';
+import { PoseFileError } from '../../src/pose/pose-file-check.ts';
+import { createRng } from '../../src/util/rng.ts';
+import { mutate } from '../serialization/fuzz-harness.ts';
 
 // Written by NumPy 2.4 with test/fixtures/npy_poses/make.py.
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/npy_poses/${name}`, import.meta.url));
@@ -69,4 +73,27 @@ test('tolist conversion: shared objects converted once, a list inside itself ref
   const proto = toPlain(new Map([['__proto__', 5]])) as Record<string, unknown>;
   assert.deepEqual(Object.keys(proto), ['__proto__']);
   assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+});
+
+test('2,000 random mutations of object-array files: each read returns or throws an Error naming the file, quickly', () => {
+  const rng = createRng(16);
+  const files = ['musepose.npy', 'scored.npy', 'numeric_i2_be_fortran.npy'].map((name) => new Uint8Array(readFileSync(fixture(name)))); // copies: the mutator's slice() of a Buffer would share memory
+  let refused = 0;
+  const start = Date.now();
+  for (let i = 0; i < 2000; i++) {
+    const bytes = mutate(files[i % files.length]!, rng);
+    try {
+      const { value } = parseNpy(bytes, 'mutant.npy');
+      try {
+        parseDwposeSequence(value, 'mutant.npy');
+      } catch (err) {
+        assert.ok(err instanceof PoseFileError && err.message.startsWith('mutant.npy: '), String(err));
+      }
+    } catch (err) {
+      assert.ok(err instanceof Error && err.message.startsWith('mutant.npy: '), String(err));
+      refused++;
+    }
+  }
+  assert.ok(refused > 500, `${refused} refused`);
+  assert.ok(Date.now() - start < 30_000);
 });

@@ -13,6 +13,8 @@ import type { ByteReader } from './byte-reader.ts';
 
 /** A host object a PickleCallable built that takes Python's BUILD state (what `__setstate__` would receive). */
 export abstract class PickleObject {
+  /** The Python type it stands for, for messages. */
+  abstract readonly pythonType: string;
   abstract setState(state: unknown): void;
 }
 
@@ -245,6 +247,7 @@ export function unpickle(reader: ByteReader, opts: UnpickleOptions): unknown {
 export function pyTypeName(v: unknown): string {
   if (v === null) return 'None';
   if (v instanceof PickleCallable) return `global '${v.name}'`;
+  if (v instanceof PickleObject) return v.pythonType;
   if (Array.isArray(v)) return Object.isFrozen(v) ? 'tuple' : 'list';
   if (v instanceof Map) return 'dict';
   if (v instanceof Set) return 'set';
