@@ -2,6 +2,8 @@
 // them, and the decoding of their bytes into JS values (numpy.lib.format; NEP 1). Only what keypoint files
 // use is supported: bool, (u)int 8-64, float 16-64, and object (whose items are pickled, not stored raw).
 
+import { f16ToNumber } from '../torch/half.ts';
+
 export interface NumpyDtype {
   kind: 'b' | 'i' | 'u' | 'f' | 'O';
   /** Bytes per item (0 for object arrays, whose items are Python objects). */
@@ -55,7 +57,7 @@ type ItemReader = (view: DataView, at: number, le: boolean) => number | bigint |
 function readerFor({ kind, itemSize }: NumpyDtype): ItemReader {
   if (kind === 'b') return (v, at) => v.getUint8(at) !== 0;
   if (kind === 'f') {
-    if (itemSize === 2) return (v, at, le) => halfToNumber(v.getUint16(at, le));
+    if (itemSize === 2) return (v, at, le) => f16ToNumber(v.getUint16(at, le));
     return itemSize === 4 ? (v, at, le) => v.getFloat32(at, le) : (v, at, le) => v.getFloat64(at, le);
   }
   if (itemSize === 8) {
@@ -70,14 +72,4 @@ function readerFor({ kind, itemSize }: NumpyDtype): ItemReader {
 function safeNumber(v: bigint): number | bigint {
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : v;
-}
-
-/** IEEE 754 binary16 to a number. */
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
