@@ -36,8 +36,8 @@ const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoint
 
   --weights      a folder laid out as the released checkpoints (Animation/, stable-video-diffusion-img2vid-xt/,
                  models/antelopev2/, DWPose/); single files can be overridden with --unet etc.
-  --driving      a video (poses are extracted: --pose-detector), a keypoint JSON (ours or DWPose), or a folder of
-                 skeleton images (used as they are). Keypoints are aligned to the reference's pose (--align,
+  --driving      a video (poses are extracted: --pose-detector), keypoints (our JSON; DWPose dicts as JSON or .npy,
+                 or a folder of per-frame .npy/.json files), or a folder of skeleton images (used as they are). Keypoints are aligned to the reference's pose (--align,
                  default learned = StableAnimator++'s alignment; svd = closed-form fit; polyfit = StableAnimator's
                  rule) and drawn at the output size.
   -o             .mp4 (H.264), .gif, or a folder (PNG frames); --frames-dir also writes the PNG frames.

@@ -13,6 +13,7 @@ import { readImage } from '../io/image.ts';
 import { alignPoseFrames, type AlignMethod } from '../align/align-frames.ts';
 import type { LearnedAlignment } from '../align/learned-alignment.ts';
 import type { PoseDetector } from '../pose/detector.ts';
+import { listPoseFrameFiles } from '../pose/dwpose-file.ts';
 import { extractPoses } from '../pose/extract.ts';
 import { readPoseFile } from '../pose/keypoint-json.ts';
 import type { PoseFrame, PoseSequence } from '../pose/keypoints.ts';
@@ -21,7 +22,10 @@ import type { FrameProgress } from '../io/frame-folder.ts';
 
 export type DrivingKind = 'skeletons' | 'keypoints' | 'video';
 
-/** What a path holds: a folder -> skeleton images, .json -> keypoints, anything else -> a video. */
+/**
+ * What a path holds: a folder -> skeleton images, or keypoints when it holds per-frame pose files (.npy, .json)
+ * and no images; .json or .npy -> keypoints; anything else -> a video.
+ */
 export async function drivingKind(path: string): Promise<DrivingKind> {
   let isDir: boolean;
   try {
@@ -29,8 +33,8 @@ export async function drivingKind(path: string): Promise<DrivingKind> {
   } catch {
     throw new Error(`cannot read the driving input ${path}: not found`);
   }
-  if (isDir) return 'skeletons';
-  return extname(path).toLowerCase() === '.json' ? 'keypoints' : 'video';
+  if (isDir) return (await listPoseFrameFiles(path)).length > 0 ? 'keypoints' : 'skeletons';
+  return ['.json', '.npy'].includes(extname(path).toLowerCase()) ? 'keypoints' : 'video';
 }
 
 export interface DrivingOptions {
