@@ -126,6 +126,8 @@ export async function runJobs(animator: StableAnimator, jobs: readonly Job[], lo
       });
       bar.finish();
       for (const w of result.warnings) log(`${tag}: ${w}`);
+      const s = result.driving.sampling;
+      log(`${tag}: ${s.indices.length} of ${s.sourceFrames} driving frame(s), ${s.description}`);
       await writeAnimation(job.output, result, { audio: job.options.audio });
       results.push({ job, status: 'done', frames: result.frames.length, fps: result.fps, seconds: (performance.now() - t0) / 1000 });
     } catch (e) {

@@ -160,5 +160,9 @@ export function workingSize(facts: WeightsFacts, refWidth: number, refHeight: nu
     return [width, asked.height ?? round64((width * refHeight) / refWidth)];
   }
   const distance = ([w, h]: [number, number]) => Math.abs(Math.log((w / h) / (refWidth / refHeight)));
-  return [...facts.trainedSizes].sort((a, b) => distance(a) - distance(b) || b[1] / b[0] - a[1] / a[0])[0]!;
+  const nearer = (a: [number, number], b: [number, number]) => {
+    const d = distance(a) - distance(b);
+    return Math.abs(d) > 1e-9 ? d : b[1] / b[0] - a[1] / a[0];
+  };
+  return [...facts.trainedSizes].sort(nearer)[0]!;
 }

@@ -11,6 +11,7 @@ import { writeKeypointJson } from '../../src/pose/keypoint-json.ts';
 import type { Keypoint, PersonPose } from '../../src/pose/keypoints.ts';
 import { outputSize, runAnimate } from '../../src/cli/animate.ts';
 import { framesToImages } from '../../src/pipeline/outputs.ts';
+import { readWeightsFacts } from '../../src/pipeline/components.ts';
 import { writeTinyWeights } from './fake-weights.ts';
 import { randomImage, randomPoses } from './tiny.ts';
 
@@ -75,8 +76,12 @@ test('keypoints: aligned (or not, without a reference pose), drawn, animated wit
   assert.equal(readdirSync(poses).length, 3);
 });
 
-test('output size: --size, or the reference aspect rounded to multiples of 64', () => {
-  assert.deepEqual(outputSize({}, 1000, 1500), [512, 768]);
+test("output size: --size, a side with the reference's aspect, or the trained size nearest the reference's aspect", () => {
+  assert.deepEqual(outputSize({}, 1000, 1500), [576, 1024], 'portrait: the tall trained size');
+  assert.deepEqual(outputSize({}, 1500, 1000), [512, 512], 'landscape: the square one');
+  assert.deepEqual(outputSize({}, 768, 1024), [576, 1024], '3:4 lies between: the taller');
+  assert.deepEqual(outputSize({}, 1500, 1000, readWeightsFacts('weights/mini')), [128, 128], "a miniature's own size");
+  assert.deepEqual(outputSize({ width: '512' }, 1000, 1500), [512, 768]);
   assert.deepEqual(outputSize({ height: '1024' }, 576, 1024), [576, 1024]);
   assert.deepEqual(outputSize({ size: '576x1024' }, 10, 10), [576, 1024]);
   assert.throws(() => outputSize({ size: '500x512' }, 10, 10), /multiples of 64/);
@@ -96,6 +101,10 @@ test('errors: arguments, unreadable inputs, missing weights, HJB without boxes',
   await fails(['--driving', skeletons, '-o', o, '--tile-overlap', '0'], /--tile-overlap must be in \[1/);
   await fails(['--driving', skeletons, '-o', o, '--align', 'magic'], /--align must be one of learned, svd, polyfit, none/);
   await fails(['--driving', skeletons, '-o', o, '--device', 'tpu'], /--device must be cpu, cuda or cuda:N/);
+  await fails(['--driving', skeletons, '-o', o, '--fit', 'zoom'], /--fit must be one of crop, pad, stretch, got 'zoom'/);
+  await fails(['--driving', skeletons, '-o', o, '--fps', '10', '--stride', '2'], /give --fps or --stride, not both/);
+  await fails(['--driving', skeletons, '-o', o, '--stride', '0'], /--stride must be a positive integer/);
+  await fails(['--driving', skeletons, '-o', o, '--out-fps', '8'], /--out-fps was replaced by --fps/);
   await fails(['--driving', join(tmp, 'nope'), '-o', o], /cannot read the driving input .*nope: not found/);
   await fails(['--ref', join(tmp, 'missing.png'), '--driving', skeletons, '-o', o], /cannot read image .*missing\.png: file not found/, false);
   const notImage = join(tmp, 'text.png');
