@@ -11,6 +11,8 @@ import * as torch from '../../src/torch/index.ts';
 import { mediaToolPath } from '../../src/io/ffmpeg.ts';
 import { hasAudio, probeVideo } from '../../src/io/video.ts';
 import { runAnimate } from '../../src/cli/animate.ts';
+import { StableAnimator } from '../../src/pipeline/stable-animator.ts';
+import { writeAnimation } from '../../src/pipeline/outputs.ts';
 import { PHOTO } from '../eval/photo-frames.ts';
 
 torch.setNumThreads(1);
@@ -64,4 +66,19 @@ test('--no-audio drops it; --fps 10 samples every 3rd frame', async () => {
   const info = await probeVideo(out);
   assert.deepEqual([info.frameCount, info.fps], [4, 10]);
   assert.equal(await hasAudio(out), false);
+});
+
+test('the library: stride, fit and audio as options; writeAnimation plays at the sampled rate with the audio', async () => {
+  const animator = StableAnimator.fromPretrained('weights/mini');
+  const result = await animator.animate(PHOTO, driving, { stride: 10, fit: 'pad', numInferenceSteps: 1, align: 'svd' });
+  assert.deepEqual([result.frames.length, result.fps, result.audio], [3, 3, driving], 'every 10th of 30 frames at 30 fps: 3 at 3 fps');
+  assert.deepEqual(result.driving.sampling.indices, [0, 10, 20]);
+  assert.equal(result.driving.framing.mode, 'pad');
+  const out = join(dir, 'library.mp4');
+  assert.equal((await writeAnimation(out, result)).audio, true);
+  const info = await probeVideo(out);
+  assert.deepEqual([info.frameCount, info.fps], [3, 3]);
+  assert.ok(await hasAudio(out));
+  const silent = await animator.animate(PHOTO, driving, { stride: 10, numInferenceSteps: 1, align: 'svd', audio: false, maxFrames: 1 });
+  assert.equal(silent.audio, undefined);
 });
