@@ -105,7 +105,6 @@ export function timingOptions(values: Values): { fps?: number; stride?: number; 
   }
   const fit = (values.fit ?? 'crop') as string;
   if (!isFitMode(fit)) throw new Error(`--fit must be one of ${FIT_MODES.join(', ')}, got '${fit}'`);
-  if (values.fps !== undefined && values.stride !== undefined) throw new Error('give --fps or --stride, not both');
   return {
     ...(values.fps !== undefined ? { fps: num(values, 'fps', 'nonneg', 0) } : {}),
     ...(values.stride !== undefined ? { stride: num(values, 'stride', 'posint', 1) } : {}),
@@ -267,6 +266,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   const written = await writeAnimation(output, { frames: images, fps: driving.sampling.fps, audio: driving.audio }, { audio: timing.audio });
   if (values['frames-dir']) await writeFrames(values['frames-dir'], images);
   const sound = written.audio ? ', with the driving video\'s audio' : '';
+  if (driving.audio && timing.audio && !written.audio) log(`the driving video's audio is not written: ${output} is not an .mp4`);
   log(`wrote ${output} (${images.length} frames at ${formatRate(driving.sampling.fps)} fps${sound})${values['frames-dir'] ? ` and ${values['frames-dir']}/frame_*.png` : ''}`);
   return 0;
 }

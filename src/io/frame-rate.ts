@@ -10,7 +10,7 @@
 export interface FrameSamplingRequest {
   /** The rate to sample at and play at. */
   fps?: number;
-  /** Every n-th source frame (instead of `fps`). */
+  /** Every n-th source frame (instead of `fps`; with it for a source without a rate: what the frames play at). */
   stride?: number;
 }
 
@@ -31,10 +31,13 @@ export interface FrameSampling {
  * when neither a rate nor a stride is asked for (the weights' training rate); `maxFrames` keeps the first ones.
  */
 export function sampleFrames(sourceFrames: number, sourceFps: number | undefined, request: FrameSamplingRequest, defaultFps: number, maxFrames?: number): FrameSampling {
-  if (request.fps !== undefined && request.stride !== undefined) throw new Error('give a frame rate (--fps) or a stride (--stride), not both');
   if (request.fps !== undefined && !(request.fps > 0 && Number.isFinite(request.fps))) throw new Error(`--fps must be a positive number, got ${request.fps}`);
   if (request.stride !== undefined && !(Number.isInteger(request.stride) && request.stride >= 1)) throw new Error(`--stride must be a positive integer, got ${request.stride}`);
   const known = sourceFps !== undefined && sourceFps > 0 && Number.isFinite(sourceFps);
+  // without a source rate, --fps says what a stride plays at
+  if (known && request.fps !== undefined && request.stride !== undefined) {
+    throw new Error(`give a frame rate (--fps) or a stride (--stride), not both: the source plays at ${fmt(sourceFps)} fps, a stride at that / N`);
+  }
   let step: number;
   let fps: number;
   let description: string;

@@ -23,6 +23,7 @@ import { alignDriving, drivingKind, loadDrivingPoses, renderDriving, sampleSeque
 import { faceBoxesFromMaskFolder, faceBoxesFromPoses, maskBox, scaleBox, type PixelBox } from '../face/face-boxes.ts';
 import { fitReference, frameBox, frameImage, framePose, personBox, type FitMode, type Framing } from './framing.ts';
 import { posesToTensor, prepareReference } from './inputs.ts';
+import { pickFrames } from '../io/frame-rate.ts';
 import { referenceFace } from '../face/reference-face.ts';
 
 export interface DrivingRequest {
@@ -149,9 +150,8 @@ export async function prepareInputs(components: StableAnimatorComponents, photo:
     const refBox = o.refMask ? frameBox(await maskFileBox(o.refMask, photo), driving.framing) : face?.box;
     if (!refBox) throw new Error('--hjb needs the reference face: no face was found in the reference (give --ref-mask)');
     if (!o.faceMasks && !driving.frames) throw new Error('--hjb needs face boxes: give --face-masks DIR, or drive with keypoints or a video (boxes from the face keypoints)');
-    const frameBoxes = o.faceMasks ? await faceBoxesFromMaskFolder(o.faceMasks, o.width, o.height) : faceBoxesFromPoses(driving.frames!, o.width, o.height);
-    if (frameBoxes.length < driving.images.length) throw new Error(`--face-masks ${o.faceMasks}: ${frameBoxes.length} masks for ${driving.images.length} frames`);
-    const boxes = frameBoxes.slice(0, driving.images.length);
+    // masks are one per driving input frame: the sampled ones are used
+    const boxes = o.faceMasks ? await sampledMaskBoxes(o.faceMasks, driving, o) : faceBoxesFromPoses(driving.frames!, o.width, o.height);
     framesWithFace = boxes.filter((b) => b).length;
     if (framesWithFace === 0) throw new Error('--hjb: no driving frame has a face box');
     const referenceBox = scaleBox(refBox, [reference.width, reference.height], [o.width, o.height]);
@@ -166,6 +166,14 @@ export async function prepareInputs(components: StableAnimatorComponents, photo:
     face: face && { box: face.box, embedder: face.embedder },
     framesWithFace,
   };
+}
+
+async function sampledMaskBoxes(dir: string, driving: PreparedDriving, size: { width: number; height: number }): Promise<(PixelBox | undefined)[]> {
+  const all = await faceBoxesFromMaskFolder(dir, size.width, size.height);
+  const { indices } = driving.sampling;
+  const last = indices.at(-1) ?? 0;
+  if (all.length <= last) throw new Error(`--face-masks ${dir}: ${all.length} masks; expected one per driving frame, at least ${last + 1} (the sampled frames reach frame ${last})`);
+  return pickFrames(all, driving.sampling);
 }
 
 async function maskFileBox(path: string, reference: Image): Promise<PixelBox> {

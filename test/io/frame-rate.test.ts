@@ -48,7 +48,8 @@ test('no source rate: every (n-th) frame at the asked or default rate; maxFrames
   assert.deepEqual([strided.indices, strided.fps], [[0, 2, 4], 7.5]);
   assert.deepEqual(sampleFrames(30, 30, {}, 5, 3).indices, [0, 6, 12]);
   assert.deepEqual(pickFrames(['a', 'b', 'c', 'd', 'e'], { indices: [0, 2, 4] }), ['a', 'c', 'e']);
-  assert.throws(() => sampleFrames(6, 30, { fps: 5, stride: 2 }, 5), /not both/);
+  assert.throws(() => sampleFrames(6, 30, { fps: 5, stride: 2 }, 5), /not both: the source plays at 30 fps/);
+  assert.deepEqual(sampleFrames(6, undefined, { fps: 4, stride: 3 }, 5).indices, [0, 3], 'no source rate: both');
   assert.throws(() => sampleFrames(6, 30, { fps: 0 }, 5), /--fps must be a positive number, got 0/);
   assert.throws(() => sampleFrames(6, 30, { stride: 1.5 }, 5), /--stride must be a positive integer, got 1.5/);
 });
