@@ -119,12 +119,19 @@ export async function runJobs(animator: StableAnimator, jobs: readonly Job[], lo
     const t0 = performance.now();
     try {
       checkOutputPath(job.output, outputKind(job.output) === 'png' ? 'folder' : 'file');
-      const bar = progressBar('denoise');
-      const request = jobRequest(job.options);
+      let poses: ReturnType<typeof progressBar> | undefined;
+      let bar: ReturnType<typeof progressBar> | undefined;
       const result = await animator.animate(job.ref, job.driving, {
-        ...request, onProgress: (p) => { if (p.phase === 'denoise') bar.update(p.step, p.total); },
+        ...jobRequest(job.options),
+        onDrivingProgress: (p) => (poses ??= progressBar('poses  ')).update(p.frames, p.total ?? p.frames),
+        onProgress: (p) => {
+          if (p.phase !== 'denoise') return;
+          if (!bar) poses?.finish();
+          bar ??= progressBar('denoise');
+          bar.update(p.step, p.total);
+        },
       });
-      bar.finish();
+      bar?.finish();
       for (const w of result.warnings) log(`${tag}: ${w}`);
       const s = result.driving.sampling;
       log(`${tag}: ${s.indices.length} of ${s.sourceFrames} driving frame(s), ${s.description}`);

@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Device, DType } from '../torch/index.ts';
+import type { FrameProgress } from '../io/frame-folder.ts';
 import { readImage, type Image } from '../io/image.ts';
 import type { AlignMethod } from '../align/align-frames.ts';
 import { ALIGNMENT_CONFIG_FILE, DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../align/learned-alignment.ts';
@@ -41,6 +42,8 @@ export interface AnimateRequest extends Omit<AnimateOptions, 'outputType' | 'fps
   conditioningFps?: number;
   /** Keep a driving video's audio for the output (default true). */
   audio?: boolean;
+  /** Progress of reading the driving input (a video's pose extraction). */
+  onDrivingProgress?: (p: FrameProgress) => void;
   maxFrames?: number;
   /** HJB face boxes from mask images instead of the face keypoints; the reference's face from a mask. */
   faceMasks?: string;
@@ -88,7 +91,7 @@ export class StableAnimator {
       poses = await prepareDriving(image, driving, {
         width, height, align, alignModel: align === 'learned' ? this.alignment() : undefined, detector, maxFrames: request.maxFrames,
         fps: request.fps, stride: request.stride, defaultFps: this.weights.fps, fit: request.fit,
-        skeleton: this.weights.skeleton, onNotice: (m) => notices.push(m),
+        skeleton: this.weights.skeleton, onNotice: (m) => notices.push(m), onProgress: request.onDrivingProgress,
       });
     } finally {
       await detector?.dispose();
@@ -96,7 +99,7 @@ export class StableAnimator {
     const prepared = await prepareInputs(this.components, image, poses, {
       width, height, hjb: !!request.hjb, faceMasks: request.faceMasks, refMask: request.refMask, arcfaceOnnx: this.paths.arcfaceOnnx,
     });
-    const { fps: _sampling, stride: _stride, conditioningFps, audio, fit: _fit, ...options } = request;
+    const { fps: _sampling, stride: _stride, conditioningFps, audio, fit: _fit, onDrivingProgress: _progress, ...options } = request;
     const result = new StableAnimatorPipeline(this.components).call(prepared.inputs, {
       ...INFERENCE_DEFAULTS,
       // a miniature's windows are its training clips, overlapping by 2 frames as in its demo
