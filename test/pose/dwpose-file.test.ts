@@ -126,7 +126,7 @@ test('keypoint files carry their fps to the driving poses; .npy files have none'
   assert.equal(JSON.parse(readFileSync(path, 'utf8')).fps, 12.5);
   assert.equal((await readPoseFile(path)).fps, 12.5);
   const driving = await loadDrivingPoses(path, { width: 32, height: 32, align: 'none', maxFrames: 2 });
-  assert.deepEqual([driving.kind, driving.fps, driving.images.length], ['keypoints', 12.5, 2]);
+  assert.deepEqual([driving.kind, driving.sampling.sourceFps, driving.images.length], ['keypoints', 12.5, 2]);
   const fromNpy = await loadDrivingPoses(fixture('frames'), { width: 32, height: 32, align: 'none' });
-  assert.deepEqual([fromNpy.kind, fromNpy.fps, fromNpy.images.length], ['keypoints', undefined, 3]);
+  assert.deepEqual([fromNpy.kind, fromNpy.sampling.sourceFps, fromNpy.images.length], ['keypoints', undefined, 3]);
 });
