@@ -6,18 +6,18 @@
 // and resumed from its last checkpoint continues with exactly the losses it would have had:
 //   - the batch of step k comes from an RNG seeded by (seed, k);
 //   - the learning rate is a pure function of k;
-//   - the checkpoint (outDir/checkpoint.safetensors, written atomically every `checkpointEvery` steps) holds the
-//     weights, the AdamW moments and step counts, the loss history and the validation history.
+//   - the checkpoint (outDir/checkpoints/, written by the shared training loop every `checkpointEvery` steps)
+//     holds the weights, the AdamW moments and step counts, the loss history and the validation history.
 // Outputs in outDir: config.json + model.safetensors (the trained block, loadable with
-// LearnedAlignment.fromPretrained), loss.png, train.json (summary), checkpoint.safetensors.
+// LearnedAlignment.fromPretrained), loss.png, train.json (summary), checkpoints/.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.ts';
-import type { RawTensor, Tensor } from '../torch/index.ts';
+import type { RawTensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
 import { writeSafetensors } from '../torch/serialization/index.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../nn/optim/checkpoint.ts';
+import { runTrainingLoop } from '../nn/optim/training-loop.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { plotLines, savePlot } from '../io/plot.ts';
 import type { LineSeries } from '../io/plot.ts';
@@ -31,10 +31,6 @@ import { drawTrainingPairs } from './training-data.ts';
 import { smooth } from '../util/loss-curve.ts';
 import { positionRng } from '../util/seeds.ts';
 import type { AlignmentData } from './training-data.ts';
-import { lockFolder } from '../io/lock.ts';
-
-export const CHECKPOINT_FILE = 'checkpoint.safetensors';
-const CHECKPOINT_FORMAT = 'stable-animator-align-checkpoint/1';
 
 export interface TrainAlignmentOptions {
   outDir: string;
@@ -95,26 +91,10 @@ interface Hyper {
   scene?: Partial<PerturbationRanges>;
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-    : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
 /** What a resumed run must share with its checkpoint: the model's config and the hyper-parameters that change a step. */
 function resumeSettings(model: LearnedAlignment, hyper: Hyper): Record<string, unknown> {
   const { steps, batchSize, lr, weightDecay, warmupSteps, minLrRatio, maxGradNorm, seed, ranges, maxReferenceGap, scene } = hyper;
   return { config: model.config, steps, batchSize, lr, weightDecay, warmupSteps, minLrRatio, maxGradNorm, seed, ranges, maxReferenceGap, scene };
-}
-
-function saveCheckpoint(path: string, model: LearnedAlignment, opt: nn.AdamW, step: number, hyper: Hyper, losses: number[], val: ValidationPoint[]): void {
-  saveTrainingCheckpoint(path, CHECKPOINT_FORMAT, model, opt, resumeSettings(model, hyper), { step, extra: { losses, val } });
-}
-
-function loadCheckpoint(path: string, model: LearnedAlignment, opt: nn.AdamW, hyper: Hyper): { step: number; losses: number[]; val: ValidationPoint[] } {
-  const { step, extra } = loadTrainingCheckpoint(path, CHECKPOINT_FORMAT, model, opt, resumeSettings(model, hyper));
-  return { step, losses: (extra.losses as number[] | undefined) ?? [], val: (extra.val as ValidationPoint[] | undefined) ?? [] };
 }
 
 /** Writes config.json + model.safetensors: the folder LearnedAlignment.fromPretrained reads. */
@@ -158,27 +138,9 @@ export async function trainAlignment(options: TrainAlignmentOptions): Promise<Tr
   if (!(Number.isInteger(hyper.steps) && hyper.steps > 0)) throw new Error(`trainAlignment: steps must be a positive integer, got ${hyper.steps}`);
   if (options.data.train.length === 0) throw new Error('trainAlignment: no training sequences');
   if (options.data.val.length === 0) throw new Error('trainAlignment: no validation sequences');
-  const logEvery = options.logEvery ?? 50;
-  const valEvery = options.valEvery ?? 500;
-  const checkpointEvery = options.checkpointEvery ?? 250;
   mkdirSync(options.outDir, { recursive: true });
-  const unlock = lockFolder(options.outDir);
-  const checkpointPath = join(options.outDir, CHECKPOINT_FILE);
-
   const model = nn.withInit({ seed: hyper.seed }, () => new LearnedAlignment(options.config));
   const params = model.parameters();
-  const opt = new nn.AdamW(params, { lr: hyper.lr, weightDecay: hyper.weightDecay });
-  const schedule = nn.cosineWithWarmup(hyper.lr, hyper.steps, { warmupSteps: hyper.warmupSteps, minLr: hyper.lr * hyper.minLrRatio });
-
-  let step = 0;
-  let losses: number[] = [];
-  let val: ValidationPoint[] = [];
-  if ((options.resume ?? true) && existsSync(checkpointPath)) {
-    ({ step, losses, val } = loadCheckpoint(checkpointPath, model, opt, hyper));
-    losses = losses.slice(0, step);
-    val = val.filter((v) => v.step <= step);
-    log(`resumed from ${checkpointPath} at step ${step}`);
-  }
   log(`alignment block: ${model.numParameters()} parameters, config ${JSON.stringify(model.config)}`);
   log(`data: ${options.data.train.length} training sequences, ${options.data.val.length} held out (${options.data.val.map((s) => s.name).join(', ')})`);
 
@@ -186,55 +148,42 @@ export async function trainAlignment(options: TrainAlignmentOptions): Promise<Tr
   const baselineEval = evaluateMisAlign(options.data.val, valOptions);
   const baselines = { none: baselineEval.dis.none!, polyfit: baselineEval.dis.polyfit!, svd: baselineEval.dis.svd! };
   log(`val baselines (${baselineEval.frames} frames): none ${baselines.none.toFixed(4)}  polyfit ${baselines.polyfit.toFixed(4)}  svd ${baselines.svd.toFixed(4)}`);
-  const validate = (at: number): number => {
+  let val: ValidationPoint[] = [];
+  const validate = (at: number): void => {
     model.eval();
     const dis = evaluateMisAlign(options.data.val, { ...valOptions, model }).dis.learned!;
     model.train();
     val = [...val.filter((v) => v.step !== at), { step: at, dis }];
     log(`step ${at}  val Dis ${dis.toFixed(4)}  (svd ${baselines.svd.toFixed(4)}, ratio ${(dis / baselines.svd).toFixed(3)})`);
-    return dis;
   };
+  const valEvery = options.valEvery ?? 500;
 
-  model.train();
-  const runStart = step;
-  const t0 = performance.now();
-  let stopped = false;
-  while (step < hyper.steps) {
-    const pairs = drawTrainingPairs(options.data.train, positionRng(hyper.seed, step), hyper.batchSize, { ranges: hyper.ranges, maxReferenceGap: hyper.maxReferenceGap, scene: hyper.scene });
-    const batch = buildAlignmentBatch(pairs);
-    const loss = torch.scope(() => {
-      const t = batchToTensors(batch);
-      const { aligned } = model.alignPoints(t);
-      const l = alignmentLoss(aligned, t.target!, t.targetMask!);
-      l.backward();
-      return l.item();
-    });
-    if (!Number.isFinite(loss)) throw new Error(`trainAlignment: the loss became ${loss} at step ${step}`);
-    nn.clipGradNorm(params, hyper.maxGradNorm);
-    opt.setLr(schedule(step));
-    opt.step();
-    opt.zeroGrad();
-    losses[step] = loss;
-    step++;
-
-    if (step % logEvery === 0 || step === hyper.steps) {
-      const perStep = (performance.now() - t0) / 1000 / (step - runStart);
-      const recent = losses.slice(Math.max(0, step - logEvery), step);
-      const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
-      log(`step ${step}/${hyper.steps}  loss ${mean.toFixed(4)}  lr ${schedule(step - 1).toExponential(2)}  ${(perStep * 1000).toFixed(0)} ms/step  ETA ${formatDuration(perStep * (hyper.steps - step))}`);
-      await new Promise(setImmediate);
-    }
-    if (valEvery > 0 && step % valEvery === 0 && step < hyper.steps) validate(step);
-    if (step % checkpointEvery === 0 || step === hyper.steps) saveCheckpoint(checkpointPath, model, opt, step, hyper, losses, val);
-    if (options.stopAfter !== undefined && step >= options.stopAfter && step < hyper.steps) {
-      stopped = true;
-      break;
-    }
-  }
+  const loop = await runTrainingLoop({
+    name: 'align', outDir: options.outDir, weights: model, params, steps: hyper.steps, settings: resumeSettings(model, hyper),
+    optimizer: new nn.AdamW(params, { lr: hyper.lr, weightDecay: hyper.weightDecay }),
+    lr: nn.cosineWithWarmup(hyper.lr, hyper.steps, { warmupSteps: hyper.warmupSteps, minLr: hyper.lr * hyper.minLrRatio }),
+    maxGradNorm: hyper.maxGradNorm, logEvery: options.logEvery ?? 50, checkpointEvery: options.checkpointEvery ?? 250,
+    resume: options.resume, stopAfter: options.stopAfter, plot: false, log,
+    extraState: () => ({ val }),
+    onResume: (step, extra) => { val = ((extra.val as ValidationPoint[] | undefined) ?? []).filter((v) => v.step <= step); },
+    // the last step's validation lands in its checkpoint
+    afterStep: ({ step }) => { if ((valEvery > 0 && step % valEvery === 0) || step === hyper.steps) validate(step); },
+    lossAt: (step) => {
+      const pairs = drawTrainingPairs(options.data.train, positionRng(hyper.seed, step), hyper.batchSize, { ranges: hyper.ranges, maxReferenceGap: hyper.maxReferenceGap, scene: hyper.scene });
+      const batch = buildAlignmentBatch(pairs);
+      return torch.scope(() => {
+        const t = batchToTensors(batch);
+        const { aligned } = model.alignPoints(t);
+        const l = alignmentLoss(aligned, t.target!, t.targetMask!);
+        l.backward();
+        return l.item();
+      });
+    },
+  });
+  const { step, losses } = loop;
+  const stopped = !loop.finished;
 
   if (!stopped) {
-    if (!val.some((v) => v.step === hyper.steps)) validate(hyper.steps);
-    saveCheckpoint(checkpointPath, model, opt, step, hyper, losses, val);
     const final = val[val.length - 1]!;
     await saveAlignmentWeights(options.outDir, model, { step: String(step), val_dis: String(final.dis) });
     const summary = {
@@ -245,7 +194,5 @@ export async function trainAlignment(options: TrainAlignmentOptions): Promise<Tr
     await writeFileAtomic(join(options.outDir, 'train.json'), `${JSON.stringify(summary, null, 2)}\n`);
   }
   if (options.plot ?? true) await writeLossPlot(join(options.outDir, 'loss.png'), losses, val, baselines);
-  model.eval();
-  unlock();
   return { model, losses, val, baselines, step, finished: !stopped, seconds: (performance.now() - started) / 1000 };
 }

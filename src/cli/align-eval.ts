@@ -22,7 +22,7 @@ const USAGE = `stable-animator align eval [--data <pose files or folders>...] [-
   The MisAlign protocol: from each sequence, --samples (reference frame, driven clip of --clip frames) pairs,
   each clip rotated (±30°), scaled (0.5-2x, log-uniform) and shifted (±0.25 of the frame) about the frame
   centre with --seed; then Dis, the mean distance between aligned and unperturbed body keypoints (normalised
-  coordinates), for none, polyfit, svd and learned. --data takes keypoint JSON / DWPose JSON files, .bvh files
+  coordinates), for none, polyfit, svd and learned. --data takes keypoint JSON / DWPose JSON or .npy files, .bvh files
   (projected with the camera of the training data's split) and folders of both; without it, the sequences
   held out from training in ../shared/data/motion. Writes report/align.json, report/align-details.json and
   report/align-errors.png.`;
@@ -41,13 +41,13 @@ async function loadDataFiles(paths: readonly string[], cameraSeed: number): Prom
   const one = async (file: string): Promise<void> => {
     const ext = extname(file).toLowerCase();
     if (ext === '.bvh') out.push(await bvh(file));
-    else if (ext === '.json') out.push({ name: basename(file, ext), source: 'dwpose', sequence: await readPoseFile(file) });
-    else throw new Error(`${file}: expected a .json pose file, a .bvh file or a folder`);
+    else if (ext === '.json' || ext === '.npy') out.push({ name: basename(file, ext), source: 'dwpose', sequence: await readPoseFile(file) });
+    else throw new Error(`${file}: expected a .json or .npy pose file, a .bvh file or a folder`);
   };
   for (const path of paths) {
     if ((await stat(path)).isDirectory()) {
-      const files = (await readdir(path)).filter((f) => /\.(json|bvh)$/i.test(f)).sort();
-      if (files.length === 0) throw new Error(`${path}: no .json or .bvh files`);
+      const files = (await readdir(path)).filter((f) => /\.(json|npy|bvh)$/i.test(f)).sort();
+      if (files.length === 0) throw new Error(`${path}: no .json, .npy or .bvh files`);
       for (const f of files) await one(join(path, f));
     } else {
       await one(path);

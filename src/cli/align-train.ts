@@ -23,7 +23,7 @@ const USAGE = `stable-animator align train -o DIR [--data ../shared/data/motion]
 
   Trains the alignment block on (reference, perturbed driven) pairs from the BVH and DWPose sequences of
   --data (bvh/, dwpose/), holding out a quarter of the sequences of each source for validation. Re-running
-  the same command after a kill continues from DIR/checkpoint.safetensors. Training sequences are used
+  the same command after a kill continues from DIR/checkpoints/. Training sequences are used
   mirrored too, BVH ones through --bvh-cameras random cameras; --no-scene turns off the scene augmentation
   (a small random move of reference and ground truth together). Writes DIR/config.json and
   DIR/model.safetensors (load with --weights DIR), DIR/loss.png and DIR/train.json.`;

@@ -12,22 +12,27 @@ import type { PoseDetector } from '../pose/detector.ts';
 import { openPoseDetector } from '../pose/extract.ts';
 import { writePoseImage } from '../pose/render.ts';
 import { ANIMATE_DEFAULTS, checkOutputSize, INFERENCE_DEFAULTS, StableAnimatorPipeline, type WindowBlend } from '../pipeline/animate.ts';
-import { loadComponents, readWeightsFacts, resolveWeightPaths } from '../pipeline/components.ts';
+import { loadComponents, readWeightsFacts, resolveWeightPaths, untrainedSizeWarning, workingSize, type WeightsFacts } from '../pipeline/components.ts';
 import { drivingKind } from '../pipeline/driving.ts';
 import { HJB_WINDOWS, type HjbWindowKind } from '../pipeline/hjb.ts';
 import { DEFAULT_HJB_MARGIN } from '../pipeline/hjb-window.ts';
-import { framesToImages, outputKind, writeFrames } from '../pipeline/outputs.ts';
+import { FIT_MODES, isFitMode, type FitMode } from '../pipeline/framing.ts';
+import { framesToImages, outputKind, writeAnimation, writeFrames } from '../pipeline/outputs.ts';
 import { prepareDriving, prepareInputs } from '../pipeline/prepare.ts';
+import { runAnimateJobs, type JobOptions } from './animate-jobs.ts';
 import { parseNumber, parseSize, type NumberKind } from './args.ts';
 import { checkOutputPath } from '../io/atomic.ts';
 import { LIMITS } from '../io/limits.ts';
 import type { Command } from './main.ts';
 import { progressBar } from './progress-bar.ts';
+import type { PlacementOptions } from '../pipeline/placement.ts';
 
 const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoints.json|dir of skeleton PNGs> [--weights DIR] -o out.mp4
+stable-animator animate --jobs jobs.json [--weights DIR]     (many animations, the models loaded once)
       [--width W --height H | --size WxH] [--steps 25] [--guidance G | --guidance-min 3 --guidance-max 3] [--seed 23123134]
-      [--tile-size 16] [--tile-overlap 4] [--blend noise|latents] [--noise-aug 0.02] [--decode-chunk 4] [--fps 7]
-      [--motion-bucket 127] [--out-fps 8] [--frames-dir DIR] [--save-poses DIR] [--max-frames N]
+      [--tile-size 16] [--tile-overlap 4] [--blend noise|latents] [--noise-aug 0.02] [--decode-chunk 4] [--cond-fps 7]
+      [--motion-bucket 127] [--fps R | --stride N] [--fit crop|pad|stretch] [--no-audio]
+      [--frames-dir DIR] [--save-poses DIR] [--max-frames N]
       [--hjb] [--hjb-start 0] [--hjb-end 20] [--hjb-iters 3] [--hjb-lr 0.1] [--hjb-window full|face] [--hjb-margin N]
       [--face-masks DIR] [--ref-mask PNG]
       [--align learned|svd|polyfit|none] [--align-weights DIR] [--pose-detector default|dwpose]
@@ -41,12 +46,24 @@ const USAGE = `stable-animator animate --ref photo.png --driving <video|keypoint
                  \`stable-animator weights download\` puts them and SVD-xt's files from diffusers are found.
   --offload      keep each model on the CPU and move it to --device only while it runs (less accelerator memory,
                  slower); --vae-device / --image-encoder-device run the VAE / CLIP elsewhere (default --device).
-  --driving      a video (poses are extracted: --pose-detector), a keypoint JSON (ours or DWPose), or a folder of
-                 skeleton images (used as they are). Keypoints are aligned to the reference's pose (--align,
+  --driving      a video (poses are extracted: --pose-detector), keypoints (our JSON; DWPose dicts as JSON or .npy,
+                 or a folder of per-frame .npy/.json files), or a folder of skeleton images (used as they are). Keypoints are aligned to the reference's pose (--align,
                  default learned = StableAnimator++'s alignment; svd = closed-form fit; polyfit = StableAnimator's
                  rule) and drawn at the output size.
   -o             .mp4 (H.264), .gif, or a folder (PNG frames); --frames-dir also writes the PNG frames.
-  size           multiples of 64; default 512 wide, the height following the reference's aspect.
+  --fps          the driving input is sampled at this rate and the output plays at it, so it lasts as long as the
+                 driving video; default the rate the weights were trained at (released: 7.5, the miniature: 5).
+                 --stride N: every N-th driving frame instead, played at the driving rate / N. A skeleton folder
+                 or a keypoint file without a rate has every (N-th) frame played at --fps.
+  --no-audio     the driving video's audio is copied into an .mp4 output (cut to its length) unless this is given.
+  size           multiples of 64; default the size the weights were trained at nearest the reference's aspect
+                 (released: 512x512 or 576x1024; a miniature: its own); --width or --height alone: the other side
+                 follows the reference's aspect. Other sizes than the trained ones are warned about.
+  --fit          how the reference fills that size: crop (default; around the person, nobody is stretched), pad
+                 (grey margins) or stretch; the driving poses go through the same transform.
+  --cond-fps     the frame rate the model is conditioned on (SVD's micro-conditioning; was --fps before).
+  --jobs FILE    many animations with the models loaded once: stable-animator animate --jobs jobs.json --weights DIR
+                 (docs/pipeline.md, Batches of jobs).
   guidance       frame-wise from --guidance-min to --guidance-max (both 3.0 by default); 1.0 = one pass, no CFG.
   --blend        noise: blend window noise predictions with triangular weights (reference); latents: average
                  each window's step (ControlNeXt).
@@ -62,7 +79,8 @@ const OPTIONS = {
   width: { type: 'string' }, height: { type: 'string' }, size: { type: 'string' }, steps: { type: 'string' },
   guidance: { type: 'string' }, 'guidance-min': { type: 'string' }, 'guidance-max': { type: 'string' }, seed: { type: 'string' },
   'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, blend: { type: 'string' }, 'noise-aug': { type: 'string' },
-  'decode-chunk': { type: 'string' }, fps: { type: 'string' }, 'motion-bucket': { type: 'string' }, 'out-fps': { type: 'string' },
+  'decode-chunk': { type: 'string' }, fps: { type: 'string' }, stride: { type: 'string' }, 'cond-fps': { type: 'string' },
+  'motion-bucket': { type: 'string' }, 'out-fps': { type: 'string' }, fit: { type: 'string' }, 'no-audio': { type: 'boolean' }, jobs: { type: 'string' },
   'frames-dir': { type: 'string' }, 'save-poses': { type: 'string' }, 'max-frames': { type: 'string' },
   hjb: { type: 'boolean' }, 'hjb-start': { type: 'string' }, 'hjb-end': { type: 'string' }, 'hjb-iters': { type: 'string' },
   'hjb-lr': { type: 'string' }, 'hjb-window': { type: 'string' }, 'hjb-margin': { type: 'string' }, 'face-masks': { type: 'string' }, 'ref-mask': { type: 'string' },
@@ -77,26 +95,40 @@ type Values = Record<string, string | boolean | undefined>;
 
 const num = (values: Values, name: string, kind: NumberKind, fallback: number): number => parseNumber(name, values[name], kind, fallback);
 
-/** The output size: --size, or --width/--height, the missing side following the reference's aspect (multiple of 64). */
-export function outputSize(values: Values, refWidth: number, refHeight: number): [number, number] {
-  if (typeof values.size === 'string') {
-    const size = parseSize(values.size);
-    checkOutputSize(...size);
-    return size;
+/** The output size: --size, --width/--height, or the weights' trained size nearest the reference's aspect (components.ts workingSize). */
+export function outputSize(values: Values, refWidth: number, refHeight: number, facts: WeightsFacts = readWeightsFacts(undefined)): [number, number] {
+  const size = typeof values.size === 'string' ? parseSize(values.size) : workingSize(facts, refWidth, refHeight, {
+    width: values.width !== undefined ? num(values, 'width', 'posint', 0) : undefined,
+    height: values.height !== undefined ? num(values, 'height', 'posint', 0) : undefined,
+  });
+  checkOutputSize(...size);
+  return size;
+}
+
+/** --fps / --stride, --fit, --no-audio: how the driving input is sampled and the reference framed. */
+export function timingOptions(values: Values): { fps?: number; stride?: number; fit: FitMode; audio: boolean } {
+  if (values['out-fps'] !== undefined) {
+    throw new Error('--out-fps was replaced by --fps: the driving input is sampled at that rate and the output plays at it (--stride N for every N-th frame)');
   }
-  const round64 = (v: number) => Math.max(64, Math.round(v / 64) * 64);
-  const w = values.width !== undefined ? num(values, 'width', 'posint', 0) : undefined;
-  const h = values.height !== undefined ? num(values, 'height', 'posint', 0) : undefined;
-  const width = w ?? (h !== undefined ? round64((h * refWidth) / refHeight) : 512);
-  const height = h ?? round64((width * refHeight) / refWidth);
-  checkOutputSize(width, height);
-  return [width, height];
+  const fit = (values.fit ?? 'crop') as string;
+  if (!isFitMode(fit)) throw new Error(`--fit must be one of ${FIT_MODES.join(', ')}, got '${fit}'`);
+  return {
+    ...(values.fps !== undefined ? { fps: num(values, 'fps', 'nonneg', 0) } : {}),
+    ...(values.stride !== undefined ? { stride: num(values, 'stride', 'posint', 1) } : {}),
+    fit, audio: !values['no-audio'],
+  };
 }
 
 function parseDevice(text: string | undefined, option = '--device'): Device {
   if (text === undefined || text === 'cpu') return 'cpu';
   if (text === 'cuda' || /^cuda:\d+$/.test(text)) return (text === 'cuda' ? 'cuda:0' : text) as Device;
   throw new Error(`${option} must be cpu, cuda or cuda:N, got '${text}'`);
+}
+
+/** --offload, --vae-device, --image-encoder-device: where the models run (pipeline/placement.ts). */
+function placementOptions(values: Values, device: Device): PlacementOptions {
+  const other = (name: string) => (typeof values[name] === 'string' ? parseDevice(values[name] as string, `--${name}`) : undefined);
+  return { device, offload: !!values.offload, vaeDevice: other('vae-device'), imageEncoderDevice: other('image-encoder-device') };
 }
 
 function parseDtype(text: string | undefined, device: Device): DType {
@@ -117,6 +149,7 @@ function alignmentFolder(values: Values): string | undefined {
 
 export async function runAnimate(args: string[], log: (m: string) => void = (m) => console.error(m)): Promise<number> {
   const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false });
+  if (values.jobs) return runJobsFile(values.jobs, values, log);
   // 1. Arguments
   if (!values.ref || !values.driving || !values.output) throw new Error(`--ref, --driving and -o are required\n\nusage: ${USAGE}`);
   const output = values.output;
@@ -124,12 +157,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
   if (values['frames-dir']) checkOutputPath(values['frames-dir'], 'folder', '--frames-dir');
   const device = parseDevice(values.device);
   const dtype = parseDtype(values.dtype, device);
-  // memory: where the VAE and CLIP run, CPU offload (pipeline/placement.ts)
-  const placement = {
-    device, offload: !!values.offload,
-    vaeDevice: values['vae-device'] === undefined ? undefined : parseDevice(values['vae-device'], '--vae-device'),
-    imageEncoderDevice: values['image-encoder-device'] === undefined ? undefined : parseDevice(values['image-encoder-device'], '--image-encoder-device'),
-  };
+  const placement = placementOptions(values, device);
   if (values.hjb && placement.vaeDevice !== undefined && placement.vaeDevice !== device) throw new Error(`--hjb needs the VAE where the UNet runs: --vae-device ${placement.vaeDevice} differs from --device ${device}`);
   if (values.threads !== undefined) torch.setNumThreads(num(values, 'threads', 'posint', 1));
   const align = (values.align ?? 'learned') as AlignMethod;
@@ -150,7 +178,7 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
     tileOverlap: num(values, 'tile-overlap', 'int', facts.window ? Math.min(2, facts.window - 1) : ANIMATE_DEFAULTS.tileOverlap),
     noiseAugStrength: num(values, 'noise-aug', 'nonneg', ANIMATE_DEFAULTS.noiseAugStrength),
     decodeChunkSize: num(values, 'decode-chunk', 'posint', 4),
-    fps: num(values, 'fps', 'posint', ANIMATE_DEFAULTS.fps),
+    fps: num(values, 'cond-fps', 'posint', ANIMATE_DEFAULTS.fps),
     motionBucketId: num(values, 'motion-bucket', 'int', ANIMATE_DEFAULTS.motionBucketId),
     blend,
   };
@@ -165,15 +193,16 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
     window: hjbWindow, windowMargin: num(values, 'hjb-margin', 'int', DEFAULT_HJB_MARGIN),
   } : undefined;
   const maxFrames = values['max-frames'] !== undefined ? num(values, 'max-frames', 'posint', 0) : undefined;
+  const timing = timingOptions(values);
 
   // 2. Inputs that can fail fast: the reference image, the driving input, the weights
   const refImage = await readImage(values.ref, { channels: 3 });
   if (Math.min(refImage.width, refImage.height) < LIMITS.minReferenceSide) {
     throw new Error(`--ref ${values.ref}: ${refImage.width}x${refImage.height} is too small; expected at least ${LIMITS.minReferenceSide} pixels a side`);
   }
-  // the weights' own size (a miniature's) unless a size is asked for
-  const own = facts.size !== undefined && values.size === undefined && values.width === undefined && values.height === undefined;
-  const [width, height] = own ? [facts.size!, facts.size!] : outputSize(values, refImage.width, refImage.height);
+  const [width, height] = outputSize(values, refImage.width, refImage.height, facts);
+  const sizeWarning = untrainedSizeWarning(facts, width, height);
+  if (sizeWarning) log(`warning: ${sizeWarning}`);
   const kind = await drivingKind(values.driving);
   const paths = resolveWeightPaths(values.weights, {
     unet: values.unet, poseNet: values['pose-net'], faceEncoder: values['face-encoder'], arcface: values.arcface,
@@ -197,15 +226,19 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
         method = 'svd';
       }
     }
-    if (kind === 'video' || (kind === 'keypoints' && method !== 'none')) {
+    if (kind === 'video' || (kind === 'keypoints' && method !== 'none') || (kind === 'keypoints' && timing.fit === 'crop')) {
       detector = await openPoseDetector({ detector: detectorKind, dwposeDir: detectorKind === 'dwpose' ? paths.dwposeDir : undefined });
     }
     const bar = progressBar(kind === 'video' ? 'poses  ' : 'driving');
     driving = await prepareDriving(refImage, values.driving, {
       width, height, align: method, alignModel, detector, maxFrames, skeleton: facts.skeleton,
+      fps: timing.fps, stride: timing.stride, defaultFps: facts.fps, fit: timing.fit,
       onProgress: (p) => bar.update(p.frames, p.total ?? p.frames), onNotice: log,
     });
     bar.finish(`${driving.images.length} driving frame(s) (${driving.kind}, alignment: ${driving.alignment})`);
+    const s = driving.sampling;
+    log(`timing: ${s.indices.length} of ${s.sourceFrames} driving frame(s), ${s.description}; the output plays ${(s.indices.length / s.fps).toFixed(2)} s`);
+    log(`framing: ${timing.fit} ${refImage.width}x${refImage.height} -> ${width}x${height}`);
   } finally {
     await detector?.dispose();
   }
@@ -245,12 +278,32 @@ export async function runAnimate(args: string[], log: (m: string) => void = (m) 
 
   // 9. Outputs, written atomically
   const images = framesToImages(result.frames!);
-  const fps = values['out-fps'] !== undefined ? num(values, 'out-fps', 'posint', 8) : 8;
-  await writeFrames(output, images, { fps });
+  const written = await writeAnimation(output, { frames: images, fps: driving.sampling.fps, audio: driving.audio }, { audio: timing.audio });
   if (values['frames-dir']) await writeFrames(values['frames-dir'], images);
-  log(`wrote ${output}${values['frames-dir'] ? ` and ${values['frames-dir']}/frame_*.png` : ''}`);
+  const sound = written.audio ? ', with the driving video\'s audio' : '';
+  if (driving.audio && timing.audio && !written.audio) log(`the driving video's audio is not written: ${output} is not an .mp4`);
+  log(`wrote ${output} (${images.length} frames at ${formatRate(driving.sampling.fps)} fps${sound})${values['frames-dir'] ? ` and ${values['frames-dir']}/frame_*.png` : ''}`);
   return 0;
 }
+
+/** --jobs FILE: the command line gives the weights, device and dtype, and defaults under the file's own. */
+function runJobsFile(file: string, values: Values, log: (m: string) => void): Promise<number> {
+  for (const k of ['ref', 'driving', 'output']) if (values[k] !== undefined) throw new Error(`--jobs ${file}: --${k} belongs in the jobs file, not on the command line`);
+  const device = parseDevice(values.device as string | undefined);
+  if (values.threads !== undefined) torch.setNumThreads(num(values, 'threads', 'posint', 1));
+  const timing = timingOptions(values);
+  const given = (name: string, kind: NumberKind) => (values[name] !== undefined ? num(values, name, kind, 0) : undefined);
+  const size = typeof values.size === 'string' ? parseSize(values.size) : undefined;
+  const defaults = Object.fromEntries(Object.entries({
+    width: size?.[0] ?? given('width', 'posint'), height: size?.[1] ?? given('height', 'posint'), steps: given('steps', 'posint'),
+    seed: given('seed', 'int'), guidance: given('guidance', 'number'), maxFrames: given('max-frames', 'posint'),
+    fps: timing.fps, stride: timing.stride, fit: values.fit === undefined ? undefined : timing.fit, audio: values['no-audio'] ? false : undefined,
+    align: values.align,
+  }).filter(([, v]) => v !== undefined)) as JobOptions;
+  return runAnimateJobs(file, { weights: values.weights as string | undefined, ...placementOptions(values, device), dtype: parseDtype(values.dtype as string | undefined, device), defaults }, log);
+}
+
+const formatRate = (fps: number): string => String(Math.round(fps * 1000) / 1000);
 
 export const animate: Command = {
   summary: 'animate a reference photo with driving poses (video, keypoints or skeleton images)',

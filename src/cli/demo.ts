@@ -107,8 +107,8 @@ async function writeDemo(out: string, c: HeldOutCase, r: CaseResult, s: { identi
     { label: 'ground truth', frames: c.truth },
   ];
   const combined = sideBySide(panels, { height: 256 });
-  await writeFrames(join(out, 'out.mp4'), r.output, { fps: 8 });
-  await writeFrames(join(out, 'side-by-side.mp4'), combined, { fps: 8 });
+  await writeFrames(join(out, 'out.mp4'), r.output, { fps: c.fps });
+  await writeFrames(join(out, 'side-by-side.mp4'), combined, { fps: c.fps });
   const every = Math.max(1, Math.floor(combined.length / 4));
   await writeImage(join(out, 'frames.png'), stackRows(combined.filter((_, i) => i % every === 0).slice(0, 4)));
   const m = r.metrics;

@@ -18,7 +18,8 @@ const USAGE = `stable-animator poses extract <image|video|dir> -o poses.json [--
             keypoint JSON. --detector dwpose runs DWPose (yolox_l.onnx + dw-ll_ucoco_384.onnx from --dwpose-dir);
             the default detector ships with the package and works offline. --render also draws the skeletons
             (frame_0.png, ...) as StableAnimator's pose images.
-  render    draws a keypoint file (ours or a DWPose JSON dump) as pose images at --size (default: its size).`;
+  render    draws a keypoint file (ours, or DWPose dicts as JSON, .npy or a folder of per-frame files: see
+            docs/poses.md) as pose images at --size (default: its size).`;
 
 function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

@@ -33,7 +33,7 @@ const FACEID_USAGE = `stable-animator synth train-faceid --data ROOT -o DIR [--s
   the face boxes, jittered by --jitter in size and position, mirrored at random), then reports verification
   accuracy on the held-out identities (with exact and with 10%-jittered boxes). Writes DIR/config.json,
   DIR/model.safetensors, DIR/loss.png, DIR/train.json; re-running after a kill resumes from
-  DIR/checkpoint.safetensors.`;
+  DIR/checkpoints/.`;
 
 async function generate(args: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -16,7 +16,7 @@ export const LIMITS = {
   imagePixels: envLimit('STABLE_ANIMATOR_MAX_PIXELS', 8192 * 8192),
   /** Either side of a frame size (keypoint files' "size", --size, rendered skeletons). */
   frameSide: envLimit('STABLE_ANIMATOR_MAX_SIDE', 8192),
-  /** A checkpoint's pickle (data.pkl: names, shapes, no tensor data) uncompressed; real ones are under 1 MB. */
+  /** A checkpoint's pickle (data.pkl: names, shapes, no tensor data) uncompressed, real ones under 1 MB; also a .npy object array's pickle. */
   pickleBytes: envLimit('STABLE_ANIMATOR_MAX_PICKLE_BYTES', 64 * 1024 * 1024),
   /** The reference photo's shorter side, below which no face or pose can be found. */
   minReferenceSide: 32,

@@ -68,6 +68,14 @@ export async function probeVideo(path: string): Promise<VideoInfo> {
   };
 }
 
+/** Whether the file has an audio stream. */
+export async function hasAudio(path: string): Promise<boolean> {
+  await checkReadable(path, 'probe audio of');
+  const args = ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=index', '-of', 'json', path];
+  const out = JSON.parse((await runMediaTool('ffprobe', args, `cannot probe audio of ${path}`)).toString());
+  return (out.streams?.length ?? 0) > 0;
+}
+
 export interface DecodeOptions {
   /** Output size (both, or one with the other following the aspect ratio). Default: the video's size. */
   width?: number;
@@ -76,6 +84,8 @@ export interface DecodeOptions {
   fps?: number;
   /** Stop after this many frames. */
   maxFrames?: number;
+  /** Only these source frames (ascending indices, io/frame-rate.ts), after `fps`. Video files only. */
+  indices?: readonly number[];
   onProgress?: (progress: FrameProgress) => void;
   /** Warnings (a video that decodes to fewer frames than its container lists); default: printed to stderr. */
   onNotice?: (message: string) => void;
@@ -90,17 +100,22 @@ export async function* decodeVideo(path: string, options: DecodeOptions = {}): A
   if (width !== info.width || height !== info.height) filters.push(`scale=${width}:${height}`);
   const args = ['-v', 'error', '-nostdin', '-i', path, '-an', '-sn', '-sws_flags', SWS_FLAGS];
   if (filters.length > 0) args.push('-vf', filters.join(','));
-  if (options.maxFrames !== undefined) args.push('-frames:v', String(options.maxFrames));
+  const keep = options.indices && new Set(options.indices);
+  // decoding stops after the last frame wanted
+  const lastFrame = options.indices ? (options.indices.at(-1) ?? -1) + 1 : options.maxFrames;
+  if (lastFrame !== undefined) args.push('-frames:v', String(lastFrame));
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
 
-  let total = options.fps ? Math.round((info.frameCount * options.fps) / info.fps) : info.frameCount;
-  if (options.maxFrames !== undefined) total = Math.min(total, options.maxFrames);
+  let listed = options.fps ? Math.round((info.frameCount * options.fps) / info.fps) : info.frameCount;
+  if (lastFrame !== undefined) listed = Math.min(listed, lastFrame);
+  const total = keep ? options.indices!.filter((i) => i < listed).length : listed;
 
   const proc = startMediaTool('ffmpeg', args);
   const frameBytes = width * height * 3;
   let frame = new Uint8Array(frameBytes);
   let filled = 0;
-  let frames = 0;
+  let frames = 0; // decoded
+  let kept = 0;
   let finished = false;
   try {
     for await (const chunk of proc.child.stdout! as AsyncIterable<Buffer>) {
@@ -112,10 +127,12 @@ export async function* decodeVideo(path: string, options: DecodeOptions = {}): A
         offset += n;
         if (filled === frameBytes) {
           frames += 1;
-          options.onProgress?.({ frames, total });
+          filled = 0;
+          if (keep && !keep.has(frames - 1)) continue;
+          kept += 1;
+          options.onProgress?.({ frames: kept, total });
           yield { width, height, channels: 3, data: frame };
           frame = new Uint8Array(frameBytes);
-          filled = 0;
         }
       }
     }
@@ -124,9 +141,9 @@ export async function* decodeVideo(path: string, options: DecodeOptions = {}): A
     if (exit.code !== 0) throw new Error(`cannot decode video ${path}: ffmpeg ${describeExit(exit)}`);
     if (filled !== 0) throw new Error(`cannot decode video ${path}: ffmpeg stopped in the middle of frame ${frames}`);
     // a truncated file whose index is at the front decodes without an error, to fewer frames than it lists
-    if (frames < total - 1) {
+    if (frames < listed - 1) {
       (options.onNotice ?? ((m: string) => console.error(`warning: ${m}`)))(
-        `${path}: decoded ${frames} frame(s) where its container lists ${total}; the file is probably truncated`);
+        `${path}: decoded ${frames} frame(s) where its container lists ${listed}; the file is probably truncated`);
     }
   } finally {
     // The consumer stopped early (or an error): stop ffmpeg instead of letting it write into a dead pipe.
@@ -161,7 +178,15 @@ export interface EncodeOptions {
   oddSize?: 'pad' | 'error';
   /** Expected number of frames, for progress reports (known already when `frames` is an array). */
   totalFrames?: number;
+  /** The audio of this file's first audio stream, from its start, cut to `seconds` (AAC; mp4 only). */
+  audio?: AudioSource;
   onProgress?: (progress: FrameProgress) => void;
+}
+
+export interface AudioSource {
+  path: string;
+  /** The length to keep, in seconds: the animation's duration. */
+  seconds: number;
 }
 
 export interface EncodeResult {
@@ -196,6 +221,14 @@ function outputArgs(path: string, width: number, height: number, options: Encode
   };
 }
 
+/** The audio input and its mapping (after the frames' input), or none. */
+function audioArgs(path: string, audio: AudioSource | undefined): string[] {
+  if (!audio) return ['-an'];
+  if (extname(path).toLowerCase() !== '.mp4') throw new Error(`cannot encode ${path}: audio needs an .mp4 output`);
+  if (!(audio.seconds > 0)) throw new Error(`cannot encode ${path}: the audio length must be positive, got ${audio.seconds}`);
+  return ['-t', String(audio.seconds), '-i', audio.path, '-map', '0:v:0', '-map', '1:a:0', '-c:a', 'aac', '-b:a', '160k'];
+}
+
 /** Waits until `stdin` can take more data, or the process has exited (then writing is pointless). */
 function drainOrExit(stdin: Writable, exited: Promise<ToolExit>): Promise<unknown> {
   let onDrain!: () => void;
@@ -227,7 +260,7 @@ export async function encodeVideo(
     const proc = startMediaTool('ffmpeg', [
       '-v', 'error', '-nostdin', '-y',
       '-f', 'rawvideo', '-pix_fmt', channels === 4 ? 'rgba' : 'rgb24', '-s', `${width}x${height}`, '-framerate', String(options.fps),
-      '-i', 'pipe:0', '-an', '-sws_flags', SWS_FLAGS, ...outArgs, temp,
+      '-i', 'pipe:0', ...audioArgs(path, options.audio), '-sws_flags', SWS_FLAGS, ...outArgs, temp,
     ]);
     const stdin = proc.child.stdin!;
     let exitedEarly = false;

@@ -22,7 +22,7 @@ import type { StableAnimatorComponents } from '../pipeline/animate.ts';
 import { EulerDiscreteScheduler, SVD_XT_SCHEDULER_CONFIG } from '../sampling/euler-discrete.ts';
 import { resolveTrainConfig, type TrainConfig } from '../train/animator/train-config.ts';
 import { trainAnimator, type DataParallel, type TrainAnimatorResult, type ValidationHook } from '../train/animator/trainer.ts';
-import { MINI_FACE_TOKENS, MINI_FRAMES, MINI_SIZE, MINI_UNET_CONFIG } from './configs.ts';
+import { MINI_FACE_TOKENS, MINI_FRAME_STRIDE, MINI_FRAMES, MINI_SIZE, MINI_UNET_CONFIG } from './configs.ts';
 import { faceIdEmbedder } from './face-id-embedder.ts';
 
 export interface MiniAnimatorOptions {
@@ -87,7 +87,7 @@ export function miniTrainConfig(o: MiniAnimatorOptions): TrainConfig {
   const size = o.size ?? MINI_SIZE;
   return resolveTrainConfig({
     data: o.data, output: o.outDir, fromScratch: true, buckets: [{ name: 'rec', width: size, height: size }],
-    numFrames: o.numFrames ?? MINI_FRAMES, batchSize: o.batchSize ?? 1, frameStride: 2, steps: o.steps, lr: 3e-4, lrSchedule: 'cosine', warmupSteps: Math.min(100, Math.floor(o.steps / 10)),
+    numFrames: o.numFrames ?? MINI_FRAMES, batchSize: o.batchSize ?? 1, frameStride: MINI_FRAME_STRIDE, steps: o.steps, lr: 3e-4, lrSchedule: 'cosine', warmupSteps: Math.min(100, Math.floor(o.steps / 10)),
     minLr: 2e-5, maxGradNorm: 1, gradientCheckpointing: false, emaDecay: 0.99,
     trainable: { poseNet: true, faceEncoder: true, unet: 'all' }, faceEmbeddings: 'arcface', seed: o.seed ?? 0,
     logEvery: 25, checkpointEvery: 250, keepCheckpoints: 2, validateEvery: 0, vaeEncodeChunk: MINI_FRAMES, threads: 0,

@@ -7,6 +7,9 @@ import type { SkeletonStyle } from '../pose/render.ts';
 /** Frame side and frames per training clip. */
 export const MINI_SIZE = 128;
 export const MINI_FRAMES = 4;
+/** Frames per second of its training clips: 30 fps motion, every 3rd frame in the data (synth/dataset.ts), every 2nd of those in a clip (MINI_FRAME_STRIDE). */
+export const MINI_FRAME_STRIDE = 2;
+export const MINI_FPS = 30 / 3 / MINI_FRAME_STRIDE;
 
 /**
  * Skeletons as the miniature sees them: 'legible' (4 px limbs at 128 px). The reference style draws 0.5 px

@@ -4,9 +4,9 @@
 // pairs of the other half).
 //
 // Resumable (training-loop.ts): batch k is a function of (seed, k), the LR of k alone, and the checkpoint
-// (outDir/checkpoint.safetensors) holds weights, AdamW state and losses.
+// (outDir/checkpoints/, the shared training loop's) holds weights, AdamW state and losses.
 // Outputs in outDir: config.json + model.safetensors (the backbone, IResNet key names: load with
-// loadFaceIdWeights), loss.png, train.json (settings, losses summary, verification), checkpoint.safetensors.
+// loadFaceIdWeights), loss.png, train.json (settings, losses summary, verification), checkpoints/.
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import type { IResNetConfig } from '../models/face/iresnet.ts';
 import type { SynthDataset } from './synth/dataset.ts';
 import { createRng } from '../util/rng.ts';
 import { positionRng } from '../util/seeds.ts';
-import { runTrainingLoop } from '../train/training-loop.ts';
+import { runTrainingLoop } from '../nn/optim/training-loop.ts';
 import { bestThreshold, cropFace, loadFaceCrops, loadFaceFrames, subsetCrops, thresholdAccuracy, verificationPairs } from './face-id-data.ts';
 import type { FaceCrops } from './face-id-data.ts';
 import { arcFaceLoss } from './face-id-loss.ts';
@@ -192,7 +192,7 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
   const loop = await runTrainingLoop({
     name: 'faceid',
     outDir: options.outDir,
-    model: trainee,
+    weights: trainee,
     params,
     optimizer: new nn.AdamW(params, { lr: hyper.lr, weightDecay: hyper.weightDecay }),
     lr: nn.cosineWithWarmup(hyper.lr, hyper.steps, { warmupSteps: hyper.warmupSteps, minLr: hyper.lr * 0.02 }),

@@ -27,6 +27,8 @@ export interface HeldOutCase {
   /** The ground-truth poses under `perturbation`. */
   driving: PoseFrame[];
   perturbation: Perturbation;
+  /** The clip's frame rate (30 fps motion / stride): what its animation plays at. */
+  fps: number;
 }
 
 export interface HeldOutCaseOptions {
@@ -60,7 +62,7 @@ export function heldOutCase(o: HeldOutCaseOptions): HeldOutCase {
       reference: clip.frames[0]!, referencePose: clip.poses.frames[0]!, referenceFaceBox: refBox,
       truth: clip.frames.slice(1), truthPoses, truthFaceBoxes: clip.boxes.slice(1),
       driving: truthPoses.map((f) => ({ persons: f.persons.map((p) => perturbPerson(p, perturbation)) })),
-      perturbation,
+      perturbation, fps: 30 / window.stride,
     };
   }
   throw new Error(`heldOutCase: ${o.identity.id} on ${o.motion.name}: no clip with a visible reference face in seeds ${o.seed}..${o.seed + MAX_TRIES - 1}`);

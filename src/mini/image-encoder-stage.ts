@@ -11,7 +11,7 @@ import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../mode
 import { clipPreprocess } from '../models/svd/image-preprocess.ts';
 import { savePretrained } from '../models/svd/pretrained.ts';
 import { imageToTensor } from '../pipeline/inputs.ts';
-import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../train/training-loop.ts';
+import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../nn/optim/training-loop.ts';
 import { clipBatches } from './clip-batches.ts';
 import { MINI_IMAGE_ENCODER_CONFIG, MINI_SIZE } from './configs.ts';
 
@@ -56,7 +56,7 @@ export async function trainMiniImageEncoder(o: MiniImageEncoderOptions): Promise
   const optimizer = new nn.AdamW(params, { lr: settings.lr, weightDecay: 0.05 });
   const embed = (images: Tensor) => encoder.forward(clipPreprocess(images, { size: encoder.config.imageSize })).imageEmbeds;
   const loop = await runTrainingLoop({
-    name: 'mini-image-encoder', outDir: o.outDir, model: encoder, params, optimizer, steps: o.steps, settings,
+    name: 'mini-image-encoder', outDir: o.outDir, weights: encoder, params, optimizer, steps: o.steps, settings,
     lr: warmupCosine(settings.lr, o.steps),
     maxGradNorm: 1, checkpointEvery: o.checkpointEvery, resume: o.resume, stopAfter: o.stopAfter, log: o.log,
     lossAt: async (step) => {

@@ -19,7 +19,7 @@ import { loadFaceIdWeights } from './face-id.ts';
 import { clipVisionConfigFromJson } from '../models/svd/clip-vision.ts';
 import { readModelConfig } from '../models/svd/pretrained.ts';
 import { miniUnetConfig, trainMiniAnimatorPhases } from './animator-stage.ts';
-import { MINI_FRAMES, MINI_SIZE, MINI_SKELETON } from './configs.ts';
+import { MINI_FPS, MINI_FRAMES, MINI_SIZE, MINI_SKELETON } from './configs.ts';
 import { trainMiniImageEncoder } from './image-encoder-stage.ts';
 import { trainMiniVae } from './vae-stage.ts';
 import { miniValidation } from './validation.ts';
@@ -136,7 +136,7 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
   const tokens = clipVisionConfigFromJson(readModelConfig(dirs.encoder, 'CLIPVisionModelWithProjection')).projectionDim;
   const info: MiniatureInfo = {
     seed, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, heldOutIdentities: data.split.heldOutIdentities,
-    heldOutMotions: data.split.heldOutMotions, size: MINI_SIZE, frames: MINI_FRAMES, skeleton: MINI_SKELETON, steps,
+    heldOutMotions: data.split.heldOutMotions, size: MINI_SIZE, frames: MINI_FRAMES, fps: MINI_FPS, skeleton: MINI_SKELETON, steps,
   };
   exportMiniWeights({ out: o.out, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, animatorFinal: finalDir, faceIdDir, unetConfig: miniUnetConfig(tokens, o.unetConfig), info });
   log(`wrote ${o.out}`);
@@ -152,6 +152,8 @@ export interface MiniatureInfo {
   size: number;
   /** Frames per training clip: the window length at inference. */
   frames: number;
+  /** Frames per second of the training clips: the rate `animate` samples driving videos at by default. */
+  fps?: number;
   /** How skeletons are drawn for it (src/pose/render.ts); absent in folders from before: 'reference'. */
   skeleton?: SkeletonStyle;
   steps: { vae: number; imageEncoder: number; animatorImage?: number; animator: number };

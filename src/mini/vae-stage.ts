@@ -10,7 +10,7 @@ import { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import { savePretrained } from '../models/svd/pretrained.ts';
 import { batchTensors } from '../train/animator/denoising-loss.ts';
 import { mixSeed } from '../util/seeds.ts';
-import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../train/training-loop.ts';
+import { runTrainingLoop, warmupCosine, type TrainingLoopResult } from '../nn/optim/training-loop.ts';
 import { clipBatches } from './clip-batches.ts';
 import { MINI_SIZE, MINI_VAE_CONFIG } from './configs.ts';
 
@@ -27,6 +27,13 @@ export interface MiniVaeOptions {
   klWeight?: number;
   faceWeight?: number;
   seed?: number;
+  /**
+   * Refine the decoder of a trained VAE (its folder) with the encoder frozen, as SVD fine-tuned its temporal
+   * decoder on videos: the latents do not change, so a UNet trained on them stays valid.
+   */
+  refineDecoderOf?: string;
+  /** Weight of an L1 term on 8x8 block means (flat colours, which the per-pixel L1 of a small decoder washes out). */
+  colourWeight?: number;
   checkpointEvery?: number;
   resume?: boolean;
   stopAfter?: number;
@@ -44,18 +51,22 @@ export async function trainMiniVae(o: MiniVaeOptions): Promise<MiniVaeResult> {
   const settings = {
     config, size, steps: o.steps, clipsPerStep: o.clipsPerStep ?? 2, framesPerClip: o.framesPerClip ?? 4, stride: o.stride ?? 2,
     lr: o.lr ?? 1e-3, klWeight: o.klWeight ?? 1e-6, faceWeight: o.faceWeight ?? 4, seed: o.seed ?? 0,
+    colourWeight: o.colourWeight ?? 0, refineDecoder: o.refineDecoderOf !== undefined,
   };
   const seed = settings.seed;
-  const vae = nn.withInit({ seed }, () => AutoencoderKLTemporalDecoder.fromConfig(config));
+  const vae = o.refineDecoderOf !== undefined
+    ? AutoencoderKLTemporalDecoder.fromPretrained(o.refineDecoderOf)
+    : nn.withInit({ seed }, () => AutoencoderKLTemporalDecoder.fromConfig(config));
+  if (o.refineDecoderOf !== undefined) Object.assign(config, vae.config);
   const data = await clipBatches(o.data, {
     bucket: { name: 'rec', width: size, height: size }, clipsPerStep: settings.clipsPerStep, numFrames: settings.framesPerClip,
     stride: settings.stride, seed, log: o.log,
   });
   o.log?.(`vae: ${vae.numParameters()} parameters, ${data.clips} clips, ${settings.clipsPerStep} x ${settings.framesPerClip} frames per step`);
-  const params = vae.parameters();
+  const params = settings.refineDecoder ? vae.decoder.parameters() : vae.parameters();
   const optimizer = new nn.AdamW(params, { lr: settings.lr, weightDecay: 0 });
   const loop = await runTrainingLoop({
-    name: 'mini-vae', outDir: o.outDir, model: vae, params, optimizer, steps: o.steps, settings,
+    name: 'mini-vae', outDir: o.outDir, weights: vae, params, optimizer, steps: o.steps, settings,
     lr: warmupCosine(settings.lr, o.steps),
     maxGradNorm: 1, checkpointEvery: o.checkpointEvery, resume: o.resume, stopAfter: o.stopAfter, log: o.log,
     lossAt: async (step) => {
@@ -65,16 +76,19 @@ export async function trainMiniVae(o: MiniVaeOptions): Promise<MiniVaeResult> {
         const f = settings.framesPerClip;
         const x = b.frames.reshape([-1, 3, size, size]);
         const weight = b.masks.reshape([-1, 1, size, size]).mul(settings.faceWeight).add(1);
-        const posterior = vae.encode(x);
+        const posterior = settings.refineDecoder ? torch.noGrad(() => vae.encode(x)) : vae.encode(x);
         const z = posterior.sample(new torch.Generator(mixSeed(seed, step)));
         const rec = vae.decode(z, f);
-        const loss = rec.sub(x).abs().mul(weight).mean().add(posterior.kl().mean().mul(settings.klWeight / (3 * size * size)));
+        let loss = rec.sub(x).abs().mul(weight).mean();
+        if (!settings.refineDecoder) loss = loss.add(posterior.kl().mean().mul(settings.klWeight / (3 * size * size)));
+        if (settings.colourWeight > 0) loss = loss.add(torch.avgPool2d(rec, 8).sub(torch.avgPool2d(x, 8)).abs().mean().mul(settings.colourWeight));
         loss.backward();
         return loss.item();
       });
     },
   });
-  const scalingFactor = loop.finished ? await latentScale(vae, data, o.steps) : config.scaling_factor;
+  // A refined decoder keeps the encoder, hence the latents' scale.
+  const scalingFactor = loop.finished && !settings.refineDecoder ? await latentScale(vae, data, o.steps) : config.scaling_factor;
   if (loop.finished) {
     vae.config.scaling_factor = scalingFactor;
     savePretrained(o.outDir, 'AutoencoderKLTemporalDecoder', { ...config, scaling_factor: scalingFactor }, vae);

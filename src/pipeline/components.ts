@@ -130,17 +130,58 @@ export function loadComponents(paths: WeightPaths, opts: LoadComponentsOptions =
   return { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler, faceRecognizer, placement };
 }
 
+
+/**
+ * The released StableAnimator's training clips: 16 frames spread over 61 consecutive frames (`sample_frame_rate`
+ * 4) of videos the paper describes as 30 fps, so 7.5 frames a second (the model is conditioned on fps 7, and the
+ * Gradio demo writes 8); at 512x512 and 576x1024 (reference-implementation.md, Training).
+ */
+export const RELEASED_TRAINING = { fps: 7.5, trainedSizes: [[512, 512], [576, 1024]] as [number, number][] };
+
 /** What a weights folder says of itself beyond its files: a miniature's frame size, skeleton style and window (miniature.json). */
 export interface WeightsFacts {
   size?: number;
   skeleton: SkeletonStyle;
   /** Frames per window (its training clip length). */
   window?: number;
+  /** The frame rate of its training clips: the rate a driving video is sampled at by default. */
+  fps: number;
+  /** The sizes [W, H] it was trained at. */
+  trainedSizes: [number, number][];
 }
 
 export function readWeightsFacts(dir: string | undefined): WeightsFacts {
   const path = dir === undefined ? undefined : join(dir, MINIATURE_INFO_FILE);
-  if (!path || !existsSync(path)) return { skeleton: 'reference' };
-  const info = JSON.parse(readFileSync(path, 'utf8')) as { size?: number; skeleton?: SkeletonStyle; frames?: number };
-  return { size: info.size, skeleton: info.skeleton ?? 'reference', window: info.frames };
+  if (!path || !existsSync(path)) return { skeleton: 'reference', ...RELEASED_TRAINING };
+  const info = JSON.parse(readFileSync(path, 'utf8')) as { size?: number; skeleton?: SkeletonStyle; frames?: number; fps?: number };
+  return {
+    size: info.size, skeleton: info.skeleton ?? 'reference', window: info.frames,
+    // miniatures from before the rate was recorded trained on 5 fps clips (docs/mini.md)
+    fps: info.fps ?? 5, trainedSizes: info.size ? [[info.size, info.size]] : RELEASED_TRAINING.trainedSizes,
+  };
+}
+
+/** A warning when the working size is not one the weights were trained at; undefined when it is. */
+export function untrainedSizeWarning(facts: WeightsFacts, width: number, height: number): string | undefined {
+  if (facts.trainedSizes.some(([w, h]) => w === width && h === height)) return undefined;
+  const sizes = facts.trainedSizes.map(([w, h]) => `${w}x${h}`).join(' and ');
+  return `the working size ${width}x${height} is not one the weights were trained at (${sizes}): expect weaker results`;
+}
+
+/**
+ * The working size: `asked` (a side alone: the other follows the reference's aspect, in multiples of 64), else the
+ * trained size nearest the reference's aspect (portraits: the tallest), so a photo is fitted rather than stretched.
+ */
+export function workingSize(facts: WeightsFacts, refWidth: number, refHeight: number, asked: { width?: number; height?: number } = {}): [number, number] {
+  const round64 = (v: number) => Math.max(64, Math.round(v / 64) * 64);
+  if (asked.width !== undefined || asked.height !== undefined) {
+    const width = asked.width ?? round64((asked.height! * refWidth) / refHeight);
+    return [width, asked.height ?? round64((width * refHeight) / refWidth)];
+  }
+  const distance = ([w, h]: [number, number]) => Math.abs(Math.log((w / h) / (refWidth / refHeight)));
+  const nearer = (a: [number, number], b: [number, number]) => {
+    const d = distance(a) - distance(b);
+    return Math.abs(d) > 1e-9 ? d : b[1] / b[0] - a[1] / a[0];
+  };
+  return [...facts.trainedSizes].sort(nearer)[0]!;
 }

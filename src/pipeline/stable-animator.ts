@@ -2,43 +2,60 @@
 // pairs animated through the whole StableAnimator++ path (prepare.ts, then the pipeline of animate.ts).
 //
 //   const animator = StableAnimator.fromPretrained('weights/mini');
-//   const { frames } = await animator.animate('photo.png', 'dance.mp4');
-//   await writeFrames('out.mp4', frames, { fps: 8 });
+//   const result = await animator.animate('photo.png', 'dance.mp4');
+//   await writeAnimation('out.mp4', result);     // at the sampled rate, with the dance's audio
 //
-// The weights' own facts come with the folder: a miniature (miniature.json) says its frame size and skeleton
-// style and window length; the learned alignment is <weights>/Alignment when present, else the shipped weights/align.
-// Without a folder the weights come from the Hugging Face cache (models/weights-layout.ts, HUB_SOURCES).
+// The weights' own facts come with the folder: a miniature (miniature.json) says its frame size, skeleton
+// style, window length and training frame rate; the learned alignment is <weights>/Alignment when present, else
+// the shipped weights/align. Without a folder the weights come from the Hugging Face cache
+// (models/weights-layout.ts, HUB_SOURCES).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../torch/index.ts';
+import type { FrameProgress } from '../io/frame-folder.ts';
 import { readImage, type Image } from '../io/image.ts';
 import type { AlignMethod } from '../align/align-frames.ts';
 import { ALIGNMENT_CONFIG_FILE, DEFAULT_ALIGN_WEIGHTS, LearnedAlignment } from '../align/learned-alignment.ts';
 import { openPoseDetector } from '../pose/extract.ts';
 import type { PoseSequence } from '../pose/keypoints.ts';
-import { INFERENCE_DEFAULTS, StableAnimatorPipeline, type AnimateOptions, type StableAnimatorComponents } from './animate.ts';
-import { loadComponents, readWeightsFacts, resolveWeightPaths, type WeightPaths, type WeightsFacts } from './components.ts';
-import { drivingKind, type DrivingPoses } from './driving.ts';
+import { checkOutputSize, INFERENCE_DEFAULTS, StableAnimatorPipeline, type AnimateOptions, type StableAnimatorComponents } from './animate.ts';
+import { loadComponents, readWeightsFacts, resolveWeightPaths, untrainedSizeWarning, workingSize, type WeightPaths, type WeightsFacts } from './components.ts';
+import { drivingKind } from './driving.ts';
+import type { FitMode } from './framing.ts';
+import { framesToImages, type Animation } from './outputs.ts';
 import type { PlacementOptions } from './placement.ts';
-import { framesToImages } from './outputs.ts';
-import { prepareDriving, prepareInputs } from './prepare.ts';
+import { prepareDriving, prepareInputs, type PreparedDriving } from './prepare.ts';
 
-export interface AnimateRequest extends Omit<AnimateOptions, 'outputType'> {
-  /** Output size (multiples of 64); default the weights' size (a miniature's), else 512 wide at the reference's aspect. */
+export interface AnimateRequest extends Omit<AnimateOptions, 'outputType' | 'fps'> {
+  /**
+   * Output size (multiples of 64); default the trained size nearest the reference's aspect (a miniature's own);
+   * `width` alone: the height follows the reference's aspect.
+   */
   width?: number;
   height?: number;
+  /** How the reference is fitted to that size (default 'crop', around the person). */
+  fit?: FitMode;
   /** Pose alignment (default 'learned'). */
   align?: AlignMethod;
+  /** Sample the driving input at this rate (default the weights' training rate), or every `stride`-th frame. */
+  fps?: number;
+  stride?: number;
+  /** The frame rate the model is conditioned on (SVD's fps micro-conditioning; default 7). */
+  conditioningFps?: number;
+  /** Keep a driving video's audio for the output (default true). */
+  audio?: boolean;
+  /** Progress of reading the driving input (a video's pose extraction). */
+  onDrivingProgress?: (p: FrameProgress) => void;
   maxFrames?: number;
   /** HJB face boxes from mask images instead of the face keypoints; the reference's face from a mask. */
   faceMasks?: string;
   refMask?: string;
 }
 
-export interface AnimationResult {
-  /** The animation, one RGB image per driving frame. */
+export interface AnimationResult extends Animation {
+  /** The animation, one RGB image per sampled driving frame, to play at `fps`. */
   frames: Image[];
-  driving: DrivingPoses;
+  driving: PreparedDriving;
   warnings: string[];
 }
 
@@ -66,19 +83,22 @@ export class StableAnimator {
   /** Animates `reference` (a photo or its path) with `driving` (a video, keypoint file or skeleton folder path, or keypoints). */
   async animate(reference: string | Image, driving: string | PoseSequence, request: AnimateRequest = {}): Promise<AnimationResult> {
     const image = typeof reference === 'string' ? await readImage(reference, { channels: 3 }) : reference;
-    const width = request.width ?? this.weights.size ?? 512;
-    const height = request.height ?? (request.width === undefined && this.weights.size ? this.weights.size : Math.max(64, Math.round((width * image.height) / image.width / 64) * 64));
+    const [width, height] = workingSize(this.weights, image.width, image.height, request);
+    checkOutputSize(width, height);
     const align = request.align ?? 'learned';
     const notices: string[] = [];
-    // a detector only where poses must be found: a video's, or the reference's for aligning keypoints
+    const sizeWarning = untrainedSizeWarning(this.weights, width, height);
+    if (sizeWarning) notices.push(sizeWarning);
+    // a detector only where poses must be found: a video's, the reference's for aligning keypoints or cropping
     const kind = typeof driving === 'string' ? await drivingKind(driving) : 'keypoints';
-    const needed = kind === 'video' || (kind === 'keypoints' && align !== 'none');
+    const needed = kind === 'video' || (kind === 'keypoints' && align !== 'none') || (request.fit ?? 'crop') === 'crop';
     const detector = needed ? await openPoseDetector({ detector: this.paths.dwposeDir ? 'dwpose' : 'default', dwposeDir: this.paths.dwposeDir }) : undefined;
-    let poses: DrivingPoses;
+    let poses: PreparedDriving;
     try {
       poses = await prepareDriving(image, driving, {
         width, height, align, alignModel: align === 'learned' ? this.alignment() : undefined, detector, maxFrames: request.maxFrames,
-        skeleton: this.weights.skeleton, onNotice: (m) => notices.push(m),
+        fps: request.fps, stride: request.stride, defaultFps: this.weights.fps, fit: request.fit,
+        skeleton: this.weights.skeleton, onNotice: (m) => notices.push(m), onProgress: request.onDrivingProgress,
       });
     } finally {
       await detector?.dispose();
@@ -86,16 +106,19 @@ export class StableAnimator {
     const prepared = await prepareInputs(this.components, image, poses, {
       width, height, hjb: !!request.hjb, faceMasks: request.faceMasks, refMask: request.refMask, arcfaceOnnx: this.paths.arcfaceOnnx,
     });
+    const { fps: _sampling, stride: _stride, conditioningFps, audio, fit: _fit, onDrivingProgress: _progress, ...options } = request;
     const result = new StableAnimatorPipeline(this.components).call(prepared.inputs, {
       ...INFERENCE_DEFAULTS,
       // a miniature's windows are its training clips, overlapping by 2 frames as in its demo
       ...(this.weights.window ? { tileSize: this.weights.window, tileOverlap: Math.min(2, this.weights.window - 1) } : {}),
-      ...request,
+      ...options,
+      ...(conditioningFps !== undefined ? { fps: conditioningFps } : {}),
       onWarning: (m) => { notices.push(m); request.onWarning?.(m); },
     });
     const frames = framesToImages(result.frames!);
     for (const t of [prepared.inputs.reference, prepared.inputs.referenceOriginal, prepared.inputs.poses, prepared.inputs.faceEmbedding, result.frames, result.latents]) t?.dispose();
-    return { frames, driving: poses, warnings: notices };
+    const sound = audio !== false && poses.audio ? { audio: poses.audio } : {};
+    return { frames, fps: poses.sampling.fps, ...sound, driving: poses, warnings: notices };
   }
 
   /** The learned alignment: <weights>/Alignment, else the shipped one. */

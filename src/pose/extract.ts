@@ -37,7 +37,7 @@ export interface MediaSource {
 }
 
 /** Opens an image file, a video file or a folder of frames as a stream of RGB frames. */
-export async function openMedia(path: string, options: { maxFrames?: number; fps?: number } = {}): Promise<MediaSource> {
+export async function openMedia(path: string, options: { maxFrames?: number; fps?: number; indices?: readonly number[] } = {}): Promise<MediaSource> {
   let isDir = false;
   try {
     isDir = (await stat(path)).isDirectory();
@@ -55,9 +55,10 @@ export async function openMedia(path: string, options: { maxFrames?: number; fps
   const fps = options.fps ?? info.fps;
   let total = options.fps ? Math.round((info.frameCount * options.fps) / info.fps) : info.frameCount;
   if (options.maxFrames !== undefined) total = Math.min(total, options.maxFrames);
+  if (options.indices) total = options.indices.filter((i) => i < total).length;
   return {
     kind: 'video',
-    frames: decodeFrames(path, { maxFrames: options.maxFrames, fps: options.fps }),
+    frames: decodeFrames(path, { maxFrames: options.maxFrames, fps: options.fps, indices: options.indices }),
     total,
     fps,
     size: [info.width, info.height],
@@ -68,6 +69,8 @@ export interface ExtractOptions {
   maxFrames?: number;
   /** Resample videos to this frame rate. */
   fps?: number;
+  /** Only these frames of a video (io/frame-rate.ts); the result's fps stays the video's. */
+  indices?: readonly number[];
   onProgress?: (progress: FrameProgress) => void;
   /** Called with each frame's result (e.g. to render as it goes). */
   onFrame?: (frame: PoseFrame, index: number, image: Image) => Promise<void> | void;

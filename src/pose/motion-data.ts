@@ -350,8 +350,8 @@ export async function loadMotionSequences(options: LoadMotionOptions): Promise<N
     }
   }
   if (options.dwposeDir !== undefined) {
-    for (const file of (await readdir(options.dwposeDir)).filter((f) => f.endsWith('.json')).sort()) {
-      out.push({ name: file.replace(/\.json$/, ''), source: 'dwpose', sequence: await readPoseFile(join(options.dwposeDir, file)) });
+    for (const file of (await readdir(options.dwposeDir)).filter((f) => /\.(json|npy)$/.test(f)).sort()) {
+      out.push({ name: file.replace(/\.(json|npy)$/, ''), source: 'dwpose', sequence: await readPoseFile(join(options.dwposeDir, file)) });
     }
   }
   return out;

@@ -24,6 +24,7 @@ import { openMedia } from '../pose/extract.ts';
 import { writeKeypointJson } from '../pose/keypoint-json.ts';
 import { NUM_BODY, isVisible, type PoseFrame } from '../pose/keypoints.ts';
 import { writePoseImage } from '../pose/render.ts';
+import { formatTable } from '../util/format.ts';
 import {
   estimateBackgroundMotion, median, personBoxes, summarizeCameraMotion, toGray, type CameraMotionSummary, type GrayFrame, type PairMotion,
 } from './dataset-prepare-motion.ts';
@@ -355,9 +356,7 @@ export function formatSummaryTable(summary: PrepareSummary): string {
     ];
   });
   const header = ['id', 'status', 'bucket', 'frames', 'body kp', 'faces', 'cam/frame', 'dropped by', 'source'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]))).join('  ');
   const reasons = Object.entries(summary.byReason).map(([k, n]) => `${k} ${n}`).join(', ');
-  return [line(header), ...rows.map(line), '',
+  return [formatTable(header, rows), '',
     `kept ${summary.kept}, dropped ${summary.dropped}${reasons ? ` (${reasons})` : ''}, errors ${summary.errors}`].join('\n');
 }

@@ -13,3 +13,10 @@ export function formatBytes(n: number): string {
   while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
   return `${i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`;
 }
+
+/** Rows of text as columns padded to their widest cell (the last column unpadded), two spaces apart. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
+  return [header, ...rows].map(line).join('\n');
+}

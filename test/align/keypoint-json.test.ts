@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
-  KEYPOINT_FORMAT, PoseFileError, parseDwposeJson, parseKeypointJson, readKeypointJson, readPoseFile, writeKeypointJson,
+  KEYPOINT_FORMAT, PoseFileError, parseKeypointJson, readKeypointJson, readPoseFile, writeKeypointJson,
 } from '../../src/pose/keypoint-json.ts';
+import { parseDwposeSequence } from '../../src/pose/dwpose-file.ts';
 import type { PoseSequence } from '../../src/pose/keypoints.ts';
 import { createRng } from '../../src/util/rng.ts';
 import { MOTION_DIR, randomPerson } from './helpers.ts';
@@ -109,7 +110,7 @@ test('DWPose: several persons (left hands first, then right hands), size option,
     faces_1x68x2: [xy(68), xy(68)],
     faces_score: [new Array(68).fill(0.5), new Array(68).fill(0.6)],
   };
-  const seq = parseDwposeJson({ frames: [frame] }, 'two.json');
+  const seq = parseDwposeSequence({ frames: [frame] }, 'two.json');
   assert.deepEqual(seq.size, [512, 512]);
   const [a, b] = seq.frames[0]!.persons;
   assert.equal(a!.hands[0][0]![2], 0.0);
@@ -119,11 +120,11 @@ test('DWPose: several persons (left hands first, then right hands), size option,
   assert.deepEqual(b!.body[5]!.slice(0, 2), frame.body_candidate_18x2[23]);
   assert.equal(b!.body[4]![2], 0);
   assert.equal(b!.face[0]![2], 0.6);
-  assert.deepEqual(parseDwposeJson({ size: [1280, 720], fps: 24, frames: [frame] }, 'sized.json').size, [1280, 720]);
+  assert.deepEqual(parseDwposeSequence({ size: [1280, 720], fps: 24, frames: [frame] }, 'sized.json').size, [1280, 720]);
   const bad = structuredClone(frame);
   bad.hands_2x21x2[3]!.pop();
-  assert.throws(() => parseDwposeJson({ frames: [frame, bad] }, 'two.json'), /^PoseFileError: two\.json: frame 1, person 1, field "hands_2x21x2\[3\]": expected 21 keypoints, found 20$/);
+  assert.throws(() => parseDwposeSequence({ frames: [frame, bad] }, 'two.json'), /^PoseFileError: two\.json: frame 1, person 1, field "hands_2x21x2\[3\]": expected 21 keypoints, found 20$/);
   const short = structuredClone(frame);
   short.body_candidate_18x2.pop();
-  assert.throws(() => parseDwposeJson({ frames: [short] }, 'two.json'), /frame 0, field "body_candidate_18x2": expected 36 rows \(18 per person, 2 person\(s\)\), found 35/);
+  assert.throws(() => parseDwposeSequence({ frames: [short] }, 'two.json'), /frame 0, field "body_candidate_18x2": expected 36 rows \(18 per person, 2 person\(s\)\), found 35/);
 });

@@ -10,7 +10,8 @@ import * as torch from '../../src/torch/index.ts';
 import { LearnedAlignment } from '../../src/align/learned-alignment.ts';
 import { loadAlignmentData } from '../../src/align/training-data.ts';
 import type { AlignmentData } from '../../src/align/training-data.ts';
-import { CHECKPOINT_FILE, trainAlignment } from '../../src/align/train.ts';
+import { trainAlignment } from '../../src/align/train.ts';
+import { listCheckpoints } from '../../src/nn/optim/checkpoint.ts';
 import { MOTION_DIR } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'learned-train-'));
@@ -37,7 +38,8 @@ test('a few hundred steps on the training sequences bring the held-out Dis below
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   assert.ok(mean(result.losses.slice(200)) < 0.8 * mean(result.losses.slice(0, 20)), 'the training loss goes down');
   // The outputs a run leaves: weights loadable with fromPretrained, the summary, the loss plot.
-  for (const f of ['config.json', 'model.safetensors', 'train.json', 'loss.png', CHECKPOINT_FILE]) assert.ok(existsSync(join(dir, 'short', f)), f);
+  for (const f of ['config.json', 'model.safetensors', 'train.json', 'loss.png']) assert.ok(existsSync(join(dir, 'short', f)), f);
+  assert.deepEqual(listCheckpoints(join(dir, 'short', 'checkpoints')).map((c) => c.step), [result.step]);
   const summary = JSON.parse(readFileSync(join(dir, 'short', 'train.json'), 'utf8'));
   assert.equal(summary.learned, dis);
   assert.deepEqual(summary.val, ['ad_dab', 'ad_jumping', 'echomimic_04', 'echomimic_ultraman']);
@@ -59,7 +61,7 @@ test('resume after a kill continues identically: same losses as an uninterrupted
   assert.equal(first.step, 7);
   const lines: string[] = [];
   const second = await trainAlignment({ ...common, outDir: join(dir, 'resumed'), log: (l) => lines.push(l) });
-  assert.ok(lines.some((l) => /resumed from .*checkpoint\.safetensors at step 5/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /resumed from .*checkpoint-5\.safetensors at step 5/.test(l)), lines.join('\n'));
   assert.equal(second.finished, true);
   assert.equal(second.losses.length, 12);
   assert.deepEqual(second.losses, straight.losses);

@@ -4,7 +4,8 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Image } from '../../src/io/image.ts';
-import { decodeFrames, decodeVideo, encodeVideo, probeVideo } from '../../src/io/video.ts';
+import { decodeFrames, decodeVideo, encodeVideo, hasAudio, probeVideo } from '../../src/io/video.ts';
+import { runMediaTool } from '../../src/io/ffmpeg.ts';
 import { gradientImage, maxAbsDiff, meanAbsDiff, SHARED_DIR, withTempDir } from './helpers.ts';
 
 async function collect(frames: AsyncIterable<Image>): Promise<Image[]> {
@@ -64,6 +65,33 @@ test('decode options: resize, fps resampling, max frames, progress, early stop',
       assert.equal(frame.width, 64);
       break; // stopping early must stop ffmpeg and not hang
     }
+  }));
+
+test('decode only chosen frames (indices): the same pixels as those of a full decode, progress counts them', () =>
+  withTempDir(async (dir) => {
+    const path = join(dir, 'clip.mp4');
+    await encodeVideo(path, clip, { fps: 24 });
+    const all = await collect(decodeVideo(path));
+    const progress: string[] = [];
+    const some = await collect(decodeVideo(path, { indices: [0, 3, 7], onProgress: (p) => progress.push(`${p.frames}/${p.total}`) }));
+    assert.equal(some.length, 3);
+    [0, 3, 7].forEach((i, k) => assert.deepEqual(some[k]!.data, all[i]!.data, `frame ${i}`));
+    assert.deepEqual(progress, ['1/3', '2/3', '3/3']);
+  }));
+
+test('encode with audio: the track is cut to the frames\' length; audio needs an .mp4', () =>
+  withTempDir(async (dir) => {
+    const tone = join(dir, 'tone.mp4');
+    await encodeVideo(join(dir, 'silent.mp4'), clip, { fps: 24 });
+    assert.equal(await hasAudio(join(dir, 'silent.mp4')), false);
+    await runMediaTool('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:a', 'aac', tone], 'tone');
+    const out = join(dir, 'with-audio.mp4');
+    await encodeVideo(out, clip, { fps: 24, audio: { path: tone, seconds: 0.5 } });
+    assert.ok(await hasAudio(out));
+    const seconds = Number((await runMediaTool('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=duration', '-of', 'csv=p=0', out], 'probe')).toString());
+    assert.ok(Math.abs(seconds - 0.5) < 0.05, `audio ${seconds} s`);
+    await assert.rejects(encodeVideo(join(dir, 'x.gif'), clip, { fps: 24, audio: { path: tone, seconds: 0.5 } }), /audio needs an \.mp4 output/);
+    assert.ok(!existsSync(join(dir, 'x.gif')));
   }));
 
 test('gif encode then decode', () =>

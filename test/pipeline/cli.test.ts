@@ -11,6 +11,8 @@ import { writeKeypointJson } from '../../src/pose/keypoint-json.ts';
 import type { Keypoint, PersonPose } from '../../src/pose/keypoints.ts';
 import { outputSize, runAnimate } from '../../src/cli/animate.ts';
 import { framesToImages } from '../../src/pipeline/outputs.ts';
+import { readWeightsFacts } from '../../src/pipeline/components.ts';
+import { probeVideo } from '../../src/io/video.ts';
 import { writeTinyWeights } from './fake-weights.ts';
 import { randomImage, randomPoses } from './tiny.ts';
 
@@ -75,8 +77,35 @@ test('keypoints: aligned (or not, without a reference pose), drawn, animated wit
   assert.equal(readdirSync(poses).length, 3);
 });
 
-test('output size: --size, or the reference aspect rounded to multiples of 64', () => {
-  assert.deepEqual(outputSize({}, 1000, 1500), [512, 768]);
+test('--stride on a skeleton folder: every 2nd skeleton, and the face masks of the same frames', async () => {
+  const masks = join(tmp, 'masks');
+  const refMask = join(tmp, 'ref-mask-2.png');
+  const mask = (face: boolean) => {
+    const m = { width: 64, height: 64, channels: 3 as const, data: new Uint8Array(64 * 64 * 3) };
+    if (face) for (let y = 10; y < 30; y++) m.data.fill(255, (y * 64 + 20) * 3, (y * 64 + 44) * 3);
+    return m;
+  };
+  await writeImage(refMask, mask(true));
+  // frame 1, which --stride 2 skips, has no face
+  for (const [i, face] of [true, false, true].entries()) await writeImage(join(masks, `frame_${i}.png`), mask(face));
+  const out = join(tmp, 'strided.mp4');
+  const { code, log } = await animate(['--driving', skeletons, '-o', out, '--stride', '2', '--fps', '4', '--hjb', '--hjb-end', '0', '--hjb-iters', '1',
+    '--face-masks', masks, '--ref-mask', refMask, '--guidance', '1', '--align', 'none']);
+  assert.equal(code, 0, log);
+  assert.match(log, /timing: 2 of 3 driving frame\(s\), every 2nd frame, played at 4 fps \(the source has no frame rate\)/);
+  assert.match(log, /faces in 2\/2 frames/);
+  assert.deepEqual([(await probeVideo(out)).frameCount, (await probeVideo(out)).fps], [2, 4]);
+  rmSync(join(masks, 'frame_2.png'));
+  await assert.rejects(animate(['--driving', skeletons, '-o', join(tmp, 'x2.mp4'), '--hjb', '--face-masks', masks, '--ref-mask', refMask]),
+    /--face-masks .*masks: 2 masks; expected one per driving frame, at least 3/);
+});
+
+test("output size: --size, a side with the reference's aspect, or the trained size nearest the reference's aspect", () => {
+  assert.deepEqual(outputSize({}, 1000, 1500), [576, 1024], 'portrait: the tall trained size');
+  assert.deepEqual(outputSize({}, 1500, 1000), [512, 512], 'landscape: the square one');
+  assert.deepEqual(outputSize({}, 768, 1024), [576, 1024], '3:4 lies between: the taller');
+  assert.deepEqual(outputSize({}, 1500, 1000, readWeightsFacts('weights/mini')), [128, 128], "a miniature's own size");
+  assert.deepEqual(outputSize({ width: '512' }, 1000, 1500), [512, 768]);
   assert.deepEqual(outputSize({ height: '1024' }, 576, 1024), [576, 1024]);
   assert.deepEqual(outputSize({ size: '576x1024' }, 10, 10), [576, 1024]);
   assert.throws(() => outputSize({ size: '500x512' }, 10, 10), /multiples of 64/);
@@ -96,6 +125,9 @@ test('errors: arguments, unreadable inputs, missing weights, HJB without boxes',
   await fails(['--driving', skeletons, '-o', o, '--tile-overlap', '0'], /--tile-overlap must be in \[1/);
   await fails(['--driving', skeletons, '-o', o, '--align', 'magic'], /--align must be one of learned, svd, polyfit, none/);
   await fails(['--driving', skeletons, '-o', o, '--device', 'tpu'], /--device must be cpu, cuda or cuda:N/);
+  await fails(['--driving', skeletons, '-o', o, '--fit', 'zoom'], /--fit must be one of crop, pad, stretch, got 'zoom'/);
+  await fails(['--driving', skeletons, '-o', o, '--stride', '0'], /--stride must be a positive integer/);
+  await fails(['--driving', skeletons, '-o', o, '--out-fps', '8'], /--out-fps was replaced by --fps/);
   await fails(['--driving', join(tmp, 'nope'), '-o', o], /cannot read the driving input .*nope: not found/);
   await fails(['--ref', join(tmp, 'missing.png'), '--driving', skeletons, '-o', o], /cannot read image .*missing\.png: file not found/, false);
   const notImage = join(tmp, 'text.png');

@@ -14,7 +14,8 @@ test('a one-person DWPose dict maps to body, hands and face with scores', () => 
   assert.equal(rest.length, 0);
   assert.equal(person.body.length, 18);
   assert.deepEqual(person.body[1], [d.candidate![1][0], d.candidate![1][1], 1]); // the neck
-  assert.deepEqual(person.body[9], [d.candidate![9][0], d.candidate![9][1], d.score![0][9]]); // missing: low score kept
+  assert.equal(d.subset![0][9], -1);
+  assert.deepEqual(person.body[9], [d.candidate![9][0], d.candidate![9][1], 0]); // listed missing: score 0
   assert.deepEqual(person.hands[0][0], [d.hands![0][0][0], d.hands![0][0][1], d.hands_score![0][0]]);
   assert.deepEqual(person.hands[1][20], [d.hands![1][20][0], d.hands![1][20][1], d.hands_score![1][20]]);
   assert.equal(person.face.length, 68);

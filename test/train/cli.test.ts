@@ -50,7 +50,7 @@ test('train: killed with SIGKILL after a checkpoint, resumed with --resume, ends
   // killed as soon as the step-1 checkpoint is on disk (a fixed delay raced the run to its last step on a quiet machine)
   const ckpt1 = join(out, 'checkpoints', 'checkpoint-1.safetensors');
   const killed = await run(['train', '--config', cfg], (line, kill) => {
-    if (!/^step 1\/3/.test(line)) return;
+    if (!/^animator: step 1\/3/.test(line)) return;
     const poll = setInterval(() => {
       if (!existsSync(ckpt1)) return;
       clearInterval(poll);

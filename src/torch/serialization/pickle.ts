@@ -2,13 +2,21 @@
 // lists, dicts, sets, the memo) and refuses every other one. Python globals exist only as whatever the
 // caller's resolver returns, and the resolver is asked when GLOBAL/STACK_GLOBAL is read, so a refused
 // name stops the load before anything could be applied. REDUCE and NEWOBJ apply only PickleCallables the
-// resolver handed out: nothing named by the file is ever executed.
+// resolver handed out, and BUILD sets state only on the PickleObjects they built: nothing named by the file
+// is ever executed.
 //
 // Python values map to: None -> null, bool -> boolean, int -> number (bigint beyond 2^53), float -> number,
 // str -> string, bytes/bytearray -> Uint8Array, list -> array, tuple -> frozen array, dict -> Map,
 // set/frozenset -> Set.
 
 import type { ByteReader } from './byte-reader.ts';
+
+/** A host object a PickleCallable built that takes Python's BUILD state (what `__setstate__` would receive). */
+export abstract class PickleObject {
+  /** The Python type it stands for, for messages. */
+  abstract readonly pythonType: string;
+  abstract setState(state: unknown): void;
+}
 
 /** A host function the unpickler may apply through REDUCE/NEWOBJ, standing in for a Python global. */
 export class PickleCallable {
@@ -209,9 +217,11 @@ export function unpickle(reader: ByteReader, opts: UnpickleOptions): unknown {
         break;
       }
       case 0x62: { // BUILD
-        pop();
+        const state = pop();
+        const target = top();
+        if (target instanceof PickleObject) target.setState(state);
         // Object state, e.g. the `_metadata` of a module's state_dict OrderedDict: not needed for data.
-        if (!isMap(top())) throw fail(`cannot set the state of ${pyTypeName(top())}`);
+        else if (!isMap(target)) throw fail(`cannot set the state of ${pyTypeName(target)}`);
         break;
       }
       case 0x51: { // BINPERSID
@@ -237,6 +247,7 @@ export function unpickle(reader: ByteReader, opts: UnpickleOptions): unknown {
 export function pyTypeName(v: unknown): string {
   if (v === null) return 'None';
   if (v instanceof PickleCallable) return `global '${v.name}'`;
+  if (v instanceof PickleObject) return v.pythonType;
   if (Array.isArray(v)) return Object.isFrozen(v) ? 'tuple' : 'list';
   if (v instanceof Map) return 'dict';
   if (v instanceof Set) return 'set';

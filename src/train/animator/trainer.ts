@@ -1,15 +1,13 @@
-// StableAnimator training (paper Sec. III-D, eq. 25; the reference's `train.py`), one optimizer step at a time:
+// StableAnimator training (paper Sec. III-D, eq. 25; the reference's `train.py`) on the one training loop
+// (nn/optim/training-loop.ts: accumulation, the process group's all-reduce, clipping, AdamW, EMA, exact resume
+// from numbered checkpoints). What is the animator's own:
 //
-//   1. take the step's batch from the prefetcher (loaded while the previous step ran)
-//   2. per micro-batch: eq. 25 loss / accumulation, backward (gradient checkpointing inside the UNet)
-//   3. in a process group: average the gradients over the ranks (before clipping)
-//   4. clip (optional), learning rate of the step, AdamW, EMA
-//   5. rank 0: log (train.jsonl, loss.png, progress), validate, checkpoint
+//   - the data: the step's clips from the prefetcher (loaded while the previous step ran), sharded over ranks;
+//   - the loss of a micro-batch: eq. 25 with the face-mask term (gradient checkpointing inside the UNet);
+//   - rank 0: train.jsonl (one record per step), loss.png, validation (val.png), the exported final weights.
 //
 // Exact resume: the batch, the frames, σ, dropout and every noise tensor of step k are functions of
-// (seed, k, sample), the learning rate a function of k, and the checkpoint holds the weights, AdamW's moments
-// and the EMA; so a run killed at any point continues from its last checkpoint with exactly the updates an
-// uninterrupted run makes.
+// (seed, k, sample); the checkpoint also holds the clips found bad so far.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../../torch/index.ts';
@@ -27,29 +25,13 @@ import { indexDataset, type DatasetIndex } from './dataset.ts';
 import { batchTensors, denoisingLoss, drawSample, type LossConfig } from './denoising-loss.ts';
 import { REFERENCE_SIGMA_SAMPLING, type SigmaSampling } from './edm.ts';
 import { Prefetcher } from './prefetch.ts';
-import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../nn/optim/checkpoint.ts';
+import { runTrainingLoop, type DataParallel, type StepReport } from '../../nn/optim/training-loop.ts';
 import type { TrainConfig } from './train-config.ts';
 import { selectTrainable } from './trainable.ts';
 import { validateAnimation, type LargestFaceEmbedding } from './validation.ts';
-import { lockFolder } from '../../io/lock.ts';
 
-/** What the trainer needs of a process group (src/torch/distributed.ts provides it). */
-export interface DataParallel {
-  rank: number;
-  worldSize: number;
-  allReduceGradients(params: Tensor[]): void;
-  broadcastParameters(params: Tensor[]): void;
-  /** Averages numbers over the ranks (for the logged loss). */
-  averageScalars(values: number[]): number[];
-}
-
-export interface TrainProgress {
-  step: number;
-  total: number;
-  loss: number;
-  itPerSec: number;
-  etaSeconds: number;
-}
+export type { DataParallel };
+export type TrainProgress = StepReport;
 
 /**
  * A validation of the caller's (rank 0, every config.validateEvery steps) in place of the default one (the
@@ -186,7 +168,6 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
     selectTrainable(models, c.trainable);
     for (const m of [models.unet, models.poseNet, models.faceEncoder]) m.train();
   };
-  options.parallel?.broadcastParameters(tensors);
   const opt = new nn.AdamW(tensors, { lr: c.lr, betas: [c.adamBeta1, c.adamBeta2], eps: c.adamEps, weightDecay: c.weightDecay });
   const schedule = c.lrSchedule === 'cosine'
     ? nn.cosineWithWarmup(c.lr, c.steps, { warmupSteps: c.warmupSteps, minLr: c.minLr })
@@ -196,22 +177,8 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
   log(`trainable: ${numel.toLocaleString('en')} parameters in ${params.length} tensors (${JSON.stringify(c.trainable)}); ` +
     `global batch ${c.batchSize} x ${c.gradientAccumulation} accumulation x ${world} processes`);
 
-  // resume
-  const ckptDir = join(c.output, 'checkpoints');
-  if (main) mkdirSync(ckptDir, { recursive: true });
-  const unlock = main ? lockFolder(c.output) : () => {};
   const settings = determinismSettings(c, world);
-  let step = 0;
-  const latest = listCheckpoints(ckptDir).pop();
-  if (latest) {
-    const loaded = loadCheckpoint(latest.path, { params, optimizer: opt, ema, settings });
-    step = loaded.step;
-    for (const [clip, reason] of Object.entries(loaded.badClips)) loader.bad.set(clip, reason);
-    log(`resumed from ${latest.path} at step ${step}`);
-  }
-  const records = main ? readLog(join(c.output, LOG_FILE), step) : [];
-  const startStep = step;
-
+  const records: LogRecord[] = [];
   const lossConfig: LossConfig = {
     conditioningDropout: c.conditioningDropout, noiseAugStrength: c.noiseAugStrength, fps: c.fps, motionBucketId: c.motionBucketId,
     sigma: sigmaSampling(c), autocast: mixedPrecisionDtype(c), vaeEncodeChunk: c.vaeEncodeChunk, faceMaskLoss: c.faceMaskLoss,
@@ -223,7 +190,7 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
     return Promise.all(Array.from({ length: c.gradientAccumulation }, (_, m) =>
       Promise.all(shardSlots(batch, m, c.batchSize, rank, world).map((ref) => loader.load(k, ref)))));
   };
-  const prefetch = new Prefetcher(loadStep, step, c.prefetch, c.steps);
+  let prefetch: Prefetcher<LoadedSample[][]> | undefined;
 
   const validationClip = c.validationClip ? index.entries.findIndex((e) => e.dir === c.validationClip) : 0;
   if (validationClip < 0) throw new Error(`validationClip ${c.validationClip}: not among the dataset's usable clips`);
@@ -260,70 +227,50 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
     await writeValidationPlot(join(c.output, 'val.png'), records, panels);
   };
 
-  const losses: number[] = [];
-  const t0 = performance.now();
-  let stopped = false;
-  while (step < c.steps) {
-    // 1. batch
-    const micro = await prefetch.next();
-    const stepStart = performance.now();
-    // 2. forward/backward per micro-batch
-    const batch = order.batch(step);
-    const sigmas: number[] = [];
-    let lossSum = 0;
-    micro.forEach((samples, m) => {
-      const draws = shardSlots(batch, m, c.batchSize, rank, world).map((ref) => drawSample(c.seed, step, ref.slot, lossConfig.sigma));
+  // the step being computed: its micro-batches and σs (for the log record)
+  let micro: LoadedSample[][] = [];
+  let sigmas: number[] = [];
+  const loop = await runTrainingLoop({
+    name: 'animator', outDir: c.output, weights: params, params: tensors, optimizer: opt, lr: schedule, steps: c.steps, settings,
+    accumulation: c.gradientAccumulation, parallel: options.parallel, ema, maxGradNorm: c.maxGradNorm,
+    checkpointEvery: c.checkpointEvery, keepCheckpoints: c.keepCheckpoints, logEvery: c.logEvery, stopAfter: options.stopAfter, plot: false, log,
+    extraState: () => ({ badClips: Object.fromEntries(loader.bad) }),
+    onResume: (step, extra) => {
+      for (const [clip, reason] of Object.entries((extra.badClips ?? {}) as Record<string, string>)) loader.bad.set(clip, reason);
+      if (main) records.push(...readLog(join(c.output, LOG_FILE), step));
+    },
+    lossAt: async (step, m) => {
+      if (m === 0) {
+        prefetch ??= new Prefetcher(loadStep, step, c.prefetch, c.steps);
+        micro = await prefetch.next();
+        sigmas = [];
+      }
+      const draws = shardSlots(order.batch(step), m, c.batchSize, rank, world).map((ref) => drawSample(c.seed, step, ref.slot, lossConfig.sigma));
       sigmas.push(...draws.map((d) => d.sigma));
-      lossSum += torch.scope(() => {
-        const loss = denoisingLoss(models, batchTensors(samples, idDim, device), draws, lossConfig);
-        loss.div(c.gradientAccumulation).backward();
-        return loss.item();
+      const loss = torch.scope(() => {
+        const l = denoisingLoss(models, batchTensors(micro[m]!, idDim, device), draws, lossConfig);
+        l.div(c.gradientAccumulation).backward();
+        return l.item();
       });
-    });
-    let loss = lossSum / c.gradientAccumulation;
-    if (!Number.isFinite(loss)) throw new Error(`training: the loss became ${loss} at step ${step} (clips ${micro.flat().map((s) => s.clip).join(', ')})`);
-    // 3. average over the ranks
-    if (options.parallel) {
-      options.parallel.allReduceGradients(tensors);
-      [loss] = options.parallel.averageScalars([loss]);
-    }
-    // 4. clip, step, EMA
-    const gradNorm = nn.clipGradNorm(tensors, c.maxGradNorm > 0 ? c.maxGradNorm : Infinity);
-    const lr = schedule(step);
-    opt.setLr(lr);
-    opt.step();
-    opt.zeroGrad();
-    ema?.update();
-    step++;
-    losses.push(loss);
-
-    // 5. logs, validation, checkpoint (rank 0)
-    const elapsed = (performance.now() - t0) / 1000;
-    const itPerSec = (step - startStep) / elapsed;
-    options.onProgress?.({ step, total: c.steps, loss, itPerSec, etaSeconds: (c.steps - step) / itPerSec });
-    if (main) {
-      records.push({ type: 'train', step, loss, lr, grad_norm: gradNorm, sigma: sigmas, bucket: batch.bucket,
-        seconds: (performance.now() - stepStart) / 1000, skipped_clips: loader.bad.size });
-      if (step % c.logEvery === 0 || step === c.steps) {
-        log(`step ${step}/${c.steps}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  grad norm ${gradNorm.toFixed(3)}  ${itPerSec.toFixed(3)} it/s`);
-        await writeLog(c.output, records);
-      }
-      if (c.validateEvery > 0 && step % c.validateEvery === 0) await (options.validate ? validateWithHook(step, options.validate) : validate(step));
-      if (step % c.checkpointEvery === 0 || step === c.steps) {
-        saveCheckpoint(ckptDir, { step, params, optimizer: opt, ema, settings, badClips: Object.fromEntries(loader.bad) }, c.keepCheckpoints);
-        await writeLog(c.output, records);
-      }
-    }
-    await new Promise(setImmediate); // let the prefetch's callbacks run
-    if (options.stopAfter !== undefined && step >= options.stopAfter && step < c.steps) {
-      stopped = true;
-      break;
-    }
-  }
+      if (!Number.isFinite(loss)) throw new Error(`training: the loss became ${loss} at step ${step} (clips ${micro.flat().map((s) => s.clip).join(', ')})`);
+      return loss;
+    },
+    afterStep: async (r) => {
+      records.push({ type: 'train', step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, sigma: sigmas, bucket: order.batch(r.step - 1).bucket,
+        seconds: r.seconds, skipped_clips: loader.bad.size });
+      if (r.step % c.logEvery === 0 || r.step === c.steps) await writeLog(c.output, records);
+      if (c.validateEvery > 0 && r.step % c.validateEvery === 0) await (options.validate ? validateWithHook(r.step, options.validate) : validate(r.step));
+      if (r.step % c.checkpointEvery === 0 || r.step === c.steps) await writeLog(c.output, records);
+    },
+    onProgress: options.onProgress,
+  });
+  const stopped = !loop.finished;
   if (!stopped && main && c.exportWeights) exportWeights(join(c.output, 'final'), models, ema);
-  if (main) log(stopped ? `stopped at step ${step}` : `finished ${step} steps; weights in ${join(c.output, 'final')}`);
-  unlock();
-  return { step, finished: !stopped, startStep, losses, params, ema, badClips: Object.fromEntries(loader.bad), seconds: (performance.now() - started) / 1000 };
+  if (main) log(stopped ? `stopped at step ${loop.step}` : `finished ${loop.step} steps; weights in ${join(c.output, 'final')}`);
+  return {
+    step: loop.step, finished: loop.finished, startStep: loop.resumedFrom, losses: loop.losses.slice(loop.resumedFrom), params, ema,
+    badClips: Object.fromEntries(loader.bad), seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /**
