@@ -92,21 +92,21 @@ export function loadComponents(paths: WeightPaths, opts: LoadComponentsOptions =
   const stage = (name: string) => opts.onStage?.(name);
   const onDevice = <M extends { to(d: Device): M }>(m: M): M => (device && device !== 'cpu' ? m.to(device) : m);
   stage('UNet (unet.pth)');
-  const unet = StableAnimatorUNet.fromCheckpoint(paths.unet, { config: paths.unetConfigDir, dtype, device });
+  const unet = StableAnimatorUNet.fromPretrained(paths.unet, { config: paths.unetConfigDir, dtype, device });
   stage('VAE');
   const vae = AutoencoderKLTemporalDecoder.fromPretrained(paths.vaeDir, { dtype: opts.vaeDtype ?? 'f32', device });
   stage('CLIP image encoder');
   const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(paths.imageEncoderDir, { dtype, device });
   stage('PoseNet');
-  const poseNet = onDevice(PoseNet.fromCheckpoint(paths.poseNet, { dtype }));
+  const poseNet = onDevice(PoseNet.fromPretrained(paths.poseNet, { dtype }));
   stage('Face Encoder');
-  const faceEncoder = onDevice(FusionFaceId.fromCheckpoint(paths.faceEncoder, { dtype }));
+  const faceEncoder = onDevice(FusionFaceId.fromPretrained(paths.faceEncoder, { dtype }));
   const scheduler = EulerDiscreteScheduler.fromConfig(JSON.parse(readFileSync(paths.schedulerConfig, 'utf8')) as Record<string, unknown>);
   let faceRecognizer: IResNet | undefined;
   if (opts.arcface) {
     if (!paths.arcface) throw new Error('the ArcFace iResNet (Animation/glintr100_torch.pth) is needed but missing');
     stage('ArcFace iResNet-100');
-    faceRecognizer = onDevice(IResNet.fromCheckpoint(paths.arcface));
+    faceRecognizer = onDevice(IResNet.fromPretrained(paths.arcface));
   }
   return { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler, faceRecognizer };
 }

@@ -66,25 +66,25 @@ test('FusionFaceId checks its input shapes', () => {
   assert.throws(() => model.forward(torch.zeros([1, 32]), torch.zeros([1, 48])), /clipEmbeds must be \[B, L, 48\]/);
 });
 
-test('FusionFaceId.fromCheckpoint loads strictly and reproduces the reference; wrong keys are named', () => {
+test('FusionFaceId.fromPretrained loads strictly and reproduces the reference; wrong keys are named', () => {
   const config = { crossAttentionDim: 64, idEmbeddingsDim: 32, clipEmbeddingsDim: 48, numTokens: 4 };
   const inputs = loadFixture(DIR, 'inputs.safetensors');
   const ref = get(loadFixture(DIR, 'output.safetensors'), 'face_tokens');
   withCheckpointFile(DIR, 'weights.safetensors', (path) => {
-    const model = FusionFaceId.fromCheckpoint(path, { config });
+    const model = FusionFaceId.fromPretrained(path, { config });
     assert.equal(model.training, false);
     assert.equal(model.norm.weight!.dtype, 'f32');
     const out = torch.noGrad(() => model.forward(get(inputs, 'id_embeds'), get(inputs, 'clip_embeds')));
     assert.ok(relError(out, ref) <= 1e-5);
     // without a config the sizes come from the checkpoint's own header: the same model
-    const inferred = FusionFaceId.fromCheckpoint(path);
+    const inferred = FusionFaceId.fromPretrained(path);
     assert.deepEqual(inferred.config, { ...inferred.config, ...config });
     assert.ok(relError(torch.noGrad(() => inferred.forward(get(inputs, 'id_embeds'), get(inputs, 'clip_embeds'))), ref) <= 1e-5);
     // the tiny checkpoint cannot be read as the full-size encoder: every shape differs
-    assert.throws(() => FusionFaceId.fromCheckpoint(path, { config: FACE_ENCODER_CONFIG }), /shape of fusion_model\.layers\.0\.0\.norm1\.bias: expected \[1024\], found \[64\][^]*56 mis-shaped keys in all/);
+    assert.throws(() => FusionFaceId.fromPretrained(path, { config: FACE_ENCODER_CONFIG }), /shape of fusion_model\.layers\.0\.0\.norm1\.bias: expected \[1024\], found \[64\][^]*56 mis-shaped keys in all/);
   });
   withCheckpointFile(DIR, 'weights.safetensors', (path) => {
-    assert.throws(() => FusionFaceId.fromCheckpoint(path, { config }), (err: Error) => {
+    assert.throws(() => FusionFaceId.fromPretrained(path, { config }), (err: Error) => {
       assert.match(err.message, /model\.safetensors does not match the model/);
       assert.match(err.message, /missing keys \(1\): fusion_model\.layers\.3\.1\.3\.weight/);
       assert.match(err.message, /unexpected keys \(1\): fusion_model\.layers\.3\.1\.2\.weight/);

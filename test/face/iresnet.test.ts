@@ -47,18 +47,18 @@ test('IResNet checks the input size', () => {
   assert.throws(() => model.forward(torch.zeros([1, 3, 96, 96])), /IResNet: expected faces \[B,3,112,112\]/);
 });
 
-test('IResNet.fromCheckpoint loads strictly (num_batches_tracked may be absent) and names a missing key', () => {
+test('IResNet.fromPretrained loads strictly (num_batches_tracked may be absent) and names a missing key', () => {
   const face = get(loadFixture('iresnet_tiny', 'inputs.safetensors'), 'face');
   const ref = get(loadFixture('iresnet_tiny', 'output.safetensors'), 'embedding');
   withCheckpointFile('iresnet_tiny', 'weights.safetensors', (path) => {
-    const model = IResNet.fromCheckpoint(path, { config: TINY });
+    const model = IResNet.fromPretrained(path, { config: TINY });
     assert.equal(model.training, false);
     assert.equal(model.fc.weight.requiresGrad, false);
     assert.equal(model.bn1.num_batches_tracked.dtype, 'i64');
     assert.ok(relError(torch.noGrad(() => model.forward(face)), ref) <= 1e-5);
   });
   withCheckpointFile('iresnet_tiny', 'weights.safetensors', (path) => {
-    assert.throws(() => IResNet.fromCheckpoint(path, { config: TINY }), (err: Error) => {
+    assert.throws(() => IResNet.fromPretrained(path, { config: TINY }), (err: Error) => {
       assert.match(err.message, /model\.safetensors does not match the model/);
       assert.match(err.message, /missing keys \(1\): layer2\.0\.downsample\.1\.running_var$/);
       return true;

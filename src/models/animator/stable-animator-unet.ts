@@ -6,6 +6,7 @@
 //     SVD-xt), its `id_to_k`/`id_to_v` started as copies of that layer's `to_k`/`to_v`;
 //   - PoseNet features added to the conv_in output (`poseLatents` of the forward options).
 // The state dict is exactly `Animation/unet.pth`: SVD's names plus 32 `...attn2.processor.id_to_{k,v}.weight`.
+import { existsSync, statSync } from 'node:fs';
 import type { Device, DType } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import { UNetSpatioTemporalConditionModel, UNET_DEFAULT_CONFIG, type UNetSpatioTemporalConfig } from '../svd/unet.ts';
@@ -54,19 +55,19 @@ export class StableAnimatorUNet extends UNetSpatioTemporalConditionModel {
   }
 
   /**
-   * Loads `unet.pth` (or a .safetensors, or a list of shards) strictly into a model built without memory:
-   * every key of the model present, none extra, shapes equal (the error names all differences and the file),
-   * floating tensors converted to `dtype` (default f32); eval mode.
+   * Loads a StableAnimator UNet strictly into a model built without memory: every key of the model present, none
+   * extra, shapes equal (the error names all differences and the file), floating tensors converted to `dtype`
+   * (default f32); eval mode. `path` is the released `unet.pth` (or a .safetensors, or a list of shards), whose
+   * config is `opts.config` (default SVD-xt's), or a diffusers-layout folder (config.json +
+   * diffusion_pytorch_model[.fp16].safetensors), whose config.json is used unless `opts.config` is given.
    */
-  static fromCheckpoint(files: string | string[], opts: StableAnimatorUNetLoadOptions = {}): StableAnimatorUNet {
-    const config = typeof opts.config === 'string' ? readModelConfig(opts.config, 'UNetSpatioTemporalConditionModel') : (opts.config ?? {});
+  static override fromPretrained(path: string | string[], opts: StableAnimatorUNetLoadOptions & { variant?: 'fp16' } = {}): StableAnimatorUNet {
+    const folder = typeof path === 'string' && existsSync(path) && statSync(path).isDirectory();
+    const files = folder ? findWeightFiles(path, opts.variant) : path;
+    const source = opts.config ?? (folder ? path : {});
+    const config = typeof source === 'string' ? readModelConfig(source, 'UNetSpatioTemporalConditionModel') : source;
     const model = nn.withInit({ device: 'meta' }, () => StableAnimatorUNet.fromConfig(config as Record<string, unknown>, opts));
     loadWeights(model, files, { dtype: opts.dtype, device: opts.device });
     return model.eval();
-  }
-
-  /** A diffusers-layout folder (config.json + diffusion_pytorch_model[.fp16].safetensors) holding a StableAnimator UNet. */
-  static override fromPretrained(dir: string, opts: Omit<StableAnimatorUNetLoadOptions, 'config'> & { variant?: 'fp16' } = {}): StableAnimatorUNet {
-    return StableAnimatorUNet.fromCheckpoint(findWeightFiles(dir, opts.variant), { ...opts, config: dir });
   }
 }

@@ -93,7 +93,7 @@ export class FusionFaceId extends nn.Module {
    * Loads `face_encoder.pth` (or a .safetensors with its keys): built on 'meta' at the sizes its header gives
    * (or `config`), loaded strictly, eval mode.
    */
-  static fromCheckpoint(path: string, opts: CheckpointOptions & FusionFaceIdOptions & { config?: FusionFaceIdConfig } = {}): FusionFaceId {
+  static fromPretrained(path: string, opts: CheckpointOptions & FusionFaceIdOptions & { config?: FusionFaceIdConfig } = {}): FusionFaceId {
     const c = opts.config ?? FusionFaceId.configFromHeader(readCheckpointHeader(path), path);
     const model = nn.withInit({ device: 'meta' }, () =>
       new FusionFaceId(c.crossAttentionDim, c.idEmbeddingsDim, c.clipEmbeddingsDim, c.numTokens, { refine: opts.refine }));

@@ -148,7 +148,7 @@ export class IResNet extends nn.Module {
    * Loads `glintr100_torch.pth` (or the miniature's face_id.safetensors): built on 'meta' at the depth and
    * widths its header gives (or `config`), strict, eval, frozen.
    */
-  static fromCheckpoint(path: string, opts: CheckpointOptions & { config?: Partial<IResNetConfig> } = {}): IResNet {
+  static fromPretrained(path: string, opts: CheckpointOptions & { config?: Partial<IResNetConfig> } = {}): IResNet {
     const config = opts.config ?? IResNet.configFromHeader(readCheckpointHeader(path), path);
     const model = nn.withInit({ device: 'meta' }, () => new IResNet(config));
     return model.loadWeights(readStateDict(path, opts), path);

@@ -112,7 +112,7 @@ export class InceptionI3d extends nn.Module {
    * width and class count are read from the tensors; `module.` prefixes (DataParallel) are dropped and
    * `num_batches_tracked` counters, absent from checkpoints saved before PyTorch 0.4.1, are filled with 0.
    */
-  static fromCheckpoint(path: string, opts: { bnEps?: number } = {}): InceptionI3d {
+  static fromPretrained(path: string, opts: { bnEps?: number } = {}): InceptionI3d {
     const state = new Map<string, Tensor>();
     for (const [k, t] of readStateDict(path)) state.set(k.replace(/^module\./, ''), t);
     const first = state.get('Conv3d_1a_7x7.conv3d.weight');
