@@ -245,11 +245,11 @@ export class StableAnimatorPipeline {
     const device = this.device;
     const original = inputs.referenceOriginal ?? reference;
     const clipEmbeds = torch.scope(() => {
-      const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(device), { size: imageEncoder.config.imageSize });
+      const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(device), { size: imageEncoder.config.image_size });
       return imageEncoder.forward(this.on(pixels, imageEncoder)).imageEmbeds.to('f32').unsqueeze(1);
     });
     let faceTokens: Tensor;
-    const { crossAttentionDim, idEmbeddingsDim, numTokens } = faceEncoder.config;
+    const { cross_attention_dim: crossAttentionDim, id_embeddings_dim: idEmbeddingsDim, num_tokens: numTokens } = faceEncoder.config;
     if (inputs.faceEmbedding || o.missingFace === 'zero-embedding') {
       if (!inputs.faceEmbedding) warn('no face in the reference: the Face Encoder gets a zero ArcFace embedding');
       const id = inputs.faceEmbedding ? inputs.faceEmbedding.reshape([1, -1]) : torch.zeros([1, idEmbeddingsDim]);

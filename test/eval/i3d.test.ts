@@ -36,9 +36,9 @@ test('SAME padding: pytorch-i3d arithmetic by hand', () => {
 
 test('InceptionI3d matches PyTorch on the fixture (1e-4 relative), .pth and .safetensors', () => {
   const model = InceptionI3d.fromPretrained(WEIGHTS);
-  assert.equal(model.config.channelDivisor, config.channel_divisor);
-  assert.equal(model.config.numClasses, config.num_classes);
-  assert.equal(model.config.bnEps, config.bn_eps);
+  assert.equal(model.config.channel_divisor, config.channel_divisor);
+  assert.equal(model.config.num_classes, config.num_classes);
+  assert.equal(model.config.bn_eps, config.bn_eps);
   assert.equal(model.featureChannels, 1024 / 8);
   const out = readStateDict(join(DIR, 'outputs.pth'));
   const frames = out.get('frames')!; // [17, 32, 32, 3] u8

@@ -60,6 +60,13 @@ test('FacePerceiver proj_out is zero-initialised: a fresh encoder outputs norm_o
   assert.equal(out.abs().max().item(), 0); // LayerNorm of a zero row is 0·weight + bias, bias 0
 });
 
+test('FusionFaceId.fromConfig takes the reference argument names; missing ones are the released sizes', () => {
+  const model = nn.withInit({ device: 'meta' }, () => FusionFaceId.fromConfig({ cross_attention_dim: 64, id_embeddings_dim: 32, clip_embeddings_dim: 48, _class_name: 'FusionFaceId' }));
+  assert.deepEqual(model.config, { cross_attention_dim: 64, id_embeddings_dim: 32, clip_embeddings_dim: 48, num_tokens: 4 });
+  assert.deepEqual(model.stateDict().get('proj.2.weight')!.shape, [64 * 4, 64]);
+  assert.deepEqual(nn.withInit({ device: 'meta' }, () => FusionFaceId.fromConfig({})).config, FACE_ENCODER_CONFIG);
+});
+
 test('FusionFaceId checks its input shapes', () => {
   const model = nn.withInit({ seed: 1 }, () => new FusionFaceId(64, 32, 48, 4));
   assert.throws(() => model.forward(torch.zeros([1, 31]), torch.zeros([1, 1, 48])), /idEmbeds must be \[B, 32\]/);
@@ -67,7 +74,7 @@ test('FusionFaceId checks its input shapes', () => {
 });
 
 test('FusionFaceId.fromPretrained loads strictly and reproduces the reference; wrong keys are named', () => {
-  const config = { crossAttentionDim: 64, idEmbeddingsDim: 32, clipEmbeddingsDim: 48, numTokens: 4 };
+  const config = { cross_attention_dim: 64, id_embeddings_dim: 32, clip_embeddings_dim: 48, num_tokens: 4 };
   const inputs = loadFixture(DIR, 'inputs.safetensors');
   const ref = get(loadFixture(DIR, 'output.safetensors'), 'face_tokens');
   withCheckpointFile(DIR, 'weights.safetensors', (path) => {

@@ -11,6 +11,7 @@ import type { Device, DType } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import { UNetSpatioTemporalConditionModel, UNET_DEFAULT_CONFIG, type UNetSpatioTemporalConfig } from '../svd/unet.ts';
 import { findWeightFiles, loadWeights, readModelConfig } from '../svd/pretrained.ts';
+import { knownFields } from '../config.ts';
 import { idAdapterFromAttention } from './id-adapter.ts';
 
 /** Face tokens of the Face Encoder appended to the CLIP token (4 in every released model). */
@@ -49,9 +50,7 @@ export class StableAnimatorUNet extends UNetSpatioTemporalConditionModel {
 
   /** From a diffusers config object (unknown fields such as _class_name or num_tokens are ignored). */
   static override fromConfig(json: Record<string, unknown>, opts: StableAnimatorUNetOptions = {}): StableAnimatorUNet {
-    const known = Object.keys(UNET_DEFAULT_CONFIG);
-    const config = Object.fromEntries(Object.entries(json).filter(([k]) => known.includes(k))) as Partial<UNetSpatioTemporalConfig>;
-    return new StableAnimatorUNet(config, opts);
+    return new StableAnimatorUNet(knownFields(json, UNET_DEFAULT_CONFIG), opts);
   }
 
   /**
