@@ -66,7 +66,7 @@ function buildModels(s: Shape, dtype: DType): TrainModels {
   const models = nn.withInit({ seed: 0, dtype }, () => ({
     unet: StableAnimatorUNet.fromConfig(unetConfig),
     imageEncoder: s.quick
-      ? new CLIPVisionModelWithProjection({ ...CLIP_VISION_DEFAULTS, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, imageSize: 28, patchSize: 14, projectionDim: token, hiddenAct: 'gelu' })
+      ? new CLIPVisionModelWithProjection({ ...CLIP_VISION_DEFAULTS, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, image_size: 28, patch_size: 14, projection_dim: token, hidden_act: 'gelu' })
       : new CLIPVisionModelWithProjection(),
     poseNet: new PoseNet((unetConfig.block_out_channels as number[])[0]!),
     faceEncoder: new FusionFaceId(token, ID_DIM, token, 4),

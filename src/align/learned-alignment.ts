@@ -111,6 +111,11 @@ export class LearnedAlignment extends nn.Module {
     return { params, aligned };
   }
 
+  /** From a config.json object (snake_case keys; missing ones: DEFAULT_ALIGNMENT_CONFIG). */
+  static fromConfig(json: Record<string, unknown>, source?: string): LearnedAlignment {
+    return new LearnedAlignment(parseAlignmentConfig(json, source));
+  }
+
   /** Reads `config.json` and `model.safetensors` from a folder. */
   static fromPretrained(dir: string): LearnedAlignment {
     const configPath = join(dir, ALIGNMENT_CONFIG_FILE);
@@ -120,7 +125,7 @@ export class LearnedAlignment extends nn.Module {
     } catch (err) {
       throw new Error(`LearnedAlignment.fromPretrained: cannot read ${configPath}: ${(err as Error).message}`);
     }
-    const model = new LearnedAlignment(parseAlignmentConfig(raw, configPath));
+    const model = LearnedAlignment.fromConfig(raw as Record<string, unknown>, configPath);
     const weightsPath = join(dir, ALIGNMENT_WEIGHTS_FILE);
     const state = new Map<string, Tensor>();
     for (const [k, t] of readSafetensors(weightsPath)) state.set(k, torch.fromRaw(t));

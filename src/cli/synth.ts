@@ -22,7 +22,7 @@ const SYNTH_USAGE = `stable-animator synth --identities N --clips-per-identity K
   sheet; --sheet writes a copy elsewhere too) and ROOT/clips.png (a few clips with their poses and masks). Same options and seed give byte-identical files; re-running
   the command after a kill finishes the missing clips.`;
 
-export const FACEID_TRAIN_DEFAULTS = { steps: 1200, batch: 64, lr: 2e-3, warmup: 100, seed: 0, scale: 30, margin: 0.3, jitter: 0.1, side: FACEID_SMALL.inputSize, threads: 1 } as const;
+export const FACEID_TRAIN_DEFAULTS = { steps: 1200, batch: 64, lr: 2e-3, warmup: 100, seed: 0, scale: 30, margin: 0.3, jitter: 0.1, side: FACEID_SMALL.input_size, threads: 1 } as const;
 const F = FACEID_TRAIN_DEFAULTS;
 
 const FACEID_USAGE = `stable-animator synth train-faceid --data ROOT -o DIR [--steps ${F.steps}] [--batch ${F.batch}] [--lr ${F.lr}]
@@ -108,7 +108,7 @@ async function trainFaceIdCommand(args: string[]): Promise<number> {
   const result = await trainFaceId({
     outDir: values.output,
     data: await readSynthDataset(values.data),
-    config: { inputSize: side },
+    config: { input_size: side },
     steps: num('steps', values.steps, true),
     batchSize: num('batch', values.batch, true),
     lr: num('lr', values.lr, false),

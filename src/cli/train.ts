@@ -41,11 +41,11 @@ export function loadTrainComponents(c: TrainConfig): { components: StableAnimato
   const wantsIresnet = !paths.arcfaceOnnx && (c.faceEmbeddings === 'arcface' || (c.validateEvery > 0 && !!paths.arcface));
   const components = loadComponents(paths, { device, dtype: 'f32', arcface: wantsIresnet });
   if (c.fromScratch) {
-    const { crossAttentionDim, idEmbeddingsDim, clipEmbeddingsDim, numTokens } = components.faceEncoder.config;
+    const { cross_attention_dim: crossDim, id_embeddings_dim: idDim, clip_embeddings_dim: clipDim, num_tokens: numTokens } = components.faceEncoder.config;
     const channels = components.poseNet.noiseLatentChannels;
     nn.withInit({ seed: c.seed, device }, () => {
       components.poseNet = new PoseNet(channels);
-      components.faceEncoder = new FusionFaceId(crossAttentionDim, idEmbeddingsDim, clipEmbeddingsDim, numTokens);
+      components.faceEncoder = new FusionFaceId(crossDim, idDim, clipDim, numTokens);
     });
   }
   // reference embeddings (faceEmbeddings "arcface") and validation CSIM: glintr100.onnx, else the iResNet

@@ -81,7 +81,7 @@ type FaceEmbed = (image: Image) => Promise<Float32Array | undefined>;
 
 async function openFaceEmbedder(path: string | undefined): Promise<{ embed: FaceEmbed; name: string; dispose: () => Promise<void> }> {
   if (path && !path.endsWith('.onnx')) {
-    const recognizer = IResNet.fromCheckpoint(path);
+    const recognizer = IResNet.fromPretrained(path);
     return { embed: async (image) => (await referenceFace(image, { recognizer }))?.embedding, name: 'arcface-iresnet (glintr100_torch)', dispose: async () => {} };
   }
   const embedder = await createFaceEmbedder(path);
@@ -127,7 +127,7 @@ export async function evaluateVideo(pred: string, gt: string, options: EvaluateO
   const chunkSize = options.chunk ?? 8;
   const lpipsModel = options.lpips ? loadLpips(options.lpips.lin, options.lpips.backbone) : undefined;
   const fvd = options.fvd
-    ? new FvdAccumulator(InceptionI3d.fromCheckpoint(options.fvd.weights, { bnEps: options.fvd.bnEps }), { layer: options.fvd.layer, stride: options.fvd.stride })
+    ? new FvdAccumulator(InceptionI3d.fromPretrained(options.fvd.weights, { bnEps: options.fvd.bnEps }), { layer: options.fvd.layer, stride: options.fvd.stride })
     : undefined;
   const faces = options.noCsim ? undefined : await openFaceEmbedder(options.arcface);
   if (faces && !options.arcface) notes.push('CSIM uses the embedded FaceRes face embedder (no --arcface given): comparable across runs here, not with ArcFace numbers in papers');

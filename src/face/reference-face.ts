@@ -36,7 +36,7 @@ export async function referenceFace(image: Image, opts: ReferenceFaceOptions): P
   if (!box) return undefined;
   // ArcFace (112 px) on the landmark-aligned face; a recognizer of another input size (the miniature's face-ID
   // net, 32 px) on the square box crop it was trained on
-  const side = opts.arcfaceOnnx ? 112 : opts.recognizer?.config.inputSize ?? 112;
+  const side = opts.arcfaceOnnx ? 112 : opts.recognizer?.config.input_size ?? 112;
   const crop = side !== 112 ? cropBox(image, squareFaceBox(face.box), side)
     : face.landmarks ? alignFace(image, face.landmarks, 112) : cropBox(image, face.box, 112);
   if (opts.arcfaceOnnx) {

@@ -114,7 +114,7 @@ function loadVariant(o: AblationOptions, name: TrainedVariantName, faceRecognize
   const dir = finalDir(o, name);
   if (!existsSync(join(dir, 'unet.safetensors'))) throw new Error(`${dir}: variant ${name} is not trained: expected unet.safetensors there (train it: 'stable-animator ablate --train-only --variants ${name}')`);
   const c = miniComponents({
-    vaeDir: join(o.miniWork, 'vae'), imageEncoderDir: join(o.miniWork, 'image_encoder'), faceIdDim: faceRecognizer!.config.numFeatures,
+    vaeDir: join(o.miniWork, 'vae'), imageEncoderDir: join(o.miniWork, 'image_encoder'), faceIdDim: faceRecognizer!.config.num_features,
     seed: o.info.seed, unetConfig: o.unetConfig, variant: (TRAINED_VARIANTS[name] as TrainedVariant).model,
   });
   loadWeights(c.unet, join(dir, 'unet.safetensors'));

@@ -64,7 +64,7 @@ export function miniComponents(o: {
   vaeDir: string; imageEncoderDir: string; faceIdDim: number; unetConfig?: Record<string, unknown>; seed: number; variant?: MiniVariant;
 }): StableAnimatorComponents {
   const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(o.imageEncoderDir);
-  const tokens = imageEncoder.config.projectionDim;
+  const tokens = imageEncoder.config.projection_dim;
   const unetConfig = miniUnetConfig(tokens, o.unetConfig);
   const built = nn.withInit({ seed: o.seed }, () => ({
     unet: StableAnimatorUNet.fromConfig(unetConfig, { numFaceTokens: MINI_FACE_TOKENS, alignDistribution: o.variant?.alignDistribution }),
@@ -98,7 +98,7 @@ export function miniTrainConfig(o: MiniAnimatorOptions): TrainConfig {
 export async function trainMiniAnimator(o: MiniAnimatorOptions): Promise<TrainAnimatorResult & { components: StableAnimatorComponents }> {
   const config = miniTrainConfig(o);
   const components = miniComponents({
-    vaeDir: o.vaeDir, imageEncoderDir: o.imageEncoderDir, faceIdDim: o.faceId.config.numFeatures, unetConfig: o.unetConfig, seed: config.seed, variant: o.variant,
+    vaeDir: o.vaeDir, imageEncoderDir: o.imageEncoderDir, faceIdDim: o.faceId.config.num_features, unetConfig: o.unetConfig, seed: config.seed, variant: o.variant,
   });
   if (o.initFrom) loadAnimatorWeights(components, o.initFrom);
   components.faceRecognizer = o.faceId;

@@ -25,9 +25,9 @@ export function maskBox(mask: Uint8Array, width: number, height: number): Box | 
   return [x0, y0, x1 + 1, y1 + 1];
 }
 
-/** The raw embedding of the face in `box` of `image`: [numFeatures]. */
+/** The raw embedding of the face in `box` of `image`: [num_features]. */
 export function embedFace(net: IResNet, image: Image, box: Box): Float32Array {
-  const side = net.config.inputSize;
+  const side = net.config.input_size;
   const hwc = cropBox(image, squareFaceBox(box), side);
   return torch.noGrad(() => torch.scope(() => {
     const x = torch.tensor(hwc, { shape: [1, side, side, 3] }).permute([0, 3, 1, 2]).div(127.5).sub(1);

@@ -31,7 +31,7 @@ export const FACEID_WEIGHTS_FILE = 'model.safetensors';
 
 /** The small iResNet of the shipped weights: 4 one-block stages, 32x32 input (the faces are 10-30 px in a 128 frame), 128-d embedding (~0.6 M parameters). */
 export const FACEID_SMALL: IResNetConfig = {
-  layers: [1, 1, 1, 1], numFeatures: 128, stemWidth: 16, widths: [16, 32, 64, 128], dropout: 0, inputSize: 32,
+  layers: [1, 1, 1, 1], num_features: 128, stem_width: 16, widths: [16, 32, 64, 128], dropout: 0, input_size: 32,
 };
 
 /** The backbone plus the ArcFace class centres (the centres are dropped from the released weights). */
@@ -41,7 +41,7 @@ class FaceIdTrainee extends nn.Module {
   constructor(config: IResNetConfig, classes: number) {
     super();
     this.backbone = new IResNet(config);
-    this.centres = nn.parameter(nn.init.normal([classes, config.numFeatures], 0.01));
+    this.centres = nn.parameter(nn.init.normal([classes, config.num_features], 0.01));
   }
 }
 
@@ -157,8 +157,7 @@ export async function saveFaceIdWeights(dir: string, model: IResNet, metadata: R
 export function loadFaceIdWeights(dir: string): IResNet {
   const path = join(dir, FACEID_CONFIG_FILE);
   if (!existsSync(path)) throw new Error(`${path}: not found; expected a face-ID weights folder (config.json + ${FACEID_WEIGHTS_FILE})`);
-  const { _class_name: _, ...config } = JSON.parse(readFileSync(path, 'utf8')) as IResNetConfig & { _class_name?: string };
-  const model = new IResNet(config);
+  const model = IResNet.fromConfig(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>);
   const state = new Map<string, Tensor>();
   for (const [k, t] of readSafetensors(join(dir, FACEID_WEIGHTS_FILE))) state.set(k, torch.fromRaw(t));
   return model.loadWeights(state, join(dir, FACEID_WEIGHTS_FILE));
@@ -181,11 +180,11 @@ export async function trainFaceId(options: TrainFaceIdOptions): Promise<TrainFac
   if (trainFrames.identity.length === 0) throw new Error(`${data.root}: the training clips have no face crops`);
   const classOf = new Map(trainIds.map((id, i) => [id, i]));
   const labels = trainFrames.identity.map((id) => classOf.get(id)!);
-  log(`face-ID data: ${trainFrames.identity.length} faces of ${trainIds.length} training identities, ${config.inputSize}x${config.inputSize} crops`);
+  log(`face-ID data: ${trainFrames.identity.length} faces of ${trainIds.length} training identities, ${config.input_size}x${config.input_size} crops`);
 
   const trainee = nn.withInit({ seed: hyper.seed }, () => new FaceIdTrainee(config, trainIds.length));
   const params = trainee.parameters().filter((p) => p.requiresGrad);
-  const side = config.inputSize;
+  const side = config.input_size;
   const per = 3 * side * side;
   log(`face-ID network: ${trainee.backbone.numParameters()} parameters, config ${JSON.stringify(config)}`);
   const settings = { config, hyper, classes: trainIds.length, crops: trainFrames.identity.length };

@@ -7,7 +7,7 @@
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
 import * as nn from '../nn/index.ts';
-import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../models/svd/clip-vision.ts';
+import { CLIPVisionModelWithProjection } from '../models/svd/clip-vision.ts';
 import { clipPreprocess } from '../models/svd/image-preprocess.ts';
 import { savePretrained } from '../models/svd/pretrained.ts';
 import { imageToTensor } from '../pipeline/inputs.ts';
@@ -46,7 +46,7 @@ export async function trainMiniImageEncoder(o: MiniImageEncoderOptions): Promise
   const size = o.size ?? MINI_SIZE;
   const config = { ...MINI_IMAGE_ENCODER_CONFIG, ...o.config };
   const settings = { config, size, steps: o.steps, clipsPerStep: o.clipsPerStep ?? 16, lr: o.lr ?? 5e-4, temperature: o.temperature ?? 0.1, seed: o.seed ?? 0 };
-  const encoder = nn.withInit({ seed: settings.seed }, () => new CLIPVisionModelWithProjection(clipVisionConfigFromJson(config)));
+  const encoder = nn.withInit({ seed: settings.seed }, () => CLIPVisionModelWithProjection.fromConfig(config));
   // one sampled frame per clip plus the reference frame (outside the sampled ones): the positive pair
   const data = await clipBatches(o.data, {
     bucket: { name: 'rec', width: size, height: size }, clipsPerStep: settings.clipsPerStep, numFrames: 1, stride: 1, seed: settings.seed, log: o.log,
@@ -54,7 +54,7 @@ export async function trainMiniImageEncoder(o: MiniImageEncoderOptions): Promise
   o.log?.(`image encoder: ${encoder.numParameters()} parameters, ${data.clips} clips, ${settings.clipsPerStep} pairs per step`);
   const params = encoder.parameters();
   const optimizer = new nn.AdamW(params, { lr: settings.lr, weightDecay: 0.05 });
-  const embed = (images: Tensor) => encoder.forward(clipPreprocess(images, { size: encoder.config.imageSize })).imageEmbeds;
+  const embed = (images: Tensor) => encoder.forward(clipPreprocess(images, { size: encoder.config.image_size })).imageEmbeds;
   const loop = await runTrainingLoop({
     name: 'mini-image-encoder', outDir: o.outDir, weights: encoder, params, optimizer, steps: o.steps, settings,
     lr: warmupCosine(settings.lr, o.steps),

@@ -133,7 +133,7 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
     }
   }
   log('stage 5/5: export');
-  const tokens = clipVisionConfigFromJson(readModelConfig(dirs.encoder, 'CLIPVisionModelWithProjection')).projectionDim;
+  const tokens = clipVisionConfigFromJson(readModelConfig(dirs.encoder, 'CLIPVisionModelWithProjection')).projection_dim;
   const info: MiniatureInfo = {
     seed, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, heldOutIdentities: data.split.heldOutIdentities,
     heldOutMotions: data.split.heldOutMotions, size: MINI_SIZE, frames: MINI_FRAMES, fps: MINI_FPS, skeleton: MINI_SKELETON, steps,

@@ -14,7 +14,7 @@ import { StableAnimatorUNet } from './animator/stable-animator-unet.ts';
 import { FusionFaceId } from './face/face-encoder.ts';
 import { IResNet } from './face/iresnet.ts';
 import { AutoencoderKLTemporalDecoder } from './svd/autoencoder.ts';
-import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from './svd/clip-vision.ts';
+import { CLIPVisionModelWithProjection } from './svd/clip-vision.ts';
 
 export type CheckStatus = 'ok' | 'missing' | 'invalid';
 
@@ -150,17 +150,17 @@ function ownStructure(root: WeightsRoot): ((spec: WeightFileSpec, path: string) 
     return readJson(path);
   };
   const faceEncoderPath = findWeightFile(root, weightSpec('face_encoder'));
-  const faceTokens = () => (faceEncoderPath ? FusionFaceId.configFromHeader(readCheckpointHeader(faceEncoderPath), faceEncoderPath).numTokens : undefined);
+  const faceTokens = () => (faceEncoderPath ? FusionFaceId.configFromHeader(readCheckpointHeader(faceEncoderPath), faceEncoderPath).num_tokens : undefined);
   const build: Partial<Record<string, (header: Map<string, { shape: number[] }>, path: string) => nn.Module>> = {
     unet: () => StableAnimatorUNet.fromConfig(unetJson, { numFaceTokens: faceTokens() }),
     pose_net: () => new PoseNet((unetJson.block_out_channels as number[])[0]),
     face_encoder: (h, path) => {
       const c = FusionFaceId.configFromHeader(h, path);
-      return new FusionFaceId(c.crossAttentionDim, c.idEmbeddingsDim, c.clipEmbeddingsDim, c.numTokens);
+      return new FusionFaceId(c.cross_attention_dim, c.id_embeddings_dim, c.clip_embeddings_dim, c.num_tokens);
     },
     arcface: (h, path) => new IResNet(IResNet.configFromHeader(h, path)),
     vae: () => AutoencoderKLTemporalDecoder.fromConfig(configOf('vae_config')),
-    image_encoder: () => new CLIPVisionModelWithProjection(clipVisionConfigFromJson(configOf('image_encoder_config'))),
+    image_encoder: () => CLIPVisionModelWithProjection.fromConfig(configOf('image_encoder_config')),
   };
   return (spec, path) => {
     if (spec.format === 'json') {

@@ -273,11 +273,11 @@ export class StableAnimatorPipeline {
     const device = this.device;
     const original = inputs.referenceOriginal ?? reference;
     const clipEmbeds = this.stage(['imageEncoder'], 'clip', o, () => torch.scope(() => {
-      const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(this.placement.run.imageEncoder), { size: imageEncoder.config.imageSize });
+      const pixels = clipPreprocess((original.ndim === 3 ? original.unsqueeze(0) : original).to('f32').to(this.placement.run.imageEncoder), { size: imageEncoder.config.image_size });
       return imageEncoder.forward(this.on(pixels, 'imageEncoder')).imageEmbeds.to('f32').unsqueeze(1).to(device);
     }));
     let faceTokens: Tensor;
-    const { crossAttentionDim, idEmbeddingsDim, numTokens } = faceEncoder.config;
+    const { cross_attention_dim: crossAttentionDim, id_embeddings_dim: idEmbeddingsDim, num_tokens: numTokens } = faceEncoder.config;
     if (inputs.faceEmbedding || o.missingFace === 'zero-embedding') {
       if (!inputs.faceEmbedding) warn('no face in the reference: the Face Encoder gets a zero ArcFace embedding');
       const id = inputs.faceEmbedding ? inputs.faceEmbedding.reshape([1, -1]) : torch.zeros([1, idEmbeddingsDim]);

@@ -111,21 +111,21 @@ export function loadComponents(paths: WeightPaths, opts: LoadComponentsOptions =
   const stage = (name: string) => opts.onStage?.(name);
   const onDevice = <M extends { to(d: Device): M }>(m: M, name: ModelName): M => (at(name) !== 'cpu' ? m.to(at(name)) : m);
   stage('UNet (unet.pth)');
-  const unet = StableAnimatorUNet.fromCheckpoint(paths.unet, { config: paths.unetConfigDir, dtype, device: at('unet') });
+  const unet = StableAnimatorUNet.fromPretrained(paths.unet, { config: paths.unetConfigDir, dtype, device: at('unet') });
   stage('VAE');
   const vae = AutoencoderKLTemporalDecoder.fromPretrained(paths.vaeDir, { dtype: opts.vaeDtype ?? 'f32', device: at('vae') });
   stage('CLIP image encoder');
   const imageEncoder = CLIPVisionModelWithProjection.fromPretrained(paths.imageEncoderDir, { dtype, device: at('imageEncoder') });
   stage('PoseNet');
-  const poseNet = onDevice(PoseNet.fromCheckpoint(paths.poseNet, { dtype }), 'poseNet');
+  const poseNet = onDevice(PoseNet.fromPretrained(paths.poseNet, { dtype }), 'poseNet');
   stage('Face Encoder');
-  const faceEncoder = onDevice(FusionFaceId.fromCheckpoint(paths.faceEncoder, { dtype }), 'faceEncoder');
+  const faceEncoder = onDevice(FusionFaceId.fromPretrained(paths.faceEncoder, { dtype }), 'faceEncoder');
   const scheduler = EulerDiscreteScheduler.fromConfig(JSON.parse(readFileSync(paths.schedulerConfig, 'utf8')) as Record<string, unknown>);
   let faceRecognizer: IResNet | undefined;
   if (opts.arcface) {
     if (!paths.arcface) throw new Error('the ArcFace iResNet (Animation/glintr100_torch.pth) is needed but missing');
     stage('ArcFace iResNet-100');
-    faceRecognizer = onDevice(IResNet.fromCheckpoint(paths.arcface), 'faceRecognizer');
+    faceRecognizer = onDevice(IResNet.fromPretrained(paths.arcface), 'faceRecognizer');
   }
   return { unet, vae, imageEncoder, poseNet, faceEncoder, scheduler, faceRecognizer, placement };
 }

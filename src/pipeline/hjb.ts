@@ -95,7 +95,7 @@ export interface HjbStepReport {
   finalLoss?: number;
 }
 
-/** ArcFace's input side (glintr100); a recognizer's own `config.inputSize` is used when it differs. */
+/** ArcFace's input side (glintr100); a recognizer's own `config.input_size` is used when it differs. */
 export const FACE_CROP_SIZE = 112;
 
 /** The reference's pixel round trip: [-1,1] decoder output -> clamp to [0,1]·255 -> ArcFace's [-1,1]. */
@@ -162,7 +162,7 @@ export class HjbFaceOptimizer {
     if (this.faceFrames === 0) throw new Error('HJB: no frame has a face box, nothing to optimise');
     this.referenceEmbedding = torch.keep(torch.noGrad(() => torch.scope(() => {
       const dtype = this.recognizerDtype();
-      const face = cropFaces(toArcFaceRange(reference.to('f32')), [target.referenceBox], this.recognizer.config.inputSize);
+      const face = cropFaces(toArcFaceRange(reference.to('f32')), [target.referenceBox], this.recognizer.config.input_size);
       if (!face) throw new Error('HJB: the reference face box is empty');
       return this.recognizer.forward(face.crops.to(dtype)).to('f32');
     })));
@@ -231,7 +231,7 @@ export class HjbFaceOptimizer {
       total += torch.scope(() => {
         const latents = z.narrow(0, s, len).div(this.vae.scalingFactor).to(this.vaeDtype());
         const { images, boxes: inWindow } = this.window.decode(this.vae, latents, boxes);
-        const faces = cropFaces(toArcFaceRange(images.to('f32')), inWindow, this.recognizer.config.inputSize);
+        const faces = cropFaces(toArcFaceRange(images.to('f32')), inWindow, this.recognizer.config.input_size);
         if (!faces) return 0;
         const emb = this.recognizer.forward(faces.crops.to(this.recognizerDtype())).to('f32');
         const cos = torch.cosineSimilarity(emb, this.referenceEmbedding.expand([faces.count, -1]), 1, 1e-8);

@@ -17,29 +17,29 @@ import {
 
 export interface EulerDiscreteConfig extends DiscreteScheduleConfig {
   /** 'continuous': the model is given 0.25·ln σ (EDM/SVD); 'discrete': the training timestep. */
-  timestepType: 'discrete' | 'continuous';
+  timestep_type: 'discrete' | 'continuous';
   /** How sigmas are read off the training schedule; only 'linear' (np.interp) is implemented. */
-  interpolationType: 'linear';
+  interpolation_type: 'linear';
   /** The level after the last step: 0, or the smallest training sigma. */
-  finalSigmasType: 'zero' | 'sigma_min';
+  final_sigmas_type: 'zero' | 'sigma_min';
 }
 
 /** diffusers' EulerDiscreteScheduler defaults. */
 export const EULER_DEFAULTS: EulerDiscreteConfig = {
-  numTrainTimesteps: 1000,
-  betaStart: 0.0001,
-  betaEnd: 0.02,
-  betaSchedule: 'linear',
-  trainedBetas: null,
-  predictionType: 'epsilon',
-  interpolationType: 'linear',
-  useKarrasSigmas: false,
-  sigmaMin: null,
-  sigmaMax: null,
-  timestepSpacing: 'linspace',
-  timestepType: 'discrete',
-  stepsOffset: 0,
-  finalSigmasType: 'zero',
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  trained_betas: null,
+  prediction_type: 'epsilon',
+  interpolation_type: 'linear',
+  use_karras_sigmas: false,
+  sigma_min: null,
+  sigma_max: null,
+  timestep_spacing: 'linspace',
+  timestep_type: 'discrete',
+  steps_offset: 0,
+  final_sigmas_type: 'zero',
 };
 
 // Keys of diffusers configs that do not affect this scheduler (written by other schedulers' configs).
@@ -59,13 +59,13 @@ export class EulerDiscreteScheduler implements Scheduler {
 
   constructor(config: Partial<EulerDiscreteConfig> = {}) {
     const c = { ...EULER_DEFAULTS, ...config };
-    if (c.interpolationType !== 'linear') throw new Error(`EulerDiscreteScheduler: interpolation_type '${c.interpolationType as string}' is not implemented`);
-    if (!['epsilon', 'v_prediction', 'sample'].includes(c.predictionType)) throw new Error(`EulerDiscreteScheduler: unknown prediction_type '${c.predictionType}'`);
+    if (c.interpolation_type !== 'linear') throw new Error(`EulerDiscreteScheduler: interpolation_type '${c.interpolation_type as string}' is not implemented`);
+    if (!['epsilon', 'v_prediction', 'sample'].includes(c.prediction_type)) throw new Error(`EulerDiscreteScheduler: unknown prediction_type '${c.prediction_type}'`);
     this.config = c;
     this.trainSigmas = trainingSigmas(alphasCumprod(trainingBetas(c)));
     this.#logSigmas = this.trainSigmas.map((s) => Math.log(s));
     // before setTimesteps: every training level, descending, then 0
-    const T = c.numTrainTimesteps;
+    const T = c.num_train_timesteps;
     this.sigmas = new Float32Array(T + 1);
     this.sigmas.set([...this.trainSigmas].reverse());
     this.timesteps = this.#continuous()
@@ -81,11 +81,11 @@ export class EulerDiscreteScheduler implements Scheduler {
   }
 
   #continuous(): boolean {
-    return this.config.timestepType === 'continuous' && this.config.predictionType === 'v_prediction';
+    return this.config.timestep_type === 'continuous' && this.config.prediction_type === 'v_prediction';
   }
 
   get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmas, this.config.timestepSpacing);
+    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
   }
 
   /** The index of the next step (undefined until the first scaleModelInput/step call). */
@@ -102,7 +102,7 @@ export class EulerDiscreteScheduler implements Scheduler {
     const c = this.config;
     const { sigmas, timesteps } = inferenceSchedule(c, numInferenceSteps, this.trainSigmas, this.#logSigmas);
     this.numInferenceSteps = numInferenceSteps;
-    const last = c.finalSigmasType === 'sigma_min' ? this.trainSigmas[0]! : 0;
+    const last = c.final_sigmas_type === 'sigma_min' ? this.trainSigmas[0]! : 0;
     this.sigmas = Float32Array.from([...sigmas, last]);
     this.timesteps = this.#continuous()
       ? continuousTimesteps(this.sigmas.subarray(0, numInferenceSteps))
@@ -130,7 +130,7 @@ export class EulerDiscreteScheduler implements Scheduler {
       // the generator's stream identical to the reference's
       const noise = generator ? torch.randn(modelOutput.shape, generator, modelOutput.dtype, undefined, modelOutput.device) : undefined;
       if (gamma > 0) x = x.add(noise!.mul(sNoise).mul(f32(Math.sqrt(f32(f32(sigmaHat * sigmaHat) - f32(sigma * sigma))))));
-      const predicted = predictOriginal(this.config.predictionType, modelOutput, x, sigma, sigmaHat);
+      const predicted = predictOriginal(this.config.prediction_type, modelOutput, x, sigma, sigmaHat);
       const x0 = opts.refineOriginal ? opts.refineOriginal(predicted) : predicted;
       const derivative = x.sub(x0).div(sigmaHat);
       const dt = f32(this.sigmas[i + 1]! - sigmaHat);

@@ -9,9 +9,9 @@
 // Call step() once per timestep, exactly as with Euler; `order` is 2.
 //
 // Beyond diffusers' Heun (documented differences):
-//  - timestepType 'continuous' gives the model 0.25·ln σ, as SVD's UNet expects (diffusers' Heun only
+//  - timestep_type 'continuous' gives the model 0.25·ln σ, as SVD's UNet expects (diffusers' Heun only
 //    has discrete timesteps, which SVD cannot use);
-//  - sigmaMin / sigmaMax bound the Karras range, as in Euler (diffusers' Heun takes the training ends).
+//  - sigma_min / sigma_max bound the Karras range, as in Euler (diffusers' Heun takes the training ends).
 // No churn (γ = 0), as diffusers.
 import * as torch from '../torch/index.ts';
 import type { Tensor } from '../torch/index.ts';
@@ -22,28 +22,28 @@ import {
 import { predictOriginal } from './euler-discrete.ts';
 
 export interface HeunDiscreteConfig extends DiscreteScheduleConfig {
-  timestepType: 'discrete' | 'continuous';
-  /** Clamp x0 to [-clipSampleRange, clipSampleRange]. */
-  clipSample: boolean;
-  clipSampleRange: number;
+  timestep_type: 'discrete' | 'continuous';
+  /** Clamp x0 to [-clip_sample_range, clip_sample_range]. */
+  clip_sample: boolean;
+  clip_sample_range: number;
 }
 
 /** diffusers' HeunDiscreteScheduler defaults (plus ours: discrete timesteps, training-range Karras). */
 export const HEUN_DEFAULTS: HeunDiscreteConfig = {
-  numTrainTimesteps: 1000,
-  betaStart: 0.00085,
-  betaEnd: 0.012,
-  betaSchedule: 'linear',
-  trainedBetas: null,
-  predictionType: 'epsilon',
-  useKarrasSigmas: false,
-  sigmaMin: null,
-  sigmaMax: null,
-  clipSample: false,
-  clipSampleRange: 1,
-  timestepSpacing: 'linspace',
-  stepsOffset: 0,
-  timestepType: 'discrete',
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'linear',
+  trained_betas: null,
+  prediction_type: 'epsilon',
+  use_karras_sigmas: false,
+  sigma_min: null,
+  sigma_max: null,
+  clip_sample: false,
+  clip_sample_range: 1,
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+  timestep_type: 'discrete',
 };
 
 // Keys of other schedulers' configs (an SVD Euler config loads as a Heun one) that do not apply here.
@@ -70,11 +70,11 @@ export class HeunDiscreteScheduler implements Scheduler {
 
   constructor(config: Partial<HeunDiscreteConfig> = {}) {
     const c = { ...HEUN_DEFAULTS, ...config };
-    if (!['epsilon', 'v_prediction', 'sample'].includes(c.predictionType)) throw new Error(`HeunDiscreteScheduler: unknown prediction_type '${c.predictionType}'`);
+    if (!['epsilon', 'v_prediction', 'sample'].includes(c.prediction_type)) throw new Error(`HeunDiscreteScheduler: unknown prediction_type '${c.prediction_type}'`);
     this.config = c;
     this.trainSigmas = trainingSigmas(alphasCumprod(trainingBetas(c)));
     this.#logSigmas = this.trainSigmas.map((s) => Math.log(s));
-    this.setTimesteps(c.numTrainTimesteps);
+    this.setTimesteps(c.num_train_timesteps);
     this.numInferenceSteps = undefined;
   }
 
@@ -86,7 +86,7 @@ export class HeunDiscreteScheduler implements Scheduler {
   }
 
   get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmas, this.config.timestepSpacing);
+    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
   }
 
   get stepIndex(): number | undefined {
@@ -111,7 +111,7 @@ export class HeunDiscreteScheduler implements Scheduler {
     for (let i = 1; i < levels.length - 1; i++) repeated.push(levels[i]!, levels[i]!);
     repeated.push(0);
     this.sigmas = Float32Array.from(repeated);
-    if (c.timestepType === 'continuous') {
+    if (c.timestep_type === 'continuous') {
       this.timesteps = continuousTimesteps(this.sigmas.subarray(0, this.sigmas.length - 1));
     } else {
       const t = Float32Array.from(timesteps);
@@ -136,8 +136,8 @@ export class HeunDiscreteScheduler implements Scheduler {
     const sigmaHat = sigma; // γ = 0
     const c = this.config;
     const out = torch.scope(() => {
-      let x0 = predictOriginal(c.predictionType, modelOutput, sample, pending ? sigmaNext : sigmaHat, pending ? sigmaNext : sigmaHat);
-      if (c.clipSample) x0 = x0.clamp(-c.clipSampleRange, c.clipSampleRange);
+      let x0 = predictOriginal(c.prediction_type, modelOutput, sample, pending ? sigmaNext : sigmaHat, pending ? sigmaNext : sigmaHat);
+      if (c.clip_sample) x0 = x0.clamp(-c.clip_sample_range, c.clip_sample_range);
       if (!pending) {
         const derivative = sample.sub(x0).div(sigmaHat);
         const dt = f32(sigmaNext - sigmaHat);

@@ -56,22 +56,22 @@ export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
 export type TimestepSpacing = 'linspace' | 'leading' | 'trailing';
 
-/** The settings every discrete-sigma scheduler reads (diffusers' names in camelCase). */
+/** The settings every discrete-sigma scheduler reads (diffusers' names, snake_case as in scheduler_config.json). */
 export interface DiscreteScheduleConfig {
-  numTrainTimesteps: number;
-  betaStart: number;
-  betaEnd: number;
-  betaSchedule: BetaSchedule;
-  /** Overrides betaSchedule when given. */
-  trainedBetas: number[] | null;
-  predictionType: PredictionType;
-  /** Karras et al. (2022) sigmas, rho = 7, between sigmaMin and sigmaMax. */
-  useKarrasSigmas: boolean;
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: BetaSchedule;
+  /** Overrides beta_schedule when given. */
+  trained_betas: number[] | null;
+  prediction_type: PredictionType;
+  /** Karras et al. (2022) sigmas, rho = 7, between sigma_min and sigma_max. */
+  use_karras_sigmas: boolean;
   /** Karras range; null takes the ends of the training schedule. */
-  sigmaMin: number | null;
-  sigmaMax: number | null;
-  timestepSpacing: TimestepSpacing;
-  stepsOffset: number;
+  sigma_min: number | null;
+  sigma_max: number | null;
+  timestep_spacing: TimestepSpacing;
+  steps_offset: number;
 }
 
 const f32 = Math.fround;
@@ -85,42 +85,43 @@ export function inferenceSchedule(c: DiscreteScheduleConfig, numInferenceSteps: 
   { sigmas: Float64Array; timesteps: ArrayLike<number> } {
   if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) throw new Error(`setTimesteps: need a positive integer, got ${numInferenceSteps}`);
   const spaced = spacedTimesteps(c, numInferenceSteps);
-  if (!c.useKarrasSigmas) return { sigmas: interpIndex(spaced, trainSigmas), timesteps: spaced };
-  const range = c.sigmaMin === null || c.sigmaMax === null ? interpIndex(spaced, trainSigmas) : undefined;
-  const sigmas = karrasSigmas(c.sigmaMin ?? range![range!.length - 1]!, c.sigmaMax ?? range![0]!, numInferenceSteps);
+  if (!c.use_karras_sigmas) return { sigmas: interpIndex(spaced, trainSigmas), timesteps: spaced };
+  const range = c.sigma_min === null || c.sigma_max === null ? interpIndex(spaced, trainSigmas) : undefined;
+  const sigmas = karrasSigmas(c.sigma_min ?? range![range!.length - 1]!, c.sigma_max ?? range![0]!, numInferenceSteps);
   return { sigmas, timesteps: sigmas.map((s) => sigmaToT(s, logSigmas)) };
 }
 
-/** Converts a diffusers `scheduler_config.json` object (snake_case keys) to camelCase settings. */
+/**
+ * The settings of a diffusers `scheduler_config.json` object (same keys): `_`-prefixed and `ignored` keys are
+ * dropped, unknown keys refused, null values dropped (the default applies) except where null is a setting.
+ */
 export function configFromJson(json: Record<string, unknown>, known: readonly string[], ignored: readonly string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const [key, value] of Object.entries(json)) {
     if (key.startsWith('_') || ignored.includes(key)) continue;
-    const name = camel(key);
-    if (!known.includes(name)) throw new Error(`scheduler config: unsupported key '${key}'`);
-    if (value !== null || name === 'trainedBetas' || name === 'sigmaMin' || name === 'sigmaMax') out[name] = value;
+    if (!known.includes(key)) throw new Error(`scheduler config: unsupported key '${key}'`);
+    if (value !== null || key === 'trained_betas' || key === 'sigma_min' || key === 'sigma_max') out[key] = value;
   }
   return out;
 }
 
 /** f32 training betas as diffusers builds them. */
 export function trainingBetas(c: DiscreteScheduleConfig): Float32Array {
-  const n = c.numTrainTimesteps;
-  if (c.trainedBetas) return Float32Array.from(c.trainedBetas);
-  if (c.betaSchedule === 'linear' || c.betaSchedule === 'scaled_linear') {
+  const n = c.num_train_timesteps;
+  if (c.trained_betas) return Float32Array.from(c.trained_betas);
+  if (c.beta_schedule === 'linear' || c.beta_schedule === 'scaled_linear') {
     // torch.linspace in f32 (libtorch's own kernel, so the rounding is the reference's)
-    const scaled = c.betaSchedule === 'scaled_linear';
-    const t = torch.linspace(scaled ? Math.sqrt(c.betaStart) : c.betaStart, scaled ? Math.sqrt(c.betaEnd) : c.betaEnd, n, 'f32');
+    const scaled = c.beta_schedule === 'scaled_linear';
+    const t = torch.linspace(scaled ? Math.sqrt(c.beta_start) : c.beta_start, scaled ? Math.sqrt(c.beta_end) : c.beta_end, n, 'f32');
     const lin = t.data<'f32'>();
     t.dispose();
     return scaled ? lin.map((b) => f32(b * b)) : lin;
   }
-  if (c.betaSchedule === 'squaredcos_cap_v2') {
+  if (c.beta_schedule === 'squaredcos_cap_v2') {
     const alphaBar = (t: number) => Math.cos(((t + 0.008) / 1.008) * Math.PI / 2) ** 2;
     return Float32Array.from({ length: n }, (_, i) => Math.min(1 - alphaBar((i + 1) / n) / alphaBar(i / n), 0.999));
   }
-  throw new Error(`scheduler config: unknown beta_schedule '${c.betaSchedule as string}'`);
+  throw new Error(`scheduler config: unknown beta_schedule '${c.beta_schedule as string}'`);
 }
 
 /** cumprod(1 - betas) in f32; torch's CPU cumprod carries a float64 accumulator. */
@@ -152,20 +153,20 @@ export function linspace64(start: number, stop: number, num: number): Float64Arr
 /** The inference timesteps (f32, descending) for a spacing, before any Karras remapping. */
 export function spacedTimesteps(c: DiscreteScheduleConfig, numInferenceSteps: number): Float32Array {
   const n = numInferenceSteps;
-  const T = c.numTrainTimesteps;
-  if (c.timestepSpacing === 'linspace') return Float32Array.from(linspace64(0, T - 1, n)).reverse();
-  if (c.timestepSpacing === 'leading') {
+  const T = c.num_train_timesteps;
+  if (c.timestep_spacing === 'linspace') return Float32Array.from(linspace64(0, T - 1, n)).reverse();
+  if (c.timestep_spacing === 'leading') {
     const ratio = Math.floor(T / n);
-    return Float32Array.from({ length: n }, (_, i) => f32(roundHalfEven((n - 1 - i) * ratio) + c.stepsOffset));
+    return Float32Array.from({ length: n }, (_, i) => f32(roundHalfEven((n - 1 - i) * ratio) + c.steps_offset));
   }
-  if (c.timestepSpacing === 'trailing') {
+  if (c.timestep_spacing === 'trailing') {
     // np.arange(T, 0, -T/n).round() - 1; numpy fills an arange as start + i·((start + step) - start)
     const step = -T / n;
     const count = Math.ceil((0 - T) / step);
     const delta = (T + step) - T;
     return Float32Array.from({ length: count }, (_, i) => f32(roundHalfEven(T + i * delta) - 1));
   }
-  throw new Error(`scheduler config: unknown timestep_spacing '${c.timestepSpacing as string}'`);
+  throw new Error(`scheduler config: unknown timestep_spacing '${c.timestep_spacing as string}'`);
 }
 
 /** numpy's round: halves to even. */

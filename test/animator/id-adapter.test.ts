@@ -11,7 +11,7 @@ const DIR = 'id_adapter_processor';
 
 /** diffusers' Attention(query 32, cross 24, heads 2, dim_head 16, bias=False, out_bias=True), as attn2 is built, with the ID-Adapter installed. */
 function idAttention(): Attention {
-  const attn = new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16, bias: false, outBias: true });
+  const attn = new Attention({ query_dim: 32, cross_attention_dim: 24, heads: 2, dim_head: 16, bias: false, out_bias: true });
   attn.setProcessor(new IdAdapterProcessor(32, 24, { numTokens: 4, scale: 1.0 }));
   return attn;
 }
@@ -71,7 +71,7 @@ test('ID-Adapter: the face branch is aligned to the context branch (same mean an
 });
 
 test('idAdapterFromAttention copies to_k / to_v into id_to_k / id_to_v (independent tensors)', () => {
-  const attn = nn.withInit({ seed: 11 }, () => new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16 }));
+  const attn = nn.withInit({ seed: 11 }, () => new Attention({ query_dim: 32, cross_attention_dim: 24, heads: 2, dim_head: 16 }));
   const proc = idAdapterFromAttention(attn, 4);
   assert.equal(proc.numTokens, 4);
   assert.deepEqual(proc.id_to_k.weight.shape, [32, 24]);
@@ -109,7 +109,7 @@ test('ID-Adapter: a forward leaves no tensor behind but its output', () => {
 
 test('ID-Adapter alignDistribution false adds the face branch as is: to_out(H + IP) by hand, unlike the default', () => {
   const build = (alignDistribution?: boolean) => nn.withInit({ seed: 5 }, () => {
-    const attn = new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16, bias: false, outBias: true });
+    const attn = new Attention({ query_dim: 32, cross_attention_dim: 24, heads: 2, dim_head: 16, bias: false, out_bias: true });
     attn.setProcessor(new IdAdapterProcessor(32, 24, { numTokens: 4, alignDistribution }));
     return attn.eval();
   });
@@ -145,7 +145,7 @@ test('ID-Adapter alignDistribution false adds the face branch as is: to_out(H + 
 });
 
 test('idAdapterFromAttention passes alignDistribution through', () => {
-  const attn = nn.withInit({ device: 'meta' }, () => new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 2, dimHead: 16 }));
+  const attn = nn.withInit({ device: 'meta' }, () => new Attention({ query_dim: 32, cross_attention_dim: 24, heads: 2, dim_head: 16 }));
   assert.equal(idAdapterFromAttention(attn, 4, { alignDistribution: false }).alignDistribution, false);
   assert.equal(idAdapterFromAttention(attn, 4).alignDistribution, true);
 });

@@ -50,11 +50,11 @@ test('PoseNet rejects a non-RGB input with a clear message', () => {
   assert.throws(() => model.forward(torch.zeros([1, 4, 16, 16])), /PoseNet: expected \[F,3,H,W\]/);
 });
 
-test('PoseNet.fromCheckpoint loads a checkpoint file strictly, widening F16 to f32', () => {
+test('PoseNet.fromPretrained loads a checkpoint file strictly, widening F16 to f32', () => {
   const pose = get(loadFixture('posenet_full', 'inputs.safetensors'), 'pose');
   const ref = get(loadFixture('posenet_full', 'output.safetensors'), 'pose_latents');
   withCheckpointFile('posenet_full', 'weights.safetensors', (path) => {
-    const model = PoseNet.fromCheckpoint(path);
+    const model = PoseNet.fromPretrained(path);
     assert.equal(model.training, false);
     assert.equal(model.scale.dtype, 'f32');
     assert.equal(model.conv_layers.at(0).parameters()[0].device, 'cpu');
@@ -62,9 +62,9 @@ test('PoseNet.fromCheckpoint loads a checkpoint file strictly, widening F16 to f
   });
 });
 
-test('PoseNet.fromCheckpoint names the file and every wrong key', () => {
+test('PoseNet.fromPretrained names the file and every wrong key', () => {
   withCheckpointFile('posenet_full', 'weights.safetensors', (path) => {
-    assert.throws(() => PoseNet.fromCheckpoint(path), (err: Error) => {
+    assert.throws(() => PoseNet.fromPretrained(path), (err: Error) => {
       assert.match(err.message, /state dict from .*model\.safetensors does not match the model/);
       assert.match(err.message, /missing keys \(1\): scale/);
       assert.match(err.message, /unexpected keys \(1\): gain/);
@@ -73,7 +73,7 @@ test('PoseNet.fromCheckpoint names the file and every wrong key', () => {
   }, (state) => { state.set('gain', state.get('scale')!); state.delete('scale'); });
   // a .pth state dict (torch.save) with other keys and shapes
   const pth = join(FIXTURES, 'pth_state_dict', 'state_dict.pth');
-  assert.throws(() => PoseNet.fromCheckpoint(pth), (err: Error) => {
+  assert.throws(() => PoseNet.fromPretrained(pth), (err: Error) => {
     assert.match(err.message, /state_dict\.pth does not match the model/);
     assert.match(err.message, /missing keys \(15\): conv_layers\.2\.weight, .*, final_proj\.bias\n/);
     assert.match(err.message, /unexpected keys \(7\): half\.weight, bf16\.weight, steps, mask/);

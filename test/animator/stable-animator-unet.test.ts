@@ -2,7 +2,8 @@
 // reference (fixture unet_stableanimator_tiny: StableAnimator's unet.py with the inference_basic.py processors),
 // the conditional pass and the CFG unconditional pass; strict loading of the unet.pth key set.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
@@ -11,6 +12,7 @@ import * as nn from '../../src/nn/index.ts';
 import { readSafetensors } from '../../src/torch/serialization/index.ts';
 import { IdAdapterProcessor } from '../../src/models/animator/id-adapter.ts';
 import { StableAnimatorUNet } from '../../src/models/animator/stable-animator-unet.ts';
+import { savePretrained } from '../../src/models/svd/pretrained.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 const DIR = join(FIX, 'unet_stableanimator_tiny');
@@ -31,7 +33,7 @@ const outputs = load('output.safetensors');
 const input = (k: string) => inputs.get(k)!;
 
 test('unet_stableanimator_tiny: cond and uncond passes match the reference to 1e-4 of max|ref|', () => {
-  const unet = StableAnimatorUNet.fromCheckpoint(WEIGHTS, { config });
+  const unet = StableAnimatorUNet.fromPretrained(WEIGHTS, { config });
   assert.equal(unet.spatialCrossAttentions().length, 16);
   assert.ok(unet.spatialCrossAttentions().every(([, a]) => a.processor instanceof IdAdapterProcessor));
   assert.equal(unet.stateDict().size, 1424 + 32);
@@ -46,6 +48,23 @@ test('unet_stableanimator_tiny: cond and uncond passes match the reference to 1e
   assert.ok(e2 <= 1e-4, `sample_uncond: ${e2}`);
 });
 
+test('fromPretrained also reads a diffusers-layout folder (config.json + safetensors) that savePretrained wrote', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-unet-'));
+  try {
+    const files = StableAnimatorUNet.fromPretrained(WEIGHTS, { config });
+    const { _class_name: _, ...fields } = config;
+    savePretrained(dir, 'UNetSpatioTemporalConditionModel', fields, files);
+    const folder = StableAnimatorUNet.fromPretrained(dir);
+    assert.deepEqual(folder.config, files.config);
+    assert.equal(folder.training, false);
+    const [a, b] = [files.stateDict(), folder.stateDict()];
+    assert.deepEqual([...b.keys()], [...a.keys()]);
+    for (const [k, t] of a) assert.equal(b.get(k)!.sub(t).abs().max().item(), 0, k);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a fresh StableAnimator UNet starts its ID-Adapters as copies of to_k/to_v', () => {
   const unet = nn.withInit({ seed: 3 }, () => StableAnimatorUNet.fromConfig(config));
   for (const [, attn] of unet.spatialCrossAttentions()) {
@@ -56,13 +75,13 @@ test('a fresh StableAnimator UNet starts its ID-Adapters as copies of to_k/to_v'
 });
 
 test('loading is strict: a checkpoint without the ID-Adapter keys is refused, naming them', () => {
-  assert.throws(() => StableAnimatorUNet.fromCheckpoint(WEIGHTS[0], { config }), /missing keys \(32\)[\s\S]*attn2\.processor\.id_to_k\.weight/);
+  assert.throws(() => StableAnimatorUNet.fromPretrained(WEIGHTS[0], { config }), /missing keys \(32\)[\s\S]*attn2\.processor\.id_to_k\.weight/);
 });
 
 test('alignDistribution false reaches every ID-Adapter, loads the same unet weights, and changes the output', () => {
   assert.ok(nn.withInit({ device: 'meta' }, () => StableAnimatorUNet.fromConfig(config)).spatialCrossAttentions()
     .every(([, a]) => (a.processor as IdAdapterProcessor).alignDistribution));
-  const unet = StableAnimatorUNet.fromCheckpoint(WEIGHTS, { config, alignDistribution: false });
+  const unet = StableAnimatorUNet.fromPretrained(WEIGHTS, { config, alignDistribution: false });
   assert.equal(unet.alignDistribution, false);
   assert.ok(unet.spatialCrossAttentions().every(([, a]) => (a.processor as IdAdapterProcessor).alignDistribution === false));
   const out = torch.noGrad(() => unet.forward(input('sample'), input('timestep'), input('encoder_hidden_states'), input('added_time_ids'),

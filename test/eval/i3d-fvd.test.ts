@@ -44,7 +44,7 @@ test('eval --fvd: FVD(x, x) = 0, and FVD(pred, gt) equals the two-clip closed fo
     const evalArgs = (p: string, ...extra: string[]) => ['eval', '--pred', join(dir, p), '--gt', join(dir, 'gt'), '-o', out, '--no-csim', '--no-pose', '--fvd', WEIGHTS, ...extra];
 
     // independent embeddings: each 16-frame clip resized as one tensor
-    const model = InceptionI3d.fromCheckpoint(WEIGHTS);
+    const model = InceptionI3d.fromPretrained(WEIGHTS);
     const embed = (frames: Image[]) => [0, 16].map((s) => i3dEmbedding(model, i3dInput(framesToTensor(frames.slice(s, s + 16)), 224)).flatten().toArray());
     const [g1, g2] = embed(gt);
     const [p1, p2] = embed(pred);

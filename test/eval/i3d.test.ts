@@ -35,10 +35,10 @@ test('SAME padding: pytorch-i3d arithmetic by hand', () => {
 });
 
 test('InceptionI3d matches PyTorch on the fixture (1e-4 relative), .pth and .safetensors', () => {
-  const model = InceptionI3d.fromCheckpoint(WEIGHTS);
-  assert.equal(model.config.channelDivisor, config.channel_divisor);
-  assert.equal(model.config.numClasses, config.num_classes);
-  assert.equal(model.config.bnEps, config.bn_eps);
+  const model = InceptionI3d.fromPretrained(WEIGHTS);
+  assert.equal(model.config.channel_divisor, config.channel_divisor);
+  assert.equal(model.config.num_classes, config.num_classes);
+  assert.equal(model.config.bn_eps, config.bn_eps);
   assert.equal(model.featureChannels, 1024 / 8);
   const out = readStateDict(join(DIR, 'outputs.pth'));
   const frames = out.get('frames')!; // [17, 32, 32, 3] u8
@@ -71,7 +71,7 @@ test('InceptionI3d matches PyTorch on the fixture (1e-4 relative), .pth and .saf
   try {
     const path = join(dir, 'i3d.safetensors');
     writeSafetensors(path, new Map([...readStateDict(WEIGHTS)].map(([k, t]) => [`module.${k}`, t.contiguous().raw()])));
-    const again = InceptionI3d.fromCheckpoint(path);
+    const again = InceptionI3d.fromPretrained(path);
     torch.scope(() => {
       const input = i3dInput(asClip(16), 224);
       assert.ok(relErr(again.forward(input), out.get('a_logits')!) < 1e-4);
@@ -82,7 +82,7 @@ test('InceptionI3d matches PyTorch on the fixture (1e-4 relative), .pth and .saf
 });
 
 test('InceptionI3d: checkpoint key names are pytorch-i3d\'s; errors name the file and the sizes', () => {
-  const model = InceptionI3d.fromCheckpoint(WEIGHTS);
+  const model = InceptionI3d.fromPretrained(WEIGHTS);
   const keys = [...model.stateDict().keys()];
   for (const k of ['Conv3d_1a_7x7.conv3d.weight', 'Conv3d_1a_7x7.bn.running_mean', 'Conv3d_2c_3x3.bn.running_var',
     'Mixed_3b.b0.conv3d.weight', 'Mixed_4f.b3b.bn.bias', 'Mixed_5c.b2b.conv3d.weight', 'logits.conv3d.weight', 'logits.conv3d.bias']) {
@@ -92,6 +92,6 @@ test('InceptionI3d: checkpoint key names are pytorch-i3d\'s; errors name the fil
   const full = nn.withInit({ device: 'meta' }, () => new InceptionI3d());
   assert.equal(full.featureChannels, 1024);
   assert.deepEqual(full.logits.conv3d.weight.shape, [400, 1024, 1, 1, 1]);
-  assert.throws(() => InceptionI3d.fromCheckpoint(join(DIR, 'outputs.pth')), /outputs\.pth: expected a pytorch-i3d InceptionI3d state dict/);
+  assert.throws(() => InceptionI3d.fromPretrained(join(DIR, 'outputs.pth')), /outputs\.pth: expected a pytorch-i3d InceptionI3d state dict/);
   assert.throws(() => model.forwardAll(torch.zeros([1, 3, 8, 224, 224])), /Mixed_5c output is 1x7x7.*needs at least 2x7x7/);
 });

@@ -60,31 +60,38 @@ test('FacePerceiver proj_out is zero-initialised: a fresh encoder outputs norm_o
   assert.equal(out.abs().max().item(), 0); // LayerNorm of a zero row is 0·weight + bias, bias 0
 });
 
+test('FusionFaceId.fromConfig takes the reference argument names; missing ones are the released sizes', () => {
+  const model = nn.withInit({ device: 'meta' }, () => FusionFaceId.fromConfig({ cross_attention_dim: 64, id_embeddings_dim: 32, clip_embeddings_dim: 48, _class_name: 'FusionFaceId' }));
+  assert.deepEqual(model.config, { cross_attention_dim: 64, id_embeddings_dim: 32, clip_embeddings_dim: 48, num_tokens: 4 });
+  assert.deepEqual(model.stateDict().get('proj.2.weight')!.shape, [64 * 4, 64]);
+  assert.deepEqual(nn.withInit({ device: 'meta' }, () => FusionFaceId.fromConfig({})).config, FACE_ENCODER_CONFIG);
+});
+
 test('FusionFaceId checks its input shapes', () => {
   const model = nn.withInit({ seed: 1 }, () => new FusionFaceId(64, 32, 48, 4));
   assert.throws(() => model.forward(torch.zeros([1, 31]), torch.zeros([1, 1, 48])), /idEmbeds must be \[B, 32\]/);
   assert.throws(() => model.forward(torch.zeros([1, 32]), torch.zeros([1, 48])), /clipEmbeds must be \[B, L, 48\]/);
 });
 
-test('FusionFaceId.fromCheckpoint loads strictly and reproduces the reference; wrong keys are named', () => {
-  const config = { crossAttentionDim: 64, idEmbeddingsDim: 32, clipEmbeddingsDim: 48, numTokens: 4 };
+test('FusionFaceId.fromPretrained loads strictly and reproduces the reference; wrong keys are named', () => {
+  const config = { cross_attention_dim: 64, id_embeddings_dim: 32, clip_embeddings_dim: 48, num_tokens: 4 };
   const inputs = loadFixture(DIR, 'inputs.safetensors');
   const ref = get(loadFixture(DIR, 'output.safetensors'), 'face_tokens');
   withCheckpointFile(DIR, 'weights.safetensors', (path) => {
-    const model = FusionFaceId.fromCheckpoint(path, { config });
+    const model = FusionFaceId.fromPretrained(path, { config });
     assert.equal(model.training, false);
     assert.equal(model.norm.weight!.dtype, 'f32');
     const out = torch.noGrad(() => model.forward(get(inputs, 'id_embeds'), get(inputs, 'clip_embeds')));
     assert.ok(relError(out, ref) <= 1e-5);
     // without a config the sizes come from the checkpoint's own header: the same model
-    const inferred = FusionFaceId.fromCheckpoint(path);
+    const inferred = FusionFaceId.fromPretrained(path);
     assert.deepEqual(inferred.config, { ...inferred.config, ...config });
     assert.ok(relError(torch.noGrad(() => inferred.forward(get(inputs, 'id_embeds'), get(inputs, 'clip_embeds'))), ref) <= 1e-5);
     // the tiny checkpoint cannot be read as the full-size encoder: every shape differs
-    assert.throws(() => FusionFaceId.fromCheckpoint(path, { config: FACE_ENCODER_CONFIG }), /shape of fusion_model\.layers\.0\.0\.norm1\.bias: expected \[1024\], found \[64\][^]*56 mis-shaped keys in all/);
+    assert.throws(() => FusionFaceId.fromPretrained(path, { config: FACE_ENCODER_CONFIG }), /shape of fusion_model\.layers\.0\.0\.norm1\.bias: expected \[1024\], found \[64\][^]*56 mis-shaped keys in all/);
   });
   withCheckpointFile(DIR, 'weights.safetensors', (path) => {
-    assert.throws(() => FusionFaceId.fromCheckpoint(path, { config }), (err: Error) => {
+    assert.throws(() => FusionFaceId.fromPretrained(path, { config }), (err: Error) => {
       assert.match(err.message, /model\.safetensors does not match the model/);
       assert.match(err.message, /missing keys \(1\): fusion_model\.layers\.3\.1\.3\.weight/);
       assert.match(err.message, /unexpected keys \(1\): fusion_model\.layers\.3\.1\.2\.weight/);

@@ -5,7 +5,7 @@ import * as nn from '../../src/nn/index.ts';
 import { IResNet, iresnet100 } from '../../src/models/face/iresnet.ts';
 import { get, keyEntries, loadFixture, readKeyList, relError, withCheckpointFile } from '../fixture.ts';
 
-const TINY = { layers: [2, 2, 2, 1] as [number, number, number, number], numFeatures: 16, stemWidth: 8, widths: [8, 16, 32, 64] as [number, number, number, number] };
+const TINY = { layers: [2, 2, 2, 1] as [number, number, number, number], num_features: 16, stem_width: 8, widths: [8, 16, 32, 64] as [number, number, number, number] };
 
 test('IResNet (width-reduced) matches the reference on iresnet_tiny (1e-5 of max|ref|)', () => {
   const model = nn.withInit({ device: 'meta' }, () => new IResNet(TINY));
@@ -47,18 +47,18 @@ test('IResNet checks the input size', () => {
   assert.throws(() => model.forward(torch.zeros([1, 3, 96, 96])), /IResNet: expected faces \[B,3,112,112\]/);
 });
 
-test('IResNet.fromCheckpoint loads strictly (num_batches_tracked may be absent) and names a missing key', () => {
+test('IResNet.fromPretrained loads strictly (num_batches_tracked may be absent) and names a missing key', () => {
   const face = get(loadFixture('iresnet_tiny', 'inputs.safetensors'), 'face');
   const ref = get(loadFixture('iresnet_tiny', 'output.safetensors'), 'embedding');
   withCheckpointFile('iresnet_tiny', 'weights.safetensors', (path) => {
-    const model = IResNet.fromCheckpoint(path, { config: TINY });
+    const model = IResNet.fromPretrained(path, { config: TINY });
     assert.equal(model.training, false);
     assert.equal(model.fc.weight.requiresGrad, false);
     assert.equal(model.bn1.num_batches_tracked.dtype, 'i64');
     assert.ok(relError(torch.noGrad(() => model.forward(face)), ref) <= 1e-5);
   });
   withCheckpointFile('iresnet_tiny', 'weights.safetensors', (path) => {
-    assert.throws(() => IResNet.fromCheckpoint(path, { config: TINY }), (err: Error) => {
+    assert.throws(() => IResNet.fromPretrained(path, { config: TINY }), (err: Error) => {
       assert.match(err.message, /model\.safetensors does not match the model/);
       assert.match(err.message, /missing keys \(1\): layer2\.0\.downsample\.1\.running_var$/);
       return true;
@@ -74,4 +74,12 @@ test('IResNet: a forward leaves no tensor behind but its output', () => {
     net.forward(face).dispose();
     assert.equal(torch.liveTensors(), before);
   });
+});
+
+test('IResNet.fromConfig reads snake_case configs, and the camelCase keys of face-ID configs written before the convention', () => {
+  const snake = nn.withInit({ device: 'meta' }, () => IResNet.fromConfig({ _class_name: 'IResNet', ...TINY, input_size: 32 }));
+  assert.deepEqual(snake.config, { ...TINY, dropout: 0, input_size: 32 });
+  const legacy = nn.withInit({ device: 'meta' }, () => IResNet.fromConfig({ layers: TINY.layers, numFeatures: 16, stemWidth: 8, widths: TINY.widths, dropout: 0, inputSize: 32 }));
+  assert.deepEqual(legacy.config, snake.config);
+  assert.deepEqual([...legacy.stateDict()].map(([k, t]) => [k, t.shape]), [...snake.stateDict()].map(([k, t]) => [k, t.shape]));
 });

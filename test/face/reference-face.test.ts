@@ -14,10 +14,10 @@ import { PHOTO } from '../eval/photo-frames.ts';
 test("referenceFace with the miniature's 32 px face-ID net: the square box crop, the net's own embedding", async () => {
   const image = await readImage(PHOTO, { channels: 3 });
   const net = loadFaceIdWeights(new URL('../../weights/faceid', import.meta.url).pathname);
-  assert.equal(net.config.inputSize, 32);
+  assert.equal(net.config.input_size, 32);
   const r = await referenceFace(image, { recognizer: net });
   assert.ok(r, 'a face is found in the photo');
-  assert.equal(r.embedding.length, net.config.numFeatures);
+  assert.equal(r.embedding.length, net.config.num_features);
   assert.ok(r.embedding.every(Number.isFinite));
   // the same as embedding the square crop of the detected box directly
   const face = largestFace(await detectFaces(image))!;

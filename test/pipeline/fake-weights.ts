@@ -106,11 +106,7 @@ export function writeTinyWeights(root: string, seed = 0): TinyWeights {
   writeJson(join(svd, 'unet', 'config.json'), { ...TINY_UNET_CONFIG, _class_name: 'UNetSpatioTemporalConditionModel' });
   writeJson(join(svd, 'vae', 'config.json'), { _class_name: 'AutoencoderKLTemporalDecoder', ...c.vae.config });
   saveModel(join(svd, 'vae', 'diffusion_pytorch_model.safetensors'), c.vae);
-  const cc = c.imageEncoder.config;
-  writeJson(join(svd, 'image_encoder', 'config.json'), {
-    hidden_size: cc.hiddenSize, intermediate_size: cc.intermediateSize, num_hidden_layers: cc.numHiddenLayers, num_attention_heads: cc.numAttentionHeads,
-    image_size: cc.imageSize, patch_size: cc.patchSize, projection_dim: cc.projectionDim, hidden_act: cc.hiddenAct,
-  });
+  writeJson(join(svd, 'image_encoder', 'config.json'), { ...c.imageEncoder.config });
   saveModel(join(svd, 'image_encoder', 'model.safetensors'), c.imageEncoder);
   ensureDir(join(svd, 'scheduler', 'x'));
   writeFileSync(join(svd, 'scheduler', 'scheduler_config.json'), readFileSync(join(FIX, 'scheduler_svd', 'scheduler_config.json')));

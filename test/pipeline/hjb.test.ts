@@ -46,7 +46,7 @@ test('HJB lowers the face loss on the optimised latent at every active step, and
 });
 
 test('a recognizer with another input side (the miniature face-ID net, 32 px) gets crops of its size', () => {
-  const small = nn.withInit({ seed: 4 }, () => new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stemWidth: 8, numFeatures: ID_DIM, inputSize: 32 }));
+  const small = nn.withInit({ seed: 4 }, () => new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stem_width: 8, num_features: ID_DIM, input_size: 32 }));
   const hjb = new HjbFaceOptimizer(components.vae, small, reference, target, { iterations: 1, decodeChunkSize: 4, window: 'full' });
   const x0 = torch.randn([1, frames, 4, 8, 8], new torch.Generator(12));
   const manual = torch.noGrad(() => {

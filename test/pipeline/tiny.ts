@@ -51,13 +51,13 @@ export function tinyComponents(seed = 0): StableAnimatorComponents & { faceRecog
         down_block_types: Array(4).fill('DownEncoderBlock2D'), block_out_channels: [32, 32, 32, 32], layers_per_block: 1,
       }),
       imageEncoder: new CLIPVisionModelWithProjection({
-        ...CLIP_VISION_DEFAULTS, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2,
-        imageSize: 28, patchSize: 14, projectionDim: TOKEN_DIM, hiddenAct: 'gelu',
+        ...CLIP_VISION_DEFAULTS, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2,
+        image_size: 28, patch_size: 14, projection_dim: TOKEN_DIM, hidden_act: 'gelu',
       }),
       poseNet,
       faceEncoder,
       scheduler: svdScheduler(),
-      faceRecognizer: new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stemWidth: 8, numFeatures: ID_DIM }),
+      faceRecognizer: new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stem_width: 8, num_features: ID_DIM }),
     };
   });
 }

@@ -135,23 +135,23 @@ test('epsilon and sample prediction types', () => {
 
 test('the discrete training schedule: betas, sigmas and timestep spacings as diffusers', () => {
   // Stable Diffusion's schedule: sigma range 0.0292 .. 14.6146
-  const s = new EulerDiscreteScheduler({ betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012 });
+  const s = new EulerDiscreteScheduler({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 });
   assert.ok(Math.abs(s.trainSigmas[0]! - Math.sqrt(0.00085 / (1 - 0.00085))) < 1e-6);
   assert.ok(Math.abs(s.trainSigmas[999]! - 14.6146) < 1e-4, `${s.trainSigmas[999]}`);
   assert.equal(s.timesteps.length, 1000);
   assert.equal(s.timesteps[0], 999);
   const c = { ...s.config };
-  assert.deepEqual([...spacedTimesteps({ ...c, timestepSpacing: 'leading', stepsOffset: 1 }, 50)].slice(0, 3), [981, 961, 941]);
-  assert.deepEqual([...spacedTimesteps({ ...c, timestepSpacing: 'leading', stepsOffset: 1 }, 50)].slice(-1), [1]);
-  assert.deepEqual([...spacedTimesteps({ ...c, timestepSpacing: 'trailing' }, 4)], [999, 749, 499, 249]);
-  assert.deepEqual([...spacedTimesteps({ ...c, timestepSpacing: 'linspace' }, 4)], [999, 666, 333, 0]);
+  assert.deepEqual([...spacedTimesteps({ ...c, timestep_spacing: 'leading', steps_offset: 1 }, 50)].slice(0, 3), [981, 961, 941]);
+  assert.deepEqual([...spacedTimesteps({ ...c, timestep_spacing: 'leading', steps_offset: 1 }, 50)].slice(-1), [1]);
+  assert.deepEqual([...spacedTimesteps({ ...c, timestep_spacing: 'trailing' }, 4)], [999, 749, 499, 249]);
+  assert.deepEqual([...spacedTimesteps({ ...c, timestep_spacing: 'linspace' }, 4)], [999, 666, 333, 0]);
   // linspace spacing: sigmas interpolated at the timesteps, init sigma = the largest sigma itself
   s.setTimesteps(4);
   assert.deepEqual([...s.timesteps], [999, 666, 333, 0]);
   assert.equal(s.sigmas[1], s.trainSigmas[666]);
   assert.equal(s.initNoiseSigma, s.sigmas[0]);
   // fractional timesteps interpolate linearly between training sigmas
-  const t = new EulerDiscreteScheduler({ betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012 });
+  const t = new EulerDiscreteScheduler({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 });
   t.setTimesteps(7);
   const ts = t.timesteps[1]!; // 832.5
   const lo = Math.floor(ts);

@@ -134,9 +134,9 @@ test('config: a full CLIPConfig, quick_gelu and errors', () => {
     text_config: { hidden_size: 512 },
     vision_config: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, patch_size: 8, image_size: 16 },
   });
-  assert.equal(config.projectionDim, 64);
-  assert.equal(config.hiddenAct, 'quick_gelu');
-  assert.equal(config.hiddenSize, 32);
+  assert.equal(config.projection_dim, 64);
+  assert.equal(config.hidden_act, 'quick_gelu');
+  assert.equal(config.hidden_size, 32);
   const model = nn.withInit({ seed: 3 }, () => new CLIPVisionModelWithProjection(config));
   const out = model.forward(torch.randn([1, 3, 16, 16], new torch.Generator(1)));
   assert.deepEqual(out.imageEmbeds.shape, [1, 64]);

@@ -81,7 +81,7 @@ test('train-faceid (tiny): the loss falls, a killed run resumes to the same loss
   resumed.losses.forEach((l, i) => assert.ok(Math.abs(l - full.losses[i]!) < 1e-4 * Math.max(1, full.losses[i]!), `step ${i}: ${l} vs ${full.losses[i]}`));
 
   const loaded = loadFaceIdWeights(join(dir, 'full'));
-  const crops = await loadFaceCrops(data, data.split.clips.heldout_identity, loaded.config.inputSize);
+  const crops = await loadFaceCrops(data, data.split.clips.heldout_identity, loaded.config.input_size);
   const idx = [0, 1, 2];
   const a = embedCrops(full.model, crops, idx);
   const b = embedCrops(loaded, crops, idx);
@@ -93,7 +93,7 @@ test('the shipped weights (weights/faceid) tell apart identities of a seed they 
   await writeSynthDataset({ root, identities: 6, clipsPerIdentity: 2, frames: 4, seed: 101, motionDir: MOTION_DIR });
   const data = await readSynthDataset(root);
   const model = loadFaceIdWeights('weights/faceid');
-  const crops = await loadFaceCrops(data, data.clips.map((c) => c.clip), model.config.inputSize);
+  const crops = await loadFaceCrops(data, data.clips.map((c) => c.clip), model.config.input_size);
   const emb = embedCrops(model, crops, crops.identity.map((_, i) => i));
   let same = 0, ns = 0, diff = 0, nd = 0;
   for (let a = 0; a < emb.length; a++) {

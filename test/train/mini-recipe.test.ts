@@ -53,11 +53,11 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
 
   const components = loadComponents(resolveWeightPaths(out, {}, { hjb: true }), { arcface: true });
   assert.equal(components.unet.parameters()[0]!.dtype, 'f32', 'bf16-stored UNet loads as f32');
-  assert.equal(components.faceRecognizer!.config.inputSize, 32);
+  assert.equal(components.faceRecognizer!.config.input_size, 32);
   const g = new torch.Generator(0);
   const result = new StableAnimatorPipeline(components).call({
     reference: torch.rand([1, 3, 128, 128], g).mul(2).sub(1), poses: torch.rand([2, 3, 128, 128], g).mul(2).sub(1),
-    faceEmbedding: torch.randn([components.faceEncoder.config.idEmbeddingsDim], g),
+    faceEmbedding: torch.randn([components.faceEncoder.config.id_embeddings_dim], g),
   }, { numInferenceSteps: 2, tileSize: 2, tileOverlap: 1, seed: 1 });
   assert.deepEqual(result.frames!.shape, [2, 3, 128, 128]);
   assert.ok(Number.isFinite(result.frames!.sum().item()));

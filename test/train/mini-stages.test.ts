@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import { AutoencoderKLTemporalDecoder } from '../../src/models/svd/autoencoder.ts';
-import { CLIPVisionModelWithProjection, clipVisionConfigFromJson } from '../../src/models/svd/clip-vision.ts';
+import { CLIPVisionModelWithProjection } from '../../src/models/svd/clip-vision.ts';
 import { savePretrained } from '../../src/models/svd/pretrained.ts';
 import { MINI_IMAGE_ENCODER_CONFIG, MINI_VAE_CONFIG } from '../../src/mini/configs.ts';
 import { IResNet } from '../../src/models/face/iresnet.ts';
@@ -98,8 +98,8 @@ test('animator stage: UNet, PoseNet and Face Encoder train from scratch on the s
   savePretrained(vaeDir, 'AutoencoderKLTemporalDecoder', vaeConfig, nn.withInit({ seed: 2 }, () => AutoencoderKLTemporalDecoder.fromConfig(vaeConfig)));
   // the Face Encoder's perceiver has token width / 64 heads: 64 at least
   const encConfig = { ...MINI_IMAGE_ENCODER_CONFIG, ...ENC, projection_dim: 64 };
-  savePretrained(encDir, 'CLIPVisionModelWithProjection', encConfig, nn.withInit({ seed: 3 }, () => new CLIPVisionModelWithProjection(clipVisionConfigFromJson(encConfig))), 'model.safetensors');
-  const faceId = nn.withInit({ seed: 1 }, () => new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stemWidth: 8, numFeatures: 16, inputSize: 16 }));
+  savePretrained(encDir, 'CLIPVisionModelWithProjection', encConfig, nn.withInit({ seed: 3 }, () => CLIPVisionModelWithProjection.fromConfig(encConfig)), 'model.safetensors');
+  const faceId = nn.withInit({ seed: 1 }, () => new IResNet({ layers: [1, 1, 1, 1], widths: [8, 8, 16, 16], stem_width: 8, num_features: 16, input_size: 16 }));
   const seen: (Float32Array | undefined)[] = [];
   const embed = faceIdEmbedder(faceId);
   const data64 = join(root, 'data64');

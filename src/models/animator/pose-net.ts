@@ -64,7 +64,7 @@ export class PoseNet extends nn.Module {
    * Loads `pose_net.pth` (or a .safetensors with its keys): built on 'meta' with the output channels its header
    * gives (or `noiseLatentChannels`), loaded strictly, eval mode.
    */
-  static fromCheckpoint(path: string, opts: CheckpointOptions & { noiseLatentChannels?: number } = {}): PoseNet {
+  static fromPretrained(path: string, opts: CheckpointOptions & { noiseLatentChannels?: number } = {}): PoseNet {
     const channels = opts.noiseLatentChannels ?? PoseNet.channelsFromHeader(readCheckpointHeader(path), path);
     const model = nn.withInit({ device: 'meta' }, () => new PoseNet(channels));
     return loadCheckpointInto(model, path, opts);

@@ -6,10 +6,12 @@
 //     SVD-xt), its `id_to_k`/`id_to_v` started as copies of that layer's `to_k`/`to_v`;
 //   - PoseNet features added to the conv_in output (`poseLatents` of the forward options).
 // The state dict is exactly `Animation/unet.pth`: SVD's names plus 32 `...attn2.processor.id_to_{k,v}.weight`.
+import { existsSync, statSync } from 'node:fs';
 import type { Device, DType } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import { UNetSpatioTemporalConditionModel, UNET_DEFAULT_CONFIG, type UNetSpatioTemporalConfig } from '../svd/unet.ts';
 import { findWeightFiles, loadWeights, readModelConfig } from '../svd/pretrained.ts';
+import { knownFields } from '../config.ts';
 import { idAdapterFromAttention } from './id-adapter.ts';
 
 /** Face tokens of the Face Encoder appended to the CLIP token (4 in every released model). */
@@ -48,25 +50,23 @@ export class StableAnimatorUNet extends UNetSpatioTemporalConditionModel {
 
   /** From a diffusers config object (unknown fields such as _class_name or num_tokens are ignored). */
   static override fromConfig(json: Record<string, unknown>, opts: StableAnimatorUNetOptions = {}): StableAnimatorUNet {
-    const known = Object.keys(UNET_DEFAULT_CONFIG);
-    const config = Object.fromEntries(Object.entries(json).filter(([k]) => known.includes(k))) as Partial<UNetSpatioTemporalConfig>;
-    return new StableAnimatorUNet(config, opts);
+    return new StableAnimatorUNet(knownFields(json, UNET_DEFAULT_CONFIG), opts);
   }
 
   /**
-   * Loads `unet.pth` (or a .safetensors, or a list of shards) strictly into a model built without memory:
-   * every key of the model present, none extra, shapes equal (the error names all differences and the file),
-   * floating tensors converted to `dtype` (default f32); eval mode.
+   * Loads a StableAnimator UNet strictly into a model built without memory: every key of the model present, none
+   * extra, shapes equal (the error names all differences and the file), floating tensors converted to `dtype`
+   * (default f32); eval mode. `path` is the released `unet.pth` (or a .safetensors, or a list of shards), whose
+   * config is `opts.config` (default SVD-xt's), or a diffusers-layout folder (config.json +
+   * diffusion_pytorch_model[.fp16].safetensors), whose config.json is used unless `opts.config` is given.
    */
-  static fromCheckpoint(files: string | string[], opts: StableAnimatorUNetLoadOptions = {}): StableAnimatorUNet {
-    const config = typeof opts.config === 'string' ? readModelConfig(opts.config, 'UNetSpatioTemporalConditionModel') : (opts.config ?? {});
+  static override fromPretrained(path: string | string[], opts: StableAnimatorUNetLoadOptions & { variant?: 'fp16' } = {}): StableAnimatorUNet {
+    const folder = typeof path === 'string' && existsSync(path) && statSync(path).isDirectory();
+    const files = folder ? findWeightFiles(path, opts.variant) : path;
+    const source = opts.config ?? (folder ? path : {});
+    const config = typeof source === 'string' ? readModelConfig(source, 'UNetSpatioTemporalConditionModel') : source;
     const model = nn.withInit({ device: 'meta' }, () => StableAnimatorUNet.fromConfig(config as Record<string, unknown>, opts));
     loadWeights(model, files, { dtype: opts.dtype, device: opts.device });
     return model.eval();
-  }
-
-  /** A diffusers-layout folder (config.json + diffusion_pytorch_model[.fp16].safetensors) holding a StableAnimator UNet. */
-  static override fromPretrained(dir: string, opts: Omit<StableAnimatorUNetLoadOptions, 'config'> & { variant?: 'fp16' } = {}): StableAnimatorUNet {
-    return StableAnimatorUNet.fromCheckpoint(findWeightFiles(dir, opts.variant), { ...opts, config: dir });
   }
 }

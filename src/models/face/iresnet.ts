@@ -7,6 +7,7 @@ import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import { headerDim, readCheckpointHeader } from '../../torch/serialization/index.ts';
 import { readStateDict, type CheckpointOptions } from '../checkpoint.ts';
+import { knownFields, snakeCaseKeys } from '../config.ts';
 
 /** arcface_torch builds every BatchNorm with eps 1e-5. */
 const BN_EPS = 1e-5;
@@ -48,23 +49,24 @@ export class IBasicBlock extends nn.Module {
   }
 }
 
+/** arcface_torch's `IResNet` arguments (layers, dropout, num_features) plus the widths and input side we make configurable. */
 export interface IResNetConfig {
   /** Blocks per stage; iresnet100 = [3, 13, 30, 3]. */
   layers: [number, number, number, number];
   /** Embedding width (512). */
-  numFeatures: number;
+  num_features: number;
   /** Stem width (64). */
-  stemWidth: number;
+  stem_width: number;
   /** Stage widths (64, 128, 256, 512); each stage halves the resolution. */
   widths: [number, number, number, number];
   /** Dropout before fc (0 in arcface_torch; inactive in eval anyway). */
   dropout: number;
   /** Input side (112); the final map is side/16 square and fc reads it flattened. */
-  inputSize: number;
+  input_size: number;
 }
 
 export const IRESNET100: IResNetConfig = {
-  layers: [3, 13, 30, 3], numFeatures: 512, stemWidth: 64, widths: [64, 128, 256, 512], dropout: 0, inputSize: 112,
+  layers: [3, 13, 30, 3], num_features: 512, stem_width: 64, widths: [64, 128, 256, 512], dropout: 0, input_size: 112,
 };
 
 export class IResNet extends nn.Module {
@@ -85,10 +87,10 @@ export class IResNet extends nn.Module {
   constructor(config: Partial<IResNetConfig> = {}) {
     super();
     const c = (this.config = { ...IRESNET100, ...config });
-    this.conv1 = conv3x3(3, c.stemWidth);
-    this.bn1 = new nn.BatchNorm(c.stemWidth, BN_EPS);
-    this.prelu = new nn.PReLU(c.stemWidth);
-    let inplanes = c.stemWidth;
+    this.conv1 = conv3x3(3, c.stem_width);
+    this.bn1 = new nn.BatchNorm(c.stem_width, BN_EPS);
+    this.prelu = new nn.PReLU(c.stem_width);
+    let inplanes = c.stem_width;
     const stage = (planes: number, blocks: number) => {
       const list = [new IBasicBlock(inplanes, planes, 2)];
       inplanes = planes;
@@ -101,15 +103,15 @@ export class IResNet extends nn.Module {
     this.layer4 = stage(c.widths[3], c.layers[3]);
     this.bn2 = new nn.BatchNorm(c.widths[3], BN_EPS);
     this.dropout = new nn.Dropout(c.dropout);
-    const side = c.inputSize / 16;
-    this.fc = new nn.Linear(c.widths[3] * side * side, c.numFeatures);
-    this.features = new nn.BatchNorm(c.numFeatures, BN_EPS);
+    const side = c.input_size / 16;
+    this.fc = new nn.Linear(c.widths[3] * side * side, c.num_features);
+    this.features = new nn.BatchNorm(c.num_features, BN_EPS);
     this.features.weight.requiresGrad_(false);
   }
 
-  /** faces: [B, 3, 112, 112] RGB in [-1, 1] ((x/255 − 0.5)/0.5) -> [B, numFeatures], un-normalised. */
+  /** faces: [B, 3, 112, 112] RGB in [-1, 1] ((x/255 − 0.5)/0.5) -> [B, num_features], un-normalised. */
   forward(faces: Tensor): Tensor {
-    const side = this.config.inputSize;
+    const side = this.config.input_size;
     if (faces.ndim !== 4 || faces.size(1) !== 3 || faces.size(2) !== side || faces.size(3) !== side) {
       throw new Error(`IResNet: expected faces [B,3,${side},${side}], got [${faces.shape}]`);
     }
@@ -141,16 +143,24 @@ export class IResNet extends nn.Module {
     const layers = [1, 2, 3, 4].map(blocks) as [number, number, number, number];
     const widths = [1, 2, 3, 4].map((s) => headerDim(header, `layer${s}.0.conv1.weight`, 0, file)) as [number, number, number, number];
     const side = Math.round(Math.sqrt(headerDim(header, 'fc.weight', 1, file) / widths[3]));
-    return { layers, widths, stemWidth: headerDim(header, 'conv1.weight', 0, file), numFeatures: headerDim(header, 'fc.weight', 0, file), inputSize: side * 16 };
+    return { layers, widths, stem_width: headerDim(header, 'conv1.weight', 0, file), num_features: headerDim(header, 'fc.weight', 0, file), input_size: side * 16 };
+  }
+
+  /**
+   * From a config.json object (unknown fields such as _class_name ignored). The camelCase keys that face-ID
+   * configs had before the snake_case convention (`numFeatures`, as in weights/faceid/config.json) are read too.
+   */
+  static fromConfig(json: Record<string, unknown>): IResNet {
+    return new IResNet(knownFields(snakeCaseKeys(json), IRESNET100));
   }
 
   /**
    * Loads `glintr100_torch.pth` (or the miniature's face_id.safetensors): built on 'meta' at the depth and
    * widths its header gives (or `config`), strict, eval, frozen.
    */
-  static fromCheckpoint(path: string, opts: CheckpointOptions & { config?: Partial<IResNetConfig> } = {}): IResNet {
+  static fromPretrained(path: string, opts: CheckpointOptions & { config?: Partial<IResNetConfig> } = {}): IResNet {
     const config = opts.config ?? IResNet.configFromHeader(readCheckpointHeader(path), path);
-    const model = nn.withInit({ device: 'meta' }, () => new IResNet(config));
+    const model = nn.withInit({ device: 'meta' }, () => IResNet.fromConfig({ ...config }));
     return model.loadWeights(readStateDict(path, opts), path);
   }
 }

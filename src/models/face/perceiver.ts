@@ -78,12 +78,12 @@ class PerceiverLayer extends nn.ModuleList {
 export interface FacePerceiverConfig {
   dim: number;
   depth: number;
-  dimHead: number;
+  dim_head: number;
   heads: number;
   /** Width of the context tokens (projected to `dim` by proj_in). */
-  embeddingDim: number;
-  outputDim: number;
-  ffMult: number;
+  embedding_dim: number;
+  output_dim: number;
+  ff_mult: number;
 }
 
 export class FacePerceiver extends nn.Module {
@@ -96,14 +96,14 @@ export class FacePerceiver extends nn.Module {
   constructor(readonly config: FacePerceiverConfig) {
     super();
     const c = config;
-    this.proj_in = new nn.Linear(c.embeddingDim, c.dim);
-    this.proj_out = new nn.Linear(c.dim, c.outputDim);
+    this.proj_in = new nn.Linear(c.embedding_dim, c.dim);
+    this.proj_out = new nn.Linear(c.dim, c.output_dim);
     for (const p of this.proj_out.parameters()) torch.noGrad(() => p.zero_());
-    this.norm_out = new nn.LayerNorm(c.outputDim);
-    this.layers = new nn.ModuleList(Array.from({ length: c.depth }, () => new PerceiverLayer(c.dim, c.dimHead, c.heads, c.ffMult)));
+    this.norm_out = new nn.LayerNorm(c.output_dim);
+    this.layers = new nn.ModuleList(Array.from({ length: c.depth }, () => new PerceiverLayer(c.dim, c.dim_head, c.heads, c.ff_mult)));
   }
 
-  /** latents: [B, L, dim] (the face tokens); x: [B, Lx, embeddingDim] (the context) -> [B, L, outputDim]. */
+  /** latents: [B, L, dim] (the face tokens); x: [B, Lx, embedding_dim] (the context) -> [B, L, output_dim]. */
   forward(latents: Tensor, x: Tensor): Tensor {
     return torch.scope(() => {
       const ctx = this.proj_in.forward(x);

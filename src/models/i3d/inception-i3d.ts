@@ -10,21 +10,22 @@ import * as torch from '../../torch/index.ts';
 import type { Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import { readStateDict } from '../checkpoint.ts';
+import { knownFields } from '../config.ts';
 import { InceptionModule, inceptionOutChannels, type InceptionWidths } from './inception-module.ts';
 import { maxPool3dSame, type Triple } from './same-padding.ts';
 import { Unit3D } from './unit3d.ts';
 
 export interface I3DConfig {
   /** Logit classes: 400 (Kinetics, rgb_imagenet.pt) or 157 (Charades). */
-  numClasses: number;
-  inChannels: number;
+  num_classes: number;
+  in_channels: number;
   /** 1 for the released network. */
-  channelDivisor: number;
+  channel_divisor: number;
   /** BatchNorm epsilon: pytorch-i3d uses 1e-3 (as the TF original); VideoGPT's copy builds with 1e-5. */
-  bnEps: number;
+  bn_eps: number;
 }
 
-export const I3D_DEFAULT: I3DConfig = { numClasses: 400, inChannels: 3, channelDivisor: 1, bnEps: 1e-3 };
+export const I3D_DEFAULT: I3DConfig = { num_classes: 400, in_channels: 3, channel_divisor: 1, bn_eps: 1e-3 };
 
 /** The Mixed_* widths of the released network, [b0, b1a, b1b, b2a, b2b, b3b]. */
 const MIXED: [string, InceptionWidths][] = [
@@ -64,28 +65,28 @@ export class InceptionI3d extends nn.Module {
   constructor(config: Partial<I3DConfig> = {}) {
     super();
     const c = (this.config = { ...I3D_DEFAULT, ...config });
-    const w = (n: number) => Math.max(1, Math.floor(n / c.channelDivisor));
+    const w = (n: number) => Math.max(1, Math.floor(n / c.channel_divisor));
     const add = (name: string, layer: nn.Module & { forward(x: Tensor): Tensor }) => {
       (this as unknown as Record<string, nn.Module>)[name] = layer;
       this.layers.push([name, layer]);
     };
-    add('Conv3d_1a_7x7', new Unit3D(c.inChannels, w(64), { kernel: [7, 7, 7], stride: [2, 2, 2], bnEps: c.bnEps }));
-    add('Conv3d_2b_1x1', new Unit3D(w(64), w(64), { bnEps: c.bnEps }));
-    add('Conv3d_2c_3x3', new Unit3D(w(64), w(192), { kernel: [3, 3, 3], bnEps: c.bnEps }));
+    add('Conv3d_1a_7x7', new Unit3D(c.in_channels, w(64), { kernel: [7, 7, 7], stride: [2, 2, 2], bnEps: c.bn_eps }));
+    add('Conv3d_2b_1x1', new Unit3D(w(64), w(64), { bnEps: c.bn_eps }));
+    add('Conv3d_2c_3x3', new Unit3D(w(64), w(192), { kernel: [3, 3, 3], bnEps: c.bn_eps }));
     let channels = w(192);
     for (const [name, widths] of MIXED) {
       const scaled = widths.map(w) as InceptionWidths;
-      add(name, new InceptionModule(channels, scaled, c.bnEps));
+      add(name, new InceptionModule(channels, scaled, c.bn_eps));
       channels = inceptionOutChannels(scaled);
     }
     this.featureChannels = channels;
-    this.logits = new Unit3D(channels, c.numClasses, { batchNorm: false, bias: true, relu: false });
+    this.logits = new Unit3D(channels, c.num_classes, { batchNorm: false, bias: true, relu: false });
   }
 
   /** Both heads of x [N, C, T, H, W] (T >= 9 and H, W >= 193, so that the [2, 7, 7] average pool fits). */
   forwardAll(x: Tensor): I3DOutput {
-    if (x.ndim !== 5 || x.size(1) !== this.config.inChannels) {
-      throw new Error(`InceptionI3d: expected input [N, ${this.config.inChannels}, T, H, W], got [${x.shape}]`);
+    if (x.ndim !== 5 || x.size(1) !== this.config.in_channels) {
+      throw new Error(`InceptionI3d: expected input [N, ${this.config.in_channels}, T, H, W], got [${x.shape}]`);
     }
     return torch.scope(() => {
       let h = x;
@@ -107,12 +108,17 @@ export class InceptionI3d extends nn.Module {
     return this.forwardAll(x).logits;
   }
 
+  /** From a config object (snake_case keys as I3DConfig; missing ones: I3D_DEFAULT; unknown ones ignored). */
+  static fromConfig(json: Record<string, unknown>): InceptionI3d {
+    return new InceptionI3d(knownFields(json, I3D_DEFAULT));
+  }
+
   /**
    * Loads a pytorch-i3d state dict (.pt/.pth through the restricted unpickler, or .safetensors). The
    * width and class count are read from the tensors; `module.` prefixes (DataParallel) are dropped and
    * `num_batches_tracked` counters, absent from checkpoints saved before PyTorch 0.4.1, are filled with 0.
    */
-  static fromCheckpoint(path: string, opts: { bnEps?: number } = {}): InceptionI3d {
+  static fromPretrained(path: string, opts: { bnEps?: number } = {}): InceptionI3d {
     const state = new Map<string, Tensor>();
     for (const [k, t] of readStateDict(path)) state.set(k.replace(/^module\./, ''), t);
     const first = state.get('Conv3d_1a_7x7.conv3d.weight');
@@ -121,8 +127,8 @@ export class InceptionI3d extends nn.Module {
       throw new Error(`${path}: expected a pytorch-i3d InceptionI3d state dict (Conv3d_1a_7x7.conv3d.weight, logits.conv3d.weight), found ${[...state.keys()].slice(0, 4).join(', ')}${state.size > 4 ? ', ...' : ''}`);
     }
     if (64 % first.shape[0] !== 0) throw new Error(`${path}: Conv3d_1a_7x7 has ${first.shape[0]} output channels; expected 64 or a divisor of it`);
-    const config: Partial<I3DConfig> = { numClasses: logits.shape[0], inChannels: first.shape[1], channelDivisor: 64 / first.shape[0], ...(opts.bnEps === undefined ? {} : { bnEps: opts.bnEps }) };
-    const model = nn.withInit({ device: 'meta' }, () => new InceptionI3d(config));
+    const config = { num_classes: logits.shape[0], in_channels: first.shape[1], channel_divisor: 64 / first.shape[0], ...(opts.bnEps === undefined ? {} : { bn_eps: opts.bnEps }) };
+    const model = nn.withInit({ device: 'meta' }, () => InceptionI3d.fromConfig(config));
     for (const [key, t] of model.stateDict()) {
       if (key.endsWith('.num_batches_tracked') && !state.has(key)) state.set(key, torch.zeros([], t.dtype));
     }

@@ -16,21 +16,22 @@ export interface AttentionProcessor extends nn.Module {
   forward(attn: Attention, hidden: Tensor, encoderHiddenStates?: Tensor): Tensor;
 }
 
+/** diffusers' `Attention` constructor arguments, by their names (snake_case, as every model config). */
 export interface AttentionConfig {
-  queryDim: number;
+  query_dim: number;
   /** Width of the encoder states for cross-attention; self-attention when absent. */
-  crossAttentionDim?: number;
+  cross_attention_dim?: number;
   heads?: number;
-  dimHead?: number;
-  /** Bias of to_q/to_k/to_v (diffusers `bias`, default false). */
+  dim_head?: number;
+  /** Bias of to_q/to_k/to_v (default false). */
   bias?: boolean;
   /** Bias of to_out.0 (default true). */
-  outBias?: boolean;
+  out_bias?: boolean;
   /** GroupNorm over the input channels first (VAE mid blocks). */
-  normNumGroups?: number;
+  norm_num_groups?: number;
   eps?: number;
-  residualConnection?: boolean;
-  rescaleOutputFactor?: number;
+  residual_connection?: boolean;
+  rescale_output_factor?: number;
   dropout?: number;
 }
 
@@ -59,20 +60,20 @@ export class Attention extends nn.Module {
   constructor(cfg: AttentionConfig) {
     super();
     this.heads = cfg.heads ?? 8;
-    this.dimHead = cfg.dimHead ?? 64;
+    this.dimHead = cfg.dim_head ?? 64;
     this.innerDim = this.heads * this.dimHead;
     this.scale = 1 / Math.sqrt(this.dimHead);
-    this.residualConnection = cfg.residualConnection ?? false;
-    this.rescaleOutputFactor = cfg.rescaleOutputFactor ?? 1;
-    this.isCrossAttention = cfg.crossAttentionDim !== undefined;
+    this.residualConnection = cfg.residual_connection ?? false;
+    this.rescaleOutputFactor = cfg.rescale_output_factor ?? 1;
+    this.isCrossAttention = cfg.cross_attention_dim !== undefined;
     const bias = cfg.bias ?? false;
-    const kvDim = cfg.crossAttentionDim ?? cfg.queryDim;
-    if (cfg.normNumGroups) this.group_norm = new nn.GroupNorm(cfg.normNumGroups, cfg.queryDim, cfg.eps ?? 1e-5);
-    this.to_q = new nn.Linear(cfg.queryDim, this.innerDim, { bias });
+    const kvDim = cfg.cross_attention_dim ?? cfg.query_dim;
+    if (cfg.norm_num_groups) this.group_norm = new nn.GroupNorm(cfg.norm_num_groups, cfg.query_dim, cfg.eps ?? 1e-5);
+    this.to_q = new nn.Linear(cfg.query_dim, this.innerDim, { bias });
     this.to_k = new nn.Linear(kvDim, this.innerDim, { bias });
     this.to_v = new nn.Linear(kvDim, this.innerDim, { bias });
     this.to_out = new nn.ModuleList<nn.Layer>([
-      new nn.Linear(this.innerDim, cfg.queryDim, { bias: cfg.outBias ?? true }),
+      new nn.Linear(this.innerDim, cfg.query_dim, { bias: cfg.out_bias ?? true }),
       new nn.Dropout(cfg.dropout ?? 0),
     ]);
   }

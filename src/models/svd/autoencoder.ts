@@ -3,6 +3,7 @@
 import * as torch from '../../torch/index.ts';
 import type { Device, DType, Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
+import { knownFields } from '../config.ts';
 import { DiagonalGaussianDistribution } from './gaussian.ts';
 import { setMemoryLimits, type MemoryLimits } from './memory-limits.ts';
 import { loadPretrained } from './pretrained.ts';
@@ -55,20 +56,19 @@ export class AutoencoderKLTemporalDecoder extends nn.Module {
       throw new Error(`VAE config: ${c.block_out_channels.length} block_out_channels for ${c.down_block_types.length} down blocks`);
     }
     this.encoder = new Encoder({
-      inChannels: c.in_channels, outChannels: c.latent_channels, downBlockTypes: c.down_block_types,
-      blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block, doubleZ: true, normNumGroups: c.norm_num_groups,
+      in_channels: c.in_channels, out_channels: c.latent_channels, down_block_types: c.down_block_types,
+      block_out_channels: c.block_out_channels, layers_per_block: c.layers_per_block, double_z: true, norm_num_groups: c.norm_num_groups,
     });
     this.decoder = new TemporalDecoder({
-      inChannels: c.latent_channels, outChannels: c.out_channels, blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block,
-      normNumGroups: c.norm_num_groups,
+      in_channels: c.latent_channels, out_channels: c.out_channels, block_out_channels: c.block_out_channels, layers_per_block: c.layers_per_block,
+      norm_num_groups: c.norm_num_groups,
     });
     this.quant_conv = new nn.Conv2d(2 * c.latent_channels, 2 * c.latent_channels, 1);
   }
 
   /** A model from a diffusers config.json object (unknown fields such as _class_name are ignored). */
   static fromConfig(json: Record<string, unknown>): AutoencoderKLTemporalDecoder {
-    const known = Object.keys(VAE_DEFAULT_CONFIG);
-    return new AutoencoderKLTemporalDecoder(Object.fromEntries(Object.entries(json).filter(([k]) => known.includes(k))) as Partial<AutoencoderTemporalConfig>);
+    return new AutoencoderKLTemporalDecoder(knownFields(json, VAE_DEFAULT_CONFIG));
   }
 
   /** Loads `dir/config.json` and `dir/diffusion_pytorch_model[.fp16].safetensors` (SVD's `vae/` folder). */

@@ -18,63 +18,61 @@ import { loadWeights, readModelConfig } from './pretrained.ts';
 export type ClipActivation = 'gelu' | 'quick_gelu' | 'gelu_new' | 'gelu_pytorch_tanh';
 
 export interface ClipVisionConfig {
-  hiddenSize: number;
-  intermediateSize: number;
-  numHiddenLayers: number;
-  numAttentionHeads: number;
-  numChannels: number;
-  imageSize: number;
-  patchSize: number;
-  projectionDim: number;
-  hiddenAct: ClipActivation;
-  layerNormEps: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_channels: number;
+  image_size: number;
+  patch_size: number;
+  projection_dim: number;
+  hidden_act: ClipActivation;
+  layer_norm_eps: number;
 }
 
 /** transformers' CLIPVisionConfig defaults (ViT-B/32). */
 export const CLIP_VISION_DEFAULTS: ClipVisionConfig = {
-  hiddenSize: 768,
-  intermediateSize: 3072,
-  numHiddenLayers: 12,
-  numAttentionHeads: 12,
-  numChannels: 3,
-  imageSize: 224,
-  patchSize: 32,
-  projectionDim: 512,
-  hiddenAct: 'quick_gelu',
-  layerNormEps: 1e-5,
+  hidden_size: 768,
+  intermediate_size: 3072,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  num_channels: 3,
+  image_size: 224,
+  patch_size: 32,
+  projection_dim: 512,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
 };
 
 /** SVD-xt's image encoder: OpenCLIP ViT-H/14. */
 export const CLIP_VIT_H14: ClipVisionConfig = {
-  hiddenSize: 1280,
-  intermediateSize: 5120,
-  numHiddenLayers: 32,
-  numAttentionHeads: 16,
-  numChannels: 3,
-  imageSize: 224,
-  patchSize: 14,
-  projectionDim: 1024,
-  hiddenAct: 'gelu',
-  layerNormEps: 1e-5,
+  hidden_size: 1280,
+  intermediate_size: 5120,
+  num_hidden_layers: 32,
+  num_attention_heads: 16,
+  num_channels: 3,
+  image_size: 224,
+  patch_size: 14,
+  projection_dim: 1024,
+  hidden_act: 'gelu',
+  layer_norm_eps: 1e-5,
 };
 
 /** Reads a transformers `config.json` (a vision config, or a full CLIPConfig with `vision_config`). */
 export function clipVisionConfigFromJson(json: Record<string, unknown>): ClipVisionConfig {
   const src = (json.vision_config ?? json) as Record<string, unknown>;
   const out: Record<string, unknown> = { ...CLIP_VISION_DEFAULTS };
-  const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const [key, value] of Object.entries(src)) {
-    const name = camel(key);
-    if (name in CLIP_VISION_DEFAULTS && value !== null && value !== undefined) out[name] = value;
+    if (key in CLIP_VISION_DEFAULTS && value !== null && value !== undefined) out[key] = value;
   }
   // the projection size lives at the top level of a full CLIPConfig
-  if (json.vision_config && typeof json.projection_dim === 'number') out.projectionDim = json.projection_dim;
+  if (json.vision_config && typeof json.projection_dim === 'number') out.projection_dim = json.projection_dim;
   const config = out as unknown as ClipVisionConfig;
-  if (!['gelu', 'quick_gelu', 'gelu_new', 'gelu_pytorch_tanh'].includes(config.hiddenAct)) {
-    throw new Error(`CLIP vision config: unsupported hidden_act '${config.hiddenAct}'`);
+  if (!['gelu', 'quick_gelu', 'gelu_new', 'gelu_pytorch_tanh'].includes(config.hidden_act)) {
+    throw new Error(`CLIP vision config: unsupported hidden_act '${config.hidden_act}'`);
   }
-  if (config.hiddenSize % config.numAttentionHeads) {
-    throw new Error(`CLIP vision config: hidden_size ${config.hiddenSize} not divisible by ${config.numAttentionHeads} heads`);
+  if (config.hidden_size % config.num_attention_heads) {
+    throw new Error(`CLIP vision config: hidden_size ${config.hidden_size} not divisible by ${config.num_attention_heads} heads`);
   }
   return config;
 }
@@ -92,7 +90,7 @@ export class ClipVisionEmbeddings extends nn.Module {
 
   constructor(readonly config: ClipVisionConfig) {
     super();
-    const { hiddenSize: d, patchSize: p, imageSize, numChannels } = config;
+    const { hidden_size: d, patch_size: p, image_size: imageSize, num_channels: numChannels } = config;
     this.class_embedding = nn.parameter(nn.init.normal([d], 1));
     this.patch_embedding = new nn.Conv2d(numChannels, d, p, { stride: p, bias: false });
     this.position_embedding = new nn.Embedding((Math.floor(imageSize / p) ** 2) + 1, d);
@@ -105,7 +103,7 @@ export class ClipVisionEmbeddings extends nn.Module {
       const patches = this.patch_embedding.forward(pixelValues.to(this.patch_embedding.weight.dtype)).flatten(2).transpose(1, 2);
       const positions = this.position_embedding.weight;
       if (patches.size(1) + 1 !== positions.size(0)) {
-        throw new Error(`CLIP vision: ${patches.size(1)} patches for ${positions.size(0) - 1} positions (input [${pixelValues.shape}], image size ${this.config.imageSize})`);
+        throw new Error(`CLIP vision: ${patches.size(1)} patches for ${positions.size(0) - 1} positions (input [${pixelValues.shape}], image size ${this.config.image_size})`);
       }
       const cls = this.class_embedding.expand([b, 1, -1]);
       return torch.cat([cls, patches], 1).add(positions);
@@ -124,8 +122,8 @@ export class ClipAttention extends nn.Module {
 
   constructor(config: ClipVisionConfig) {
     super();
-    const d = config.hiddenSize;
-    this.heads = config.numAttentionHeads;
+    const d = config.hidden_size;
+    this.heads = config.num_attention_heads;
     this.headDim = d / this.heads;
     this.k_proj = new nn.Linear(d, d);
     this.v_proj = new nn.Linear(d, d);
@@ -151,11 +149,11 @@ export class ClipMlp extends nn.Module {
   fc2: nn.Linear;
   constructor(readonly config: ClipVisionConfig) {
     super();
-    this.fc1 = new nn.Linear(config.hiddenSize, config.intermediateSize);
-    this.fc2 = new nn.Linear(config.intermediateSize, config.hiddenSize);
+    this.fc1 = new nn.Linear(config.hidden_size, config.intermediate_size);
+    this.fc2 = new nn.Linear(config.intermediate_size, config.hidden_size);
   }
   forward(x: Tensor): Tensor {
-    return torch.scope(() => this.fc2.forward(activate(this.fc1.forward(x), this.config.hiddenAct)));
+    return torch.scope(() => this.fc2.forward(activate(this.fc1.forward(x), this.config.hidden_act)));
   }
 }
 
@@ -167,9 +165,9 @@ export class ClipEncoderLayer extends nn.Module {
   constructor(config: ClipVisionConfig) {
     super();
     this.self_attn = new ClipAttention(config);
-    this.layer_norm1 = new nn.LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.layer_norm1 = new nn.LayerNorm(config.hidden_size, config.layer_norm_eps);
     this.mlp = new ClipMlp(config);
-    this.layer_norm2 = new nn.LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.layer_norm2 = new nn.LayerNorm(config.hidden_size, config.layer_norm_eps);
   }
   forward(x: Tensor): Tensor {
     return torch.scope(() => {
@@ -183,7 +181,7 @@ export class ClipEncoder extends nn.Module {
   layers: nn.ModuleList<ClipEncoderLayer>;
   constructor(config: ClipVisionConfig) {
     super();
-    this.layers = new nn.ModuleList(Array.from({ length: config.numHiddenLayers }, () => new ClipEncoderLayer(config)));
+    this.layers = new nn.ModuleList(Array.from({ length: config.num_hidden_layers }, () => new ClipEncoderLayer(config)));
   }
   forward(x: Tensor): Tensor {
     let h = x;
@@ -204,9 +202,9 @@ export class ClipVisionTransformer extends nn.Module {
   constructor(config: ClipVisionConfig) {
     super();
     this.embeddings = new ClipVisionEmbeddings(config);
-    this.pre_layrnorm = new nn.LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.pre_layrnorm = new nn.LayerNorm(config.hidden_size, config.layer_norm_eps);
     this.encoder = new ClipEncoder(config);
-    this.post_layernorm = new nn.LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.post_layernorm = new nn.LayerNorm(config.hidden_size, config.layer_norm_eps);
   }
   /** Returns the last hidden state [B, L, D] (before post_layernorm) and the pooled CLS token [B, D] (after it). */
   forward(pixelValues: Tensor): { lastHiddenState: Tensor; pooledOutput: Tensor } {
@@ -239,7 +237,7 @@ export class CLIPVisionModelWithProjection extends nn.Module {
   constructor(readonly config: ClipVisionConfig = CLIP_VIT_H14) {
     super();
     this.vision_model = new ClipVisionTransformer(config);
-    this.visual_projection = new nn.Linear(config.hiddenSize, config.projectionDim, { bias: false });
+    this.visual_projection = new nn.Linear(config.hidden_size, config.projection_dim, { bias: false });
     this.eval();
   }
 
@@ -251,17 +249,22 @@ export class CLIPVisionModelWithProjection extends nn.Module {
     });
   }
 
+  /** From a transformers config.json object (a vision config, or a full CLIPConfig with `vision_config`). */
+  static fromConfig(json: Record<string, unknown>): CLIPVisionModelWithProjection {
+    return new CLIPVisionModelWithProjection(clipVisionConfigFromJson(json));
+  }
+
   /**
    * Loads a transformers folder: `config.json` and `model.safetensors` (or `model.fp16.safetensors`).
    * The model is built on 'meta' and adopts the loaded tensors, so the weights exist once in memory.
    */
   static fromPretrained(dir: string, opts: ClipFromPretrainedOptions = {}): CLIPVisionModelWithProjection {
     const dtype = opts.dtype ?? 'f32';
-    const config = clipVisionConfigFromJson(readModelConfig(dir, 'CLIPVisionModelWithProjection'));
+    const json = readModelConfig(dir, 'CLIPVisionModelWithProjection');
     const names = dtype === 'f16' ? ['model.fp16.safetensors', 'model.safetensors'] : ['model.safetensors', 'model.fp16.safetensors'];
     const file = names.map((n) => join(dir, n)).find((p) => existsSync(p));
     if (!file) throw new Error(`CLIPVisionModelWithProjection.fromPretrained: no ${names.join(' or ')} in ${dir}`);
-    const model = nn.withInit({ device: 'meta', dtype }, () => new CLIPVisionModelWithProjection(config));
+    const model = nn.withInit({ device: 'meta', dtype }, () => CLIPVisionModelWithProjection.fromConfig(json));
     if (readSafetensorsHeader(file).tensors.has(POSITION_IDS)) loadSkippingPositionIds(model, file, dtype);
     else loadWeights(model, file, { dtype });
     if (opts.device && opts.device !== 'cpu') model.to(opts.device);

@@ -26,8 +26,8 @@ export class MidBlockTemporalDecoder extends nn.Module {
   constructor(inChannels: number, outChannels: number, opts: { numLayers: number; attentionHeadDim: number; groups?: number }) {
     super();
     this.attentions = new nn.ModuleList([new Attention({
-      queryDim: inChannels, heads: inChannels / opts.attentionHeadDim, dimHead: opts.attentionHeadDim,
-      eps: 1e-6, normNumGroups: opts.groups ?? 32, bias: true, residualConnection: true,
+      query_dim: inChannels, heads: inChannels / opts.attentionHeadDim, dim_head: opts.attentionHeadDim,
+      eps: 1e-6, norm_num_groups: opts.groups ?? 32, bias: true, residual_connection: true,
     })]);
     this.resnets = new nn.ModuleList(Array.from({ length: opts.numLayers }, (_, i) => decoderResBlock(i === 0 ? inChannels : outChannels, outChannels, opts.groups ?? 32)));
   }

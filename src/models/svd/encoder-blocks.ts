@@ -42,7 +42,7 @@ export class UNetMidBlock2D extends nn.Module {
     const layers = opts.numLayers ?? 1;
     const headDim = opts.attentionHeadDim ?? channels;
     this.attentions = new nn.ModuleList(opts.addAttention === false ? [] : Array.from({ length: layers }, () => new Attention({
-      queryDim: channels, heads: channels / headDim, dimHead: headDim, bias: true, normNumGroups: groups, eps, residualConnection: true,
+      query_dim: channels, heads: channels / headDim, dim_head: headDim, bias: true, norm_num_groups: groups, eps, residual_connection: true,
     })));
     this.resnets = new nn.ModuleList(Array.from({ length: layers + 1 }, () => new ResnetBlock2D(channels, channels, { eps, groups })));
   }

@@ -7,6 +7,16 @@ import * as nn from '../../nn/index.ts';
 import { decoderStep, MidBlockTemporalDecoder, UpBlockTemporalDecoder } from './decoder-blocks.ts';
 import type { FrameLayout } from './spatio-temporal-res-block.ts';
 
+/** diffusers' `TemporalDecoder` constructor arguments, by their names. */
+export interface TemporalDecoderConfig {
+  in_channels: number;
+  out_channels: number;
+  block_out_channels: number[];
+  layers_per_block: number;
+  /** 32 in diffusers (not an argument there); see AutoencoderTemporalConfig.norm_num_groups. */
+  norm_num_groups?: number;
+}
+
 export class TemporalDecoder extends nn.Module {
   conv_in: nn.Conv2d;
   mid_block: MidBlockTemporalDecoder;
@@ -18,21 +28,21 @@ export class TemporalDecoder extends nn.Module {
   /** Checkpoint the mid block and each up block while a graph is recorded (StableAnimator's HJB decode). */
   gradientCheckpointing = false;
 
-  constructor(c: { inChannels: number; outChannels: number; blockOutChannels: number[]; layersPerBlock: number; normNumGroups?: number }) {
+  constructor(c: TemporalDecoderConfig) {
     super();
-    const boc = c.blockOutChannels;
+    const boc = c.block_out_channels;
     const last = boc[boc.length - 1];
-    this.conv_in = new nn.Conv2d(c.inChannels, last, 3, { padding: 1 });
-    const groups = c.normNumGroups ?? 32;
-    this.mid_block = new MidBlockTemporalDecoder(last, last, { numLayers: c.layersPerBlock, attentionHeadDim: last, groups });
+    this.conv_in = new nn.Conv2d(c.in_channels, last, 3, { padding: 1 });
+    const groups = c.norm_num_groups ?? 32;
+    this.mid_block = new MidBlockTemporalDecoder(last, last, { numLayers: c.layers_per_block, attentionHeadDim: last, groups });
     const rev = [...boc].reverse();
     this.up_blocks = new nn.ModuleList(rev.map((out, i) => new UpBlockTemporalDecoder(i === 0 ? rev[0] : rev[i - 1], out, {
-      numLayers: c.layersPerBlock + 1, addUpsample: i < boc.length - 1, groups,
+      numLayers: c.layers_per_block + 1, addUpsample: i < boc.length - 1, groups,
     })));
     this.conv_norm_out = new nn.GroupNorm(groups, boc[0], 1e-6);
     this.conv_act = new nn.SiLU();
-    this.conv_out = new nn.Conv2d(boc[0], c.outChannels, 3, { padding: 1 });
-    this.time_conv_out = new nn.Conv3d(c.outChannels, c.outChannels, [3, 1, 1], { padding: [1, 0, 0] });
+    this.conv_out = new nn.Conv2d(boc[0], c.out_channels, 3, { padding: 1 });
+    this.time_conv_out = new nn.Conv3d(c.out_channels, c.out_channels, [3, 1, 1], { padding: [1, 0, 0] });
   }
 
   /** z [B·F, latent, h, w] (frames of a video consecutive) -> [B·F, out, H, W]. */

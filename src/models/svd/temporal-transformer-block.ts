@@ -26,10 +26,10 @@ export class TemporalBasicTransformerBlock extends nn.Module {
     this.norm_in = new nn.LayerNorm(dim);
     this.ff_in = new FeedForward(dim, { dimOut: timeMixInnerDim });
     this.norm1 = new nn.LayerNorm(timeMixInnerDim);
-    this.attn1 = new Attention({ queryDim: timeMixInnerDim, heads, dimHead });
+    this.attn1 = new Attention({ query_dim: timeMixInnerDim, heads, dim_head: dimHead });
     if (crossAttentionDim !== undefined) {
       this.norm2 = new nn.LayerNorm(timeMixInnerDim);
-      this.attn2 = new Attention({ queryDim: timeMixInnerDim, crossAttentionDim, heads, dimHead });
+      this.attn2 = new Attention({ query_dim: timeMixInnerDim, cross_attention_dim: crossAttentionDim, heads, dim_head: dimHead });
     }
     this.norm3 = new nn.LayerNorm(timeMixInnerDim);
     this.ff = new FeedForward(timeMixInnerDim);

@@ -18,9 +18,9 @@ export class BasicTransformerBlock extends nn.Module {
   constructor(dim: number, heads: number, dimHead: number, crossAttentionDim: number, eps = 1e-5) {
     super();
     this.norm1 = new nn.LayerNorm(dim, eps);
-    this.attn1 = new Attention({ queryDim: dim, heads, dimHead });
+    this.attn1 = new Attention({ query_dim: dim, heads, dim_head: dimHead });
     this.norm2 = new nn.LayerNorm(dim, eps);
-    this.attn2 = new Attention({ queryDim: dim, crossAttentionDim, heads, dimHead });
+    this.attn2 = new Attention({ query_dim: dim, cross_attention_dim: crossAttentionDim, heads, dim_head: dimHead });
     this.norm3 = new nn.LayerNorm(dim, eps);
     this.ff = new FeedForward(dim);
   }

@@ -6,6 +6,7 @@ import * as torch from '../../torch/index.ts';
 import type { Device, DType, Tensor } from '../../torch/index.ts';
 import * as nn from '../../nn/index.ts';
 import type { Attention, AttentionProcessor } from './attention.ts';
+import { knownFields } from '../config.ts';
 import { setMemoryLimits, type MemoryLimits } from './memory-limits.ts';
 import { loadPretrained } from './pretrained.ts';
 import type { FrameLayout } from './spatio-temporal-res-block.ts';
@@ -151,9 +152,7 @@ export class UNetSpatioTemporalConditionModel extends nn.Module {
 
   /** A model from a diffusers config.json object (unknown fields such as _class_name are ignored). */
   static fromConfig(json: Record<string, unknown>, opts: UNetOptions = {}): UNetSpatioTemporalConditionModel {
-    const known = Object.keys(UNET_DEFAULT_CONFIG);
-    const config = Object.fromEntries(Object.entries(json).filter(([k]) => known.includes(k))) as Partial<UNetSpatioTemporalConfig>;
-    return new UNetSpatioTemporalConditionModel(config, opts);
+    return new UNetSpatioTemporalConditionModel(knownFields(json, UNET_DEFAULT_CONFIG), opts);
   }
 
   /**

@@ -147,7 +147,7 @@ export function denoisingLoss(m: TrainModels, batch: BatchTensors, draws: readon
     const frozen = torch.noGrad(() => torch.scope(() => {
       const per = draws.map((d, i) => encodeSample(m.vae, batch.frames.select(0, i), batch.reference.narrow(0, i, 1), d, cfg));
       const clip = withAutocast(cfg.autocast, device, () => {
-        const pixels = clipPreprocess(batch.reference, { size: m.imageEncoder.config.imageSize });
+        const pixels = clipPreprocess(batch.reference, { size: m.imageEncoder.config.image_size });
         return m.imageEncoder.forward(pixels.to(dtypeOf(m.imageEncoder))).imageEmbeds.to('f32').unsqueeze(1);
       });
       return {

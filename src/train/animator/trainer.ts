@@ -183,7 +183,7 @@ export async function trainAnimator(options: TrainAnimatorOptions): Promise<Trai
     conditioningDropout: c.conditioningDropout, noiseAugStrength: c.noiseAugStrength, fps: c.fps, motionBucketId: c.motionBucketId,
     sigma: sigmaSampling(c), autocast: mixedPrecisionDtype(c), vaeEncodeChunk: c.vaeEncodeChunk, faceMaskLoss: c.faceMaskLoss,
   };
-  const idDim = models.faceEncoder.config.idEmbeddingsDim;
+  const idDim = models.faceEncoder.config.id_embeddings_dim;
   // one entry per micro-batch: this rank's samples
   const loadStep = (k: number): Promise<LoadedSample[][]> => {
     const batch = order.batch(k);
