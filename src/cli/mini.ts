@@ -9,7 +9,7 @@ import { progressBar } from './progress-bar.ts';
 const D = MINI_RECIPE_DEFAULTS;
 const USAGE = `stable-animator mini train [--work runs/mini] [-o weights/mini] [--identities ${D.identities}]
                      [--clips-per-identity ${D.clipsPerIdentity}] [--frames ${D.frames}] [--seed ${D.seed}]
-                     [--vae-steps ${D.steps.vae}] [--encoder-steps ${D.steps.imageEncoder}]
+                     [--vae-steps ${D.steps.vae}] [--decoder-steps ${D.steps.vaeDecoder}] [--encoder-steps ${D.steps.imageEncoder}]
                      [--image-steps ${D.steps.animatorImage}] [--image-batch ${D.imageBatch}] [--animator-steps ${D.steps.animator}]
                      [--nproc ${D.nproc}] [--validate-every ${D.validateEvery}]
                      [--motion ../shared/data/motion] [--face-id weights/faceid]
@@ -19,6 +19,7 @@ const USAGE = `stable-animator mini train [--work runs/mini] [-o weights/mini] [
   ID-Adapters, PoseNet and the Face Encoder from scratch, and exports a weights folder in the released
   layout (-o) that \`animate --weights\` and \`demo\` load. The face-ID network (--face-id) and the alignment
   block (weights/align) are trained by their own commands. Every stage resumes after a kill.
+  --decoder-steps   stage 2b: the VAE's decoder refined with its encoder frozen (0: skip)
   --image-steps     phase 4a: steps on single frames, --image-batch per process (0: skip)
   --animator-steps  phase 4b: steps on clips, from 4a's weights
   --nproc           data-parallel processes of stage 4, one thread each (2 on a 2-core machine)
@@ -39,6 +40,7 @@ export const mini: Command = {
         frames: { type: 'string', default: String(D.frames) },
         seed: { type: 'string', default: String(D.seed) },
         'vae-steps': { type: 'string', default: String(D.steps.vae) },
+        'decoder-steps': { type: 'string', default: String(D.steps.vaeDecoder) },
         'encoder-steps': { type: 'string', default: String(D.steps.imageEncoder) },
         'animator-steps': { type: 'string', default: String(D.steps.animator) },
         'image-steps': { type: 'string', default: String(D.steps.animatorImage) },
@@ -55,7 +57,7 @@ export const mini: Command = {
       identities: num('identities', values.identities, true), clipsPerIdentity: num('clips-per-identity', values['clips-per-identity'], true),
       frames: num('frames', values.frames, true), seed: num('seed', values.seed, true),
       steps: {
-        vae: num('vae-steps', values['vae-steps'], true), imageEncoder: num('encoder-steps', values['encoder-steps'], true),
+        vae: num('vae-steps', values['vae-steps'], true), vaeDecoder: num('decoder-steps', values['decoder-steps'], true), imageEncoder: num('encoder-steps', values['encoder-steps'], true),
         animatorImage: num('image-steps', values['image-steps'], true), animator: num('animator-steps', values['animator-steps'], true),
       },
       imageBatch: num('image-batch', values['image-batch'], true), nproc: num('nproc', values.nproc, true), launchArgs: ['mini', ...args],

@@ -1,6 +1,7 @@
 // The whole miniature StableAnimator++ recipe (issue 8), stage by stage, each resumable and skipped once done:
 //   1. data        synthetic figures driven by real motion (src/synth), the reference layout
 //   2. vae         temporal VAE on the training clips                        (vae-stage.ts)
+//      2b.         its decoder refined with the encoder frozen (latents unchanged)
 //   3. encoder     the image encoder in place of CLIP                       (image-encoder-stage.ts)
 //   4. animator    UNet + ID-Adapter, PoseNet, Face Encoder from scratch     (animator-stage.ts)
 //   5. export      a weights folder in the released layout, which `animate --weights` and the demo load
@@ -39,7 +40,7 @@ export interface MiniRecipeOptions {
   seed?: number;
   motionDir?: string;
   faceIdDir?: string;
-  steps?: { vae?: number; imageEncoder?: number; animatorImage?: number; animator?: number };
+  steps?: { vae?: number; vaeDecoder?: number; imageEncoder?: number; animatorImage?: number; animator?: number };
   /** Samples (single frames) per step and process of phase 4a. */
   imageBatch?: number;
   /** Data-parallel processes of stage 4 (one libtorch thread each); > 1 needs launchArgs. */
@@ -61,7 +62,7 @@ export interface MiniRecipeOptions {
 }
 
 export const MINI_RECIPE_DEFAULTS = {
-  identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 1500, imageEncoder: 300, animatorImage: 1800, animator: 800 },
+  identities: 200, clipsPerIdentity: 3, frames: 24, seed: 0, steps: { vae: 1500, vaeDecoder: 1000, imageEncoder: 300, animatorImage: 1800, animator: 800 },
   imageBatch: 8, nproc: 2, validateEvery: 400,
 };
 
@@ -76,7 +77,7 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
   const log = o.log ?? console.log;
   const seed = o.seed ?? MINI_RECIPE_DEFAULTS.seed;
   const steps = { ...MINI_RECIPE_DEFAULTS.steps, ...o.steps };
-  const dirs = { data: join(o.work, 'data'), train: join(o.work, 'train-data'), vae: join(o.work, 'vae'), encoder: join(o.work, 'image_encoder'), animator: join(o.work, 'animator') };
+  const dirs = { data: join(o.work, 'data'), train: join(o.work, 'train-data'), vae: join(o.work, 'vae'), vaeDecoder: join(o.work, 'vae-decoder'), encoder: join(o.work, 'image_encoder'), animator: join(o.work, 'animator') };
   const done = (path: string) => existsSync(path);
 
   log('stage 1/5: synthetic data');
@@ -96,6 +97,13 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
 
   log('stage 2/5: VAE');
   if (!done(join(dirs.vae, 'config.json'))) await trainMiniVae({ data: dirs.train, outDir: dirs.vae, steps: steps.vae, seed, config: o.vaeConfig, log });
+  // 2b. More decoder steps at a lower rate, with a term on 8x8 block means: the small decoder washes flat colours
+  // out (measured: docs/mini.md). The encoder, hence every latent the UNet trains on, stays as stage 2 made it.
+  const vaeDir = steps.vaeDecoder > 0 ? dirs.vaeDecoder : dirs.vae;
+  if (steps.vaeDecoder > 0 && !done(join(dirs.vaeDecoder, 'config.json'))) {
+    log('  2b: the VAE decoder, encoder frozen');
+    await trainMiniVae({ data: dirs.train, outDir: dirs.vaeDecoder, steps: steps.vaeDecoder, seed: seed + 1, refineDecoderOf: dirs.vae, lr: 2e-4, colourWeight: 1, log });
+  }
   log('stage 3/5: image encoder');
   if (!done(join(dirs.encoder, 'config.json'))) {
     await trainMiniImageEncoder({ data: dirs.train, outDir: dirs.encoder, steps: steps.imageEncoder, seed, config: o.imageEncoderConfig, log });
@@ -138,7 +146,7 @@ export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
     seed, identities: o.identities ?? MINI_RECIPE_DEFAULTS.identities, heldOutIdentities: data.split.heldOutIdentities,
     heldOutMotions: data.split.heldOutMotions, size: MINI_SIZE, frames: MINI_FRAMES, fps: MINI_FPS, skeleton: MINI_SKELETON, steps,
   };
-  exportMiniWeights({ out: o.out, vaeDir: dirs.vae, imageEncoderDir: dirs.encoder, animatorFinal: finalDir, faceIdDir, unetConfig: miniUnetConfig(tokens, o.unetConfig), info });
+  exportMiniWeights({ out: o.out, vaeDir, imageEncoderDir: dirs.encoder, animatorFinal: finalDir, faceIdDir, unetConfig: miniUnetConfig(tokens, o.unetConfig), info });
   log(`wrote ${o.out}`);
 }
 
@@ -156,7 +164,7 @@ export interface MiniatureInfo {
   fps?: number;
   /** How skeletons are drawn for it (src/pose/render.ts); absent in folders from before: 'reference'. */
   skeleton?: SkeletonStyle;
-  steps: { vae: number; imageEncoder: number; animatorImage?: number; animator: number };
+  steps: { vae: number; vaeDecoder?: number; imageEncoder: number; animatorImage?: number; animator: number };
 }
 
 

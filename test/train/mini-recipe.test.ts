@@ -22,7 +22,7 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   const lines: string[] = [];
   const options = {
     work: join(root, 'work'), out, identities: 3, clipsPerIdentity: 1, frames: 6, motionDir: MOTION,
-    steps: { vae: 2, imageEncoder: 2, animatorImage: 2, animator: 2 }, imageBatch: 2,
+    steps: { vae: 2, vaeDecoder: 2, imageEncoder: 2, animatorImage: 2, animator: 2 }, imageBatch: 2,
     validation: { every: 1, cases: 1, frames: 2, steps: 1 },
     vaeConfig: { block_out_channels: [32, 32, 32, 32] },
     imageEncoderConfig: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, image_size: 32, patch_size: 8, projection_dim: 64 },
@@ -37,6 +37,13 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
     'stable-video-diffusion-img2vid-xt/image_encoder/model.safetensors', 'stable-video-diffusion-img2vid-xt/scheduler/scheduler_config.json']) {
     assert.ok(existsSync(join(out, f)), f);
   }
+  // stage 2b: the exported VAE is stage 2's encoder (the latents the UNet trained on) with a refined decoder
+  const vae2 = readSafetensors(join(options.work, 'vae', 'diffusion_pytorch_model.safetensors'));
+  const exported = readSafetensors(join(out, 'stable-video-diffusion-img2vid-xt/vae/diffusion_pytorch_model.safetensors'));
+  const bytes = (t: torch.RawTensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const same = (k: string) => bytes(vae2.get(k)!).equals(bytes(exported.get(k)!));
+  assert.ok([...vae2.keys()].filter((k) => !k.startsWith('decoder.')).every(same), 'encoder and quant_conv unchanged');
+  assert.ok([...vae2.keys()].some((k) => k.startsWith('decoder.') && !same(k)), 'decoder refined');
   // phase 4a on single frames, 4b on clips from 4a's weights; both validated on held-out cases (val.png)
   for (const phase of ['animator-image', 'animator']) {
     const records = readFileSync(join(options.work, phase, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
