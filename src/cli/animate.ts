@@ -87,13 +87,13 @@ export function outputSize(values: Values, refWidth: number, refHeight: number):
   return [width, height];
 }
 
-function parseDevice(text: string | undefined): Device {
+export function parseDevice(text: string | undefined): Device {
   if (text === undefined || text === 'cpu') return 'cpu';
   if (text === 'cuda' || /^cuda:\d+$/.test(text)) return (text === 'cuda' ? 'cuda:0' : text) as Device;
   throw new Error(`--device must be cpu, cuda or cuda:N, got '${text}'`);
 }
 
-function parseDtype(text: string | undefined, device: Device): DType {
+export function parseDtype(text: string | undefined, device: Device): DType {
   if (text === undefined) return device === 'cpu' ? 'f32' : 'bf16';
   if (text === 'f32' || text === 'bf16' || text === 'f16') return text;
   throw new Error(`--dtype must be f32, bf16 or f16, got '${text}'`);
