@@ -61,12 +61,13 @@ export async function startRedis(dir: string, opts: { binary?: string; timeoutMs
     const timer = setTimeout(() => fail(new Error(`redis-server did not start in ${(opts.timeoutMs ?? 15000) / 1000} s:\n${log}`)), opts.timeoutMs ?? 15000);
     const fail = (e: Error) => { clearTimeout(timer); child.kill('SIGKILL'); reject(e); };
     child.once('error', (e) => fail(new Error(`cannot start ${binary}: ${e.message} (install it: apt-get install redis-server, or give --redis URL)`)));
-    child.once('exit', (code) => fail(new Error(`redis-server exited with code ${code}:\n${log}`)));
+    const onExit = (code: number | null) => fail(new Error(`redis-server exited with code ${code}:\n${log}`));
+    child.once('exit', onExit);
     const onData = (d: Buffer) => {
       log += d.toString();
       if (log.includes('Ready to accept connections')) {
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.off('exit', onExit);
         child.stdout!.off('data', onData);
         resolve();
       }
