@@ -32,11 +32,15 @@ export const worker: Command = {
     });
     console.error(`worker ${process.pid} on ${device}: waiting for jobs (queue at ${values.redis}, data in ${values.data})`);
     await new Promise<void>((resolve) => {
-      const stop = () => void running.close().then(resolve);
+      // a job cut short here is taken up again by another worker once its lock expires
+      const stop = () => void Promise.race([running.close(), new Promise((r) => setTimeout(r, 10000).unref())]).then(() => {
+        console.error(`worker ${process.pid}: stopped`);
+        resolve();
+      });
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       process.once('disconnect', stop);
     });
-    return 0;
+    process.exit(0); // nothing is left to finish; a connection still closing must not keep the process
   },
 };

@@ -94,9 +94,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   return {
     worker,
     async close() {
+      subscriber.disconnect();
       engine.stop();
       await worker.close(true);
-      subscriber.disconnect();
     },
   };
 }

@@ -1,0 +1,88 @@
+// Faults: a worker killed (-9) mid-job, whose job another worker finishes with the result an undisturbed run gives
+// (same seed); and `serve` restarted mid-queue (its own Redis, persisted under --data): no job lost, none run
+// twice to completion.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Image } from '../../src/io/image.ts';
+import { decodeVideo } from '../../src/io/video.ts';
+import { freePort } from '../../src/serve/redis.ts';
+import { BIN, Harness, PHOTO, ROOT } from './harness.ts';
+
+const harnesses: Harness[] = [];
+after(async () => {
+  for (const h of harnesses) await h.stop();
+});
+
+async function frames(path: string): Promise<Image[]> {
+  const out: Image[] = [];
+  for await (const f of decodeVideo(path)) out.push(f);
+  return out;
+}
+
+test('kill -9 a worker mid-job: another worker finishes it, with the undisturbed result', async () => {
+  const h = new Harness();
+  harnesses.push(h);
+  await h.start();
+  const first = h.worker(2);
+  const photo = (await h.upload(new Blob([readFileSync(PHOTO)]), 'me.png')).body.id;
+  const body = { reference: photo, driving: { motion: 'ad_dab' }, options: { frames: 4, steps: 6, seed: 11 } };
+  const undisturbed = await h.waitFor((await h.submit(body)).body.id, (v) => v.status === 'done');
+
+  const id = (await h.submit(body)).body.id;
+  await h.waitFor(id, (v) => v.progress?.stage === 'denoise' && v.progress.step! >= 1);
+  process.kill(first.pid!, 'SIGKILL');
+  const second = h.worker(2);
+  const view = await h.waitFor(id, (v) => v.status === 'done' || v.status === 'failed', 120000);
+  assert.equal(view.status, 'done', view.error);
+  assert.equal(view.attempts, 2);
+  assert.match((second as ChildProcess & { log: string }).log, new RegExp(`job ${id} \\(animate\\) started \\(attempt 2\\)`));
+  const [a, b] = [await frames(join(h.data, undisturbed.result!.file)), await frames(join(h.data, view.result!.file))];
+  assert.equal(b.length, 4);
+  for (let i = 0; i < a.length; i++) assert.deepEqual(b[i]!.data, a[i]!.data, `frame ${i}`);
+});
+
+/** `stable-animator serve` in its own process group; resolves with its address and a live view of its log. */
+async function startServe(h: Harness, port: number): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  const child = h.track(spawn(process.execPath, [BIN, 'serve', '--data', h.data, '--port', String(port), '--workers', '1', '--lock-seconds', '2'], {
+    cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STABLE_ANIMATOR_THREADS: '1' },
+  }));
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      const m = /stable-animator serve: (http:\/\/\S+?)\//.exec(log);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${log}`)));
+  });
+  return { child, url, log: () => log };
+}
+
+test('restart serve mid-queue: every job done, none twice', async () => {
+  const h = new Harness();
+  harnesses.push(h);
+  const port = await freePort();
+  const run1 = await startServe(h, port);
+  h.url = run1.url;
+  const photo = (await h.upload(new Blob([readFileSync(PHOTO)]), 'me.png')).body.id;
+  const ids: string[] = [];
+  for (let k = 0; k < 3; k++) ids.push((await h.submit({ reference: photo, driving: { motion: 'ad_dab' }, options: { frames: 2, steps: 6, seed: k } })).body.id);
+  await h.waitFor(ids[0]!, (v) => v.progress?.stage === 'denoise');
+  run1.child.kill('SIGTERM');
+  await new Promise((r) => run1.child.once('exit', r));
+
+  const run2 = await startServe(h, port);
+  for (const id of ids) {
+    const v = await h.waitFor(id, (x) => x.status === 'done' || x.status === 'failed', 120000);
+    assert.equal(v.status, 'done', v.error);
+  }
+  assert.equal((await h.fetch(`/api/jobs/${ids[0]}`)).body.attempts, 2, 'the job cut short by the restart ran again');
+  const log = run1.log() + run2.log();
+  for (const id of ids) assert.equal(log.split(`job ${id} done`).length - 1, 1, `job ${id} completed once:\n${log}`);
+  assert.equal((await h.fetch('/api/jobs')).body.length, 3);
+  run2.child.kill('SIGTERM');
+  await new Promise((r) => run2.child.once('exit', r));
+});
