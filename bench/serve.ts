@@ -3,12 +3,12 @@
 // (GET /api/jobs/:id, one at a time, all through the run) and samples the API process's resident memory.
 //
 //   npm run bench -- serve [--jobs 50] [--workers 2]     -> bench/results/serve.json
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../src/serve/redis.ts';
+import { startServeProcess, type ServeProcess } from '../src/serve/serve-process.ts';
 import { writeResult } from './timing.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -20,25 +20,16 @@ export async function run(args: string[]): Promise<void> {
   const [jobs, workers] = [Number(values.jobs), Number(values.workers)];
   const dir = mkdtempSync(join(tmpdir(), 'bench-serve-'));
   const port = await freePort();
-  const serve = spawn(process.execPath, [join(ROOT, 'bin/stable-animator.js'), 'serve', '--data', join(dir, 'data'), '--port', String(port), '--workers', String(workers)], {
-    cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STABLE_ANIMATOR_THREADS: '1' },
-  });
-  let log = '';
+  let serve: ServeProcess | undefined;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      serve.stderr!.on('data', (d: Buffer) => {
-        log += d.toString();
-        const m = /stable-animator serve: (http:\/\/\S+?)\//.exec(log);
-        if (m) resolve(m[1]!);
-      });
-      serve.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${log}`)));
-    });
+    serve = await startServeProcess(['--data', join(dir, 'data'), '--port', String(port), '--workers', String(workers)], { ...process.env, STABLE_ANIMATOR_THREADS: '1' });
+    const { url, child } = serve;
     const json = async (path: string, init?: RequestInit) => (await fetch(url + path, init)).json() as Promise<any>;
     const form = new FormData();
     form.append('file', new Blob([readFileSync(join(ROOT, 'test/eval/fixtures/camera_cc0_256.png'))]), 'photo.png');
     const photo = (await json('/api/uploads', { method: 'POST', body: form })).id;
     const options = { frames: 2, steps: 1 };
-    const rss: { t: number; mb: number }[] = [{ t: 0, mb: rssMb(serve.pid!) }];
+    const rss: { t: number; mb: number }[] = [{ t: 0, mb: rssMb(child.pid!) }];
     const t0 = performance.now();
     const ids: string[] = (await Promise.all(Array.from({ length: jobs }, (_, k) => json('/api/jobs', {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -46,7 +37,7 @@ export async function run(args: string[]): Promise<void> {
     })))).map((j) => j.id);
     const submitSeconds = (performance.now() - t0) / 1000;
     const latencies: number[] = [];
-    const sampler = setInterval(() => rss.push({ t: (performance.now() - t0) / 1000, mb: rssMb(serve.pid!) }), 1000);
+    const sampler = setInterval(() => rss.push({ t: (performance.now() - t0) / 1000, mb: rssMb(child.pid!) }), 1000);
     let remaining = new Set(ids);
     for (let k = 0; remaining.size > 0; k++) {
       const id = ids[k % ids.length]!;
@@ -60,7 +51,7 @@ export async function run(args: string[]): Promise<void> {
     clearInterval(sampler);
     const seconds = (performance.now() - t0) / 1000;
     const views = await Promise.all(ids.map((id) => json(`/api/jobs/${id}`)));
-    const completions = ids.map((id) => log.split(`job ${id} done`).length - 1);
+    const completions = ids.map((id) => serve!.log().split(`job ${id} done`).length - 1);
     const outputs = readdirSync(join(dir, 'data', 'jobs')).length;
     latencies.sort((a, b) => a - b);
     const rssMbs = rss.map((r) => r.mb);
@@ -79,10 +70,10 @@ export async function run(args: string[]): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     console.log(`wrote ${writeResult('serve', result)}`);
   } finally {
-    try {
-      process.kill(-serve.pid!, 'SIGTERM');
-    } catch { /* gone */ }
-    await new Promise((r) => (serve.exitCode !== null ? r(undefined) : serve.once('exit', r)));
+    if (serve) {
+      process.kill(-serve.child.pid!, 'SIGTERM');
+      await new Promise((r) => (serve!.child.exitCode !== null ? r(undefined) : serve!.child.once('exit', r)));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -2,14 +2,15 @@
 // (same seed); and `serve` restarted mid-queue (its own Redis, persisted under --data): no job lost, none run
 // twice to completion.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Image } from '../../src/io/image.ts';
 import { decodeVideo } from '../../src/io/video.ts';
 import { freePort } from '../../src/serve/redis.ts';
-import { BIN, Harness, PHOTO, ROOT } from './harness.ts';
+import { startServeProcess } from '../../src/serve/serve-process.ts';
+import { Harness, PHOTO } from './harness.ts';
 
 const harnesses: Harness[] = [];
 after(async () => {
@@ -44,22 +45,11 @@ test('kill -9 a worker mid-job: another worker finishes it, with the undisturbed
   for (let i = 0; i < a.length; i++) assert.deepEqual(b[i]!.data, a[i]!.data, `frame ${i}`);
 });
 
-/** `stable-animator serve` in its own process group; resolves with its address and a live view of its log. */
-async function startServe(h: Harness, port: number): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = h.track(spawn(process.execPath, [BIN, 'serve', '--data', h.data, '--port', String(port), '--workers', '1', '--lock-seconds', '2'], {
-    cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STABLE_ANIMATOR_THREADS: '1' },
-  }));
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-      const m = /stable-animator serve: (http:\/\/\S+?)\//.exec(log);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${log}`)));
-  });
-  return { child, url, log: () => log };
-}
+const startServe = async (h: Harness, port: number) => {
+  const serve = await startServeProcess(['--data', h.data, '--port', String(port), '--workers', '1', '--lock-seconds', '2'], { ...process.env, STABLE_ANIMATOR_THREADS: '1' });
+  h.track(serve.child);
+  return serve;
+};
 
 test('restart serve mid-queue: every job done, none twice', async () => {
   const h = new Harness();

@@ -11,7 +11,7 @@ import { startServer, type AnimationServer } from '../../src/serve/server.ts';
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const PHOTO = join(ROOT, 'test/eval/fixtures/camera_cc0_256.png');
 export const LIMITS = { uploadBytes: 2e6, frames: 16, side: 256, steps: 8 };
-export const BIN = join(ROOT, 'bin/stable-animator.js');
+import { BIN } from '../../src/serve/serve-process.ts';
 
 export class Harness {
   readonly dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
