@@ -1,8 +1,15 @@
 // What a job asks for: the JSON schema the API validates (and documents in its OpenAPI), the data a job carries
 // through the queue, and the library request it becomes in the worker. New library options are added here once:
 // a schema property and its line in toAnimateRequest.
-import { ALIGN_METHODS } from '../align/align-frames.ts';
+import type { AlignMethod } from '../align/align-frames.ts';
 import type { AnimateRequest } from '../pipeline/stable-animator.ts';
+
+/**
+ * align-frames.ts's ALIGN_METHODS, restated so that the API process does not load libtorch with it (measured: 280
+ * vs ~100 MB RSS); the type below fails to compile if the two lists ever differ.
+ */
+const ALIGN_METHODS = ['learned', 'svd', 'polyfit', 'none'] as const satisfies readonly AlignMethod[];
+export const alignMethodsComplete: Exclude<AlignMethod, (typeof ALIGN_METHODS)[number]> extends never ? true : never = true;
 
 export interface JobOptions {
   width?: number;
@@ -14,7 +21,7 @@ export interface JobOptions {
   steps: number;
   guidance: number;
   seed: number;
-  align: (typeof ALIGN_METHODS)[number];
+  align: AlignMethod;
   hjb: boolean;
   /** Name of a weights folder the server offers. */
   weights: string;
