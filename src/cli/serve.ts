@@ -1,7 +1,7 @@
 // `stable-animator serve`: the web app and JSON API (src/serve/server.ts). With no --redis it is the whole app on
 // one machine: a private redis-server persisting under --data and --workers local worker processes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRedis, type EmbeddedRedis } from '../serve/redis.ts';
@@ -63,6 +63,9 @@ export const serve: Command = {
       if (values.device) argv.push('--device', values.device);
       if (values['lock-seconds']) argv.push('--lock-seconds', values['lock-seconds']);
       const child = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, STABLE_ANIMATOR_THREADS: threads } });
+      // workers compute at a lower priority (nice 10, inherited by their animation process): the API and Redis
+      // on the same cores keep answering (status p99 measured in bench/results/serve.json)
+      if (child.pid) setPriority(child.pid, 10);
       children.add(child);
       child.once('exit', (code, signal) => {
         children.delete(child);

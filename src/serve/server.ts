@@ -151,6 +151,13 @@ export async function startServer(o: ServerOptions): Promise<AnimationServer> {
   app.get<{ Params: { id: string } }>('/api/jobs/:id', { schema: { summary: 'a job\'s status, progress and result', params: JOB_ID, response: { 200: JOB_VIEW_SCHEMA, 404: ERROR } } },
     async (req) => viewJob(await getJob(req.params.id)));
 
+  app.get<{ Params: { id: string } }>('/api/jobs/:id/logs', {
+    schema: { summary: 'a job\'s log: the worker that ran each attempt, its stages, the library\'s notices', params: JOB_ID, response: { 200: { type: 'object', properties: { logs: { type: 'array', items: { type: 'string' } } } }, 404: ERROR } },
+  }, async (req) => {
+    await getJob(req.params.id);
+    return { logs: (await queue.getJobLogs(req.params.id)).logs };
+  });
+
   app.get<{ Params: { id: string } }>('/api/jobs/:id/events', { schema: { summary: 'server-sent events: status (a job view) and progress (stage, step, total, ETA) until the job ends', params: JOB_ID } },
     async (req, reply) => {
       const id = req.params.id;

@@ -3,6 +3,7 @@
 // shared data folder. A worker that dies leaves its job locked until the lock expires; BullMQ's stalled-job check
 // (in every worker) then puts it back in the queue for another. Cancellation arrives over Redis pub/sub.
 import { fork, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EngineMessage, EngineRequest, JobProgress, JobResult } from './animation-process.ts';
 import type { JobData, JobKind } from './job-options.ts';
@@ -78,8 +79,18 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const worker = new Worker<JobData, JobResult>(QUEUE_NAME, async (job: Job<JobData, JobResult>, _token, signal) => {
     const client = await worker.client;
     if (await client.runCommand('exists', [cancelKey(job.id!)])) throw new UnrecoverableError('cancelled');
-    log(`job ${job.id} (${job.name}) started${job.attemptsStarted > 1 ? ` (attempt ${job.attemptsStarted})` : ''}`);
-    const result = await engine.run({ id: job.id!, kind: job.name as JobKind, data: job.data, dataDir: o.dataDir }, (p) => void job.updateProgress(p as object), signal);
+    const started = `started${job.attemptsStarted > 1 ? ` (attempt ${job.attemptsStarted})` : ''}`;
+    log(`job ${job.id} (${job.name}) ${started}`);
+    // the job's own log (GET /api/jobs/:id/logs): which worker ran it, its stages, the library's notices
+    const jobLog = (m: string) => void job.log(`${new Date().toISOString()} ${m}`).catch(() => undefined);
+    jobLog(`${started} on worker ${hostname()}:${process.pid} (${o.device ?? 'cpu'})`);
+    let stage = '';
+    const result = await engine.run({ id: job.id!, kind: job.name as JobKind, data: job.data, dataDir: o.dataDir }, (p) => {
+      if (p.stage !== stage) jobLog((stage = p.stage));
+      void job.updateProgress(p as object);
+    }, signal);
+    for (const w of result.warnings) jobLog(`note: ${w}`);
+    jobLog(`done in ${result.seconds.toFixed(1)} s`);
     log(`job ${job.id} done in ${result.seconds.toFixed(1)} s`);
     return result;
   }, { connection, concurrency: 1, lockDuration, stalledInterval: lockDuration, maxStalledCount: 2, autorun: false });

@@ -96,6 +96,8 @@ test('submit: progress events in order, then the result video', async () => {
   const part = await fetch(`${h.url}/api/jobs/${r.body.id}/result`, { headers: { range: 'bytes=0-99' } });
   assert.equal(part.status, 206);
   assert.equal((await part.arrayBuffer()).byteLength, 100);
+  const logs: string[] = (await h.fetch(`/api/jobs/${r.body.id}/logs`)).body.logs;
+  assert.deepEqual(logs.map((l) => l.replace(/^\S+ /, '').replace(/ on worker .*| in .*/, '')), ['started', 'loading', 'poses', 'denoise', 'decode', 'writing', 'done']);
   const list = (await h.fetch('/api/jobs')).body;
   assert.ok(list.some((j: { id: string; status: string }) => j.id === r.body.id && j.status === 'done'));
 });

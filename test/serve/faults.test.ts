@@ -40,6 +40,8 @@ test('kill -9 a worker mid-job: another worker finishes it, with the undisturbed
   assert.equal(view.status, 'done', view.error);
   assert.equal(view.attempts, 2);
   assert.match((second as ChildProcess & { log: string }).log, new RegExp(`job ${id} \\(animate\\) started \\(attempt 2\\)`));
+  const starts = (await h.fetch(`/api/jobs/${id}/logs`)).body.logs.filter((l: string) => / started/.test(l));
+  assert.deepEqual(starts.map((l: string) => / on worker \S+:(\d+) /.exec(l)![1]), [String(first.pid), String(second.pid)]);
   const [a, b] = [await frames(join(h.data, undisturbed.result!.file)), await frames(join(h.data, view.result!.file))];
   assert.equal(b.length, 4);
   for (let i = 0; i < a.length; i++) assert.deepEqual(b[i]!.data, a[i]!.data, `frame ${i}`);
