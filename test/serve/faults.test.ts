@@ -34,11 +34,21 @@ test('kill -9 a worker mid-job: another worker finishes it, with the undisturbed
 
   const id = (await h.submit(body)).body.id;
   await h.waitFor(id, (v) => v.progress?.stage === 'denoise' && v.progress.step! >= 1);
+  const engine = Number(readFileSync(`/proc/${first.pid}/task/${first.pid}/children`, 'utf8').trim());
+  assert.ok(engine > 0, 'the worker runs its animation process');
   process.kill(first.pid!, 'SIGKILL');
   const second = h.worker(2);
   const view = await h.waitFor(id, (v) => v.status === 'done' || v.status === 'failed', 120000);
   assert.equal(view.status, 'done', view.error);
   assert.equal(view.attempts, 2);
+  const state = (() => {
+    try {
+      return readFileSync(`/proc/${engine}/stat`, 'utf8').split(') ')[1]![0];
+    } catch {
+      return 'gone';
+    }
+  })();
+  assert.ok(state === 'gone' || state === 'Z', `the dead worker's animation process ${engine} exited by itself (state ${state})`);
   assert.match((second as ChildProcess & { log: string }).log, new RegExp(`job ${id} \\(animate\\) started \\(attempt 2\\)`));
   const starts = (await h.fetch(`/api/jobs/${id}/logs`)).body.logs.filter((l: string) => / started/.test(l));
   assert.deepEqual(starts.map((l: string) => / on worker \S+:(\d+) /.exec(l)![1]), [String(first.pid), String(second.pid)]);
