@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { probeVideo } from '../../src/io/video.ts';
+import { encodeVideo, probeVideo } from '../../src/io/video.ts';
 import { serializeKeypointJson } from '../../src/pose/keypoint-json.ts';
 import { loadShippedMotion } from '../../src/serve/motions.ts';
 import { Harness, PHOTO } from './harness.ts';
 
 const h = new Harness();
 let photo = '';
+let keypointsId = '';
 before(async () => {
   await h.start();
   h.worker();
@@ -30,7 +31,12 @@ test('uploads are recognised by content, whatever their name, and stored under g
   const keypoints = await h.upload(new Blob([serializeKeypointJson({ ...seq, frames: seq.frames.slice(0, 5) })]), '../../etc/passwd');
   assert.equal(keypoints.status, 201);
   assert.deepEqual([keypoints.body.kind, keypoints.body.frames, keypoints.body.name], ['keypoints', 5, 'passwd']);
-  assert.ok(uploads().every((f) => /^[0-9a-f-]{36}\.(png|json|info\.json)$/.test(f)), uploads().join(' '));
+  keypointsId = keypoints.body.id;
+  const clip = join(h.dir, 'clip.mp4');
+  await encodeVideo(clip, [0, 1, 2].map((k) => ({ width: 64, height: 64, channels: 3 as const, data: new Uint8Array(64 * 64 * 3).fill(40 * k) })), { fps: 8 });
+  const video = await h.upload(new Blob([readFileSync(clip)]), 'clip.bin');
+  assert.deepEqual([video.status, video.body.kind, video.body.frames, video.body.width], [201, 'video', 3, 64]);
+  assert.ok(uploads().every((f) => /^[0-9a-f-]{36}\.(png|json|mp4|info\.json)$/.test(f)), uploads().join(' '));
 });
 
 test('wrong type, too big, too many frames, undecodable: a clear 4xx and nothing left behind', async () => {
@@ -102,10 +108,11 @@ test('submit: progress events in order, then the result video', async () => {
   assert.ok(list.some((j: { id: string; status: string }) => j.id === r.body.id && j.status === 'done'));
 });
 
-test('pose preview: a PNG of the reference with the aligned skeleton on the first frames', async () => {
-  const r = await h.submit({ reference: photo, driving: { motion: 'ad_dab' }, options: { frames: 3 } }, 'previews');
+test('pose preview: a PNG of the reference with the aligned skeleton on the first frames (uploaded keypoints)', async () => {
+  const r = await h.submit({ reference: photo, driving: { upload: keypointsId }, options: { frames: 3 } }, 'previews');
   const view = await h.waitFor(r.body.id, (v) => v.status !== 'queued' && v.status !== 'running');
   assert.equal(view.status, 'done', view.error);
+  assert.deepEqual([view.result!.frames, view.result!.alignment, view.inputs.driving], [3, 'learned', 'passwd']);
   const png = await fetch(`${h.url}/api/jobs/${r.body.id}/result`);
   assert.equal(png.headers.get('content-type'), 'image/png');
   assert.deepEqual([...new Uint8Array(await png.arrayBuffer()).subarray(1, 4)], [0x50, 0x4e, 0x47]);
