@@ -6,10 +6,13 @@ import { parseDevice, parseDtype } from './animate.ts';
 import { parseNumber } from './args.ts';
 import type { Command } from './main.ts';
 
-const USAGE = `stable-animator worker --redis URL [--data serve-data] [--device cpu|cuda:N] [--dtype f32|bf16|f16] [--threads N] [--lock-seconds 30]
+const USAGE = `stable-animator worker --redis URL [--data serve-data] [--api URL [--token T]] [--device cpu|cuda:N] [--dtype f32|bf16|f16]
+      [--threads N] [--lock-seconds 30]
 
   --redis         the queue's Redis (what \`serve --redis\` uses, or what \`serve\` prints when it starts its own)
   --data          the data folder shared with the server (uploads and results; on another machine, a network mount)
+  --api           on a machine that does not share it: the server's address (inputs are fetched from it into --data,
+                  results sent to it); --token if the server has one
   --lock-seconds  how long a job of a worker that died waits before another worker takes it`;
 
 export const worker: Command = {
@@ -19,7 +22,7 @@ export const worker: Command = {
     const { values } = parseArgs({
       args, options: {
         redis: { type: 'string' }, data: { type: 'string', default: 'serve-data' }, device: { type: 'string' }, dtype: { type: 'string' },
-        threads: { type: 'string' }, 'lock-seconds': { type: 'string' },
+        threads: { type: 'string' }, 'lock-seconds': { type: 'string' }, api: { type: 'string' }, token: { type: 'string' },
       },
     });
     if (!values.redis) throw new Error(`--redis URL is required\n\nusage: ${USAGE}`);
@@ -27,7 +30,7 @@ export const worker: Command = {
     const dtype = parseDtype(values.dtype, device);
     if (values.threads !== undefined) process.env.STABLE_ANIMATOR_THREADS = String(parseNumber('threads', values.threads, 'posint'));
     const running = await startWorker({
-      redis: values.redis, dataDir: values.data!, device, dtype,
+      redis: values.redis, dataDir: values.data!, device, dtype, api: values.api ? { url: values.api.replace(/\/$/, ''), token: values.token } : undefined,
       lockSeconds: values['lock-seconds'] !== undefined ? parseNumber('lock-seconds', values['lock-seconds'], 'posint') : undefined,
     });
     console.error(`worker ${process.pid} on ${device}: waiting for jobs (queue at ${values.redis}, data in ${values.data})`);

@@ -1,7 +1,10 @@
 // The HTTP side of `stable-animator serve`: a fastify app with a JSON API (documented as OpenAPI from the route
 // schemas: GET /api/openapi.json) and the web page (page/). Uploads and jobs are checked here, before anything
 // reaches the queue; the work happens in the workers (worker.ts).
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { writeAtomically } from '../io/atomic.ts';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -214,6 +217,26 @@ export async function startServer(o: ServerOptions): Promise<AnimationServer> {
       return reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`).header('content-length', end - start + 1).send(createReadStream(path, { start, end }));
     }
     return reply.header('content-length', size).send(createReadStream(path));
+  });
+
+  // --- for workers that do not share the data folder (worker --api)
+  app.get<{ Params: { id: string; which: 'reference' | 'driving' } }>('/api/jobs/:id/inputs/:which', {
+    schema: { summary: 'a job\'s uploaded input file (for remote workers)', params: { type: 'object', properties: { ...JOB_ID.properties, which: { type: 'string', enum: ['reference', 'driving'] } }, required: ['id', 'which'] } },
+  }, async (req, reply) => {
+    const { data } = await getJob(req.params.id);
+    const file = req.params.which === 'reference' ? data.reference : 'file' in data.driving ? data.driving.file : undefined;
+    if (!file) throw new HttpError(404, `job ${req.params.id} drives a shipped motion: no driving file`);
+    return reply.type('application/octet-stream').send(createReadStream(join(o.dataDir, file)));
+  });
+  app.addContentTypeParser('application/octet-stream', { bodyLimit: 4 * o.limits.uploadBytes }, (_req, payload, done) => done(null, payload));
+  app.put<{ Params: { id: string } }>('/api/jobs/:id/result', {
+    schema: { summary: 'a remote worker sends the result of the job it runs (application/octet-stream)', params: JOB_ID, response: { 204: { type: 'null' }, 404: ERROR, 409: ERROR } },
+  }, async (req, reply) => {
+    const job = await getJob(req.params.id);
+    if ((await job.getState()) !== 'active') throw new HttpError(409, `job ${job.id} is not running: no result is expected`);
+    const file = join(o.dataDir, 'jobs', job.id!, job.name === 'preview' ? 'preview.png' : 'out.mp4');
+    await writeAtomically(file, (temp) => pipeline(req.body as Readable, createWriteStream(temp)));
+    return reply.code(204).send();
   });
 
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { schema: { summary: 'cancel a queued or running job', params: JOB_ID, response: { 200: JOB_VIEW_SCHEMA, 404: ERROR, 409: ERROR } } }, async (req) => {

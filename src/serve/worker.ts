@@ -8,6 +8,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EngineMessage, EngineRequest, JobProgress, JobResult } from './animation-process.ts';
 import type { JobData, JobKind } from './job-options.ts';
 import { CANCEL_CHANNEL, QUEUE_NAME, redisConnection } from './redis.ts';
+import { fetchInputs, sendResult, type ApiEndpoint } from './remote-files.ts';
 
 export interface WorkerOptions {
   redis: string;
@@ -17,6 +18,8 @@ export interface WorkerOptions {
   /** BullMQ lock: how long a dead worker's job waits before another takes it (default 30 s). */
   lockSeconds?: number;
   log?: (message: string) => void;
+  /** The API of a server whose data folder this machine does not share: inputs and results go through it. */
+  api?: ApiEndpoint;
 }
 
 /** Key set (for a day) when a job is cancelled, for a worker that picks the job up after the broadcast. */
@@ -84,11 +87,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     // the job's own log (GET /api/jobs/:id/logs): which worker ran it, its stages, the library's notices
     const jobLog = (m: string) => void job.log(`${new Date().toISOString()} ${m}`).catch(() => undefined);
     jobLog(`${started} on worker ${hostname()}:${process.pid} (${o.device ?? 'cpu'})`);
+    if (o.api) await fetchInputs(o.api, job.id!, job.data, o.dataDir);
     let stage = '';
     const result = await engine.run({ id: job.id!, kind: job.name as JobKind, data: job.data, dataDir: o.dataDir }, (p) => {
       if (p.stage !== stage) jobLog((stage = p.stage));
       void job.updateProgress(p as object);
     }, signal);
+    if (o.api) await sendResult(o.api, job.id!, result, o.dataDir);
     for (const w of result.warnings) jobLog(`note: ${w}`);
     jobLog(`done in ${result.seconds.toFixed(1)} s`);
     log(`job ${job.id} done in ${result.seconds.toFixed(1)} s`);

@@ -29,8 +29,8 @@ export class Harness {
   }
 
   /** A worker process (its own process group, so that it and its animation process can be killed together). */
-  worker(lockSeconds = 3): ChildProcess {
-    const child = spawn(process.execPath, [BIN, 'worker', '--redis', this.redis.url, '--data', this.data, '--lock-seconds', String(lockSeconds)], {
+  worker(lockSeconds = 3, args: string[] = ['--data', this.data]): ChildProcess {
+    const child = spawn(process.execPath, [BIN, 'worker', '--redis', this.redis.url, '--lock-seconds', String(lockSeconds), ...args], {
       detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STABLE_ANIMATOR_THREADS: '1' },
     });
     let log = '';
