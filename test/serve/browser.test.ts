@@ -58,6 +58,9 @@ test('the page: photo + shipped motion -> pose preview -> progress -> a playing 
   assert.ok(playing.time > 0, 'the video advances');
   assert.deepEqual([playing.width, playing.height], [128, 128]);
   assert.ok(await page.isVisible('#download'));
+  await page.waitForFunction(() => /done in/.test(document.getElementById('log')!.textContent ?? ''));
+  await page.click('summary');
+  assert.match(await page.textContent('#log') ?? '', /started on worker .*\n.*loading\n.*poses\n.*denoise\n.*decode\n.*writing\n.*done in/);
   await page.waitForFunction(() => document.querySelectorAll('#jobs tbody tr').length === 2 && [...document.querySelectorAll('#jobs .status')].every((s) => s.textContent === 'done'), undefined, { timeout: 10000 });
   if (shots) await page.screenshot({ path: join(shots, 'serve-result.png'), fullPage: true });
   assert.deepEqual(errors, []);

@@ -78,6 +78,7 @@ function follow(job) {
   $('current').hidden = false;
   $('current-id').textContent = job.id.slice(0, 8);
   $('preview').hidden = $('result').hidden = $('download').hidden = true;
+  $('log').textContent = '';
   $('progress').value = 0;
   showStatus(job);
   events = new EventSource(withToken(`/api/jobs/${job.id}/events`));
@@ -111,6 +112,9 @@ function showStatus(view) {
   if (view.progress) showProgress(view.progress);
   if (view.status === 'failed') $('progress-text').textContent = `failed: ${view.error}`;
   if (view.status === 'queued') $('progress-text').textContent = 'waiting for a worker';
+  if (!['queued', 'running'].includes(view.status)) {
+    api(`/api/jobs/${view.id}/logs`).then((l) => { $('log').textContent = l.logs.join('\n'); }, () => undefined);
+  }
   if (view.status !== 'done' || !view.result) return;
   $('progress').value = 1;
   const url = withToken(`/api/jobs/${view.id}/result`);
