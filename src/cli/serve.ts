@@ -1,6 +1,7 @@
 // `stable-animator serve`: the web app and JSON API (src/serve/server.ts). With no --redis it is the whole app on
 // one machine: a private redis-server persisting under --data and --workers local worker processes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism, setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,7 @@ function parseWeights(list: string[] | undefined): Record<string, string> {
   for (const item of list ?? ['mini=weights/mini']) {
     const m = /^([\w.-]+)=(.+)$/.exec(item);
     if (!m) throw new Error(`--weights must be NAME=DIR, got '${item}'`);
+    if (!existsSync(m[2]!)) throw new Error(`--weights ${item}: no folder ${m[2]}`);
     out[m[1]!] = resolve(m[2]!);
   }
   return out;
