@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   animate: () => import('./animate.ts'),
   hjb: () => import('./hjb.ts'),
   train: () => import('./train.ts'),
+  serve: () => import('./serve.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # libtorch (engine), OpenBLAS (fast matmul: Debian's reference BLAS is ~50x slower), ffmpeg (video I/O),
 # g++ for the addon, libgloo-dev for multi-process training (gloo backend).
 packages=(libtorch-dev libopenblas0-pthread ffmpeg g++ libgloo-dev)
+packages+=(redis-server chromium) # `stable-animator serve`: its job queue (BullMQ on Redis) and its browser test
 [ -n "${SETUP_EXTRA_PACKAGES:-}" ] && packages+=(${SETUP_EXTRA_PACKAGES})
 missing=()
 for p in "${packages[@]}"; do

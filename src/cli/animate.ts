@@ -119,7 +119,7 @@ export function timingOptions(values: Values): { fps?: number; stride?: number; 
   };
 }
 
-function parseDevice(text: string | undefined, option = '--device'): Device {
+export function parseDevice(text: string | undefined, option = '--device'): Device {
   if (text === undefined || text === 'cpu') return 'cpu';
   if (text === 'cuda' || /^cuda:\d+$/.test(text)) return (text === 'cuda' ? 'cuda:0' : text) as Device;
   throw new Error(`${option} must be cpu, cuda or cuda:N, got '${text}'`);
@@ -131,7 +131,7 @@ function placementOptions(values: Values, device: Device): PlacementOptions {
   return { device, offload: !!values.offload, vaeDevice: other('vae-device'), imageEncoderDevice: other('image-encoder-device') };
 }
 
-function parseDtype(text: string | undefined, device: Device): DType {
+export function parseDtype(text: string | undefined, device: Device): DType {
   if (text === undefined) return device === 'cpu' ? 'f32' : 'bf16';
   if (text === 'f32' || text === 'bf16' || text === 'f16') return text;
   throw new Error(`--dtype must be f32, bf16 or f16, got '${text}'`);

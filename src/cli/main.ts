@@ -11,9 +11,11 @@ import { faces } from './faces.ts';
 import { mini } from './mini.ts';
 import { poses } from './poses.ts';
 import { posesAlign } from './poses-align.ts';
+import { serve } from './serve.ts';
 import { synth } from './synth.ts';
 import { train } from './train.ts';
 import { weights } from './weights.ts';
+import { worker } from './worker.ts';
 
 export interface Command {
   summary: string;
@@ -42,6 +44,8 @@ const COMMANDS: Record<string, Command> = {
   train,
   mini,
   ablate,
+  serve,
+  worker,
 };
 
 function version(): string {

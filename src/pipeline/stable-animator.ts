@@ -83,6 +83,27 @@ export class StableAnimator {
   /** Animates `reference` (a photo or its path) with `driving` (a video, keypoint file or skeleton folder path, or keypoints). */
   async animate(reference: string | Image, driving: string | PoseSequence, request: AnimateRequest = {}): Promise<AnimationResult> {
     const image = typeof reference === 'string' ? await readImage(reference, { channels: 3 }) : reference;
+    const { poses, width, height, notices } = await this.drivingPoses(image, driving, request);
+    const prepared = await prepareInputs(this.components, image, poses, {
+      width, height, hjb: !!request.hjb, faceMasks: request.faceMasks, refMask: request.refMask, arcfaceOnnx: this.paths.arcfaceOnnx,
+    });
+    const { fps: _sampling, stride: _stride, conditioningFps, audio, fit: _fit, onDrivingProgress: _progress, ...options } = request;
+    const result = new StableAnimatorPipeline(this.components).call(prepared.inputs, {
+      ...INFERENCE_DEFAULTS,
+      // a miniature's windows are its training clips, overlapping by 2 frames as in its demo
+      ...(this.weights.window ? { tileSize: this.weights.window, tileOverlap: Math.min(2, this.weights.window - 1) } : {}),
+      ...options,
+      ...(conditioningFps !== undefined ? { fps: conditioningFps } : {}),
+      onWarning: (m) => { notices.push(m); request.onWarning?.(m); },
+    });
+    const frames = framesToImages(result.frames!);
+    for (const t of [prepared.inputs.reference, prepared.inputs.referenceOriginal, prepared.inputs.poses, prepared.inputs.faceEmbedding, result.frames, result.latents]) t?.dispose();
+    const sound = audio !== false && poses.audio ? { audio: poses.audio } : {};
+    return { frames, fps: poses.sampling.fps, ...sound, driving: poses, warnings: notices };
+  }
+
+  /** The front half alone: the driving poses sampled, aligned to `image` (framed) and drawn at the output size (what a pose preview shows). */
+  async drivingPoses(image: Image, driving: string | PoseSequence, request: AnimateRequest = {}): Promise<{ poses: PreparedDriving; width: number; height: number; notices: string[] }> {
     const [width, height] = workingSize(this.weights, image.width, image.height, request);
     checkOutputSize(width, height);
     const align = request.align ?? 'learned';
@@ -103,22 +124,7 @@ export class StableAnimator {
     } finally {
       await detector?.dispose();
     }
-    const prepared = await prepareInputs(this.components, image, poses, {
-      width, height, hjb: !!request.hjb, faceMasks: request.faceMasks, refMask: request.refMask, arcfaceOnnx: this.paths.arcfaceOnnx,
-    });
-    const { fps: _sampling, stride: _stride, conditioningFps, audio, fit: _fit, onDrivingProgress: _progress, ...options } = request;
-    const result = new StableAnimatorPipeline(this.components).call(prepared.inputs, {
-      ...INFERENCE_DEFAULTS,
-      // a miniature's windows are its training clips, overlapping by 2 frames as in its demo
-      ...(this.weights.window ? { tileSize: this.weights.window, tileOverlap: Math.min(2, this.weights.window - 1) } : {}),
-      ...options,
-      ...(conditioningFps !== undefined ? { fps: conditioningFps } : {}),
-      onWarning: (m) => { notices.push(m); request.onWarning?.(m); },
-    });
-    const frames = framesToImages(result.frames!);
-    for (const t of [prepared.inputs.reference, prepared.inputs.referenceOriginal, prepared.inputs.poses, prepared.inputs.faceEmbedding, result.frames, result.latents]) t?.dispose();
-    const sound = audio !== false && poses.audio ? { audio: poses.audio } : {};
-    return { frames, fps: poses.sampling.fps, ...sound, driving: poses, warnings: notices };
+    return { poses, width, height, notices };
   }
 
   /** The learned alignment: <weights>/Alignment, else the shipped one. */
