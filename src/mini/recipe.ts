@@ -210,8 +210,10 @@ export function exportMiniWeights(o: {
   for (const f of ['config.json', 'diffusion_pytorch_model.safetensors']) copyFileSync(join(o.vaeDir, f), join(sub(SVD_DIR, 'vae'), f));
   for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(o.imageEncoderDir, f), join(sub(SVD_DIR, 'image_encoder'), f));
   writeFileSync(join(tmp, MINIATURE_INFO_FILE), `${JSON.stringify(o.info, null, 2)}\n`);
-  writeFileSync(join(tmp, 'README.md'), `# The miniature StableAnimator++\n\nWritten by \`stable-animator mini train\` (${o.info.steps.vae} VAE, ${o.info.steps.imageEncoder
-  } image-encoder and ${o.info.steps.animator} animator steps). The recipe, its measured times and what the weights can and cannot do: docs/mini.md.\n`);
+  const st = o.info.steps;
+  writeFileSync(join(tmp, 'README.md'), `# The miniature StableAnimator++\n\nWritten by \`stable-animator mini train\` (${st.vae} VAE steps and ${st.vaeDecoder ?? 0
+  } more for its decoder, ${st.imageEncoder} image-encoder, ${st.animatorImage ?? 0} single-frame and ${st.animator
+  } clip animator steps). The recipe, its measured times and what the weights can and cannot do: docs/mini.md.\n`);
   rmSync(o.out, { recursive: true, force: true });
   renameSync(tmp, o.out);
 }
