@@ -22,7 +22,7 @@ struct OpEntry {
 
 // add/sub/mul/div(_).Scalar: Python calls the .Tensor overload with the number as a wrapped-number tensor
 // (python_arg_parser's should_allow_numbers_as_tensors lists exactly these ops; their .Scalar kernels only
-// wrap the number and re-dispatch). Doing the same skips that second dispatch: mul(x, 2) 7.2 -> ? us.
+// wrap the number and re-dispatch). Doing the same skips that second dispatch (docs/engine.md, per-op overhead).
 // Returns the index of the Scalar argument that the .Tensor schema takes as a Tensor, or -1.
 int numberAsTensorArg(const std::string& name, const std::string& overload, const c10::FunctionSchema& scalarSchema,
                       const c10::FunctionSchema& tensorSchema) {
@@ -275,7 +275,22 @@ Napi::Value OpCall(const Napi::CallbackInfo& info) {
   uint32_t given = static_cast<uint32_t>(info.Length()) - 1;
   if (given > formals.size())
     throw Napi::Error::New(env, describeCall(op, info) + ": too many arguments for " + op.name);
-  torch::jit::Stack stack;
+  // One stack per thread, reused (no allocation per call); a call made from inside an op (a JS callback
+  // during checkpoint recomputation) gets its own.
+  static thread_local torch::jit::Stack reused;
+  static thread_local bool reusedBusy = false;
+  torch::jit::Stack local;
+  bool useReused = !reusedBusy;
+  torch::jit::Stack& stack = useReused ? reused : local;
+  struct Release {
+    torch::jit::Stack& stack;
+    bool owned;
+    ~Release() {
+      stack.clear();
+      if (owned) reusedBusy = false;
+    }
+  } release{stack, useReused};
+  if (useReused) reusedBusy = true;
   stack.reserve(formals.size());
   try {
     for (size_t i = 0; i < formals.size(); i++) {
