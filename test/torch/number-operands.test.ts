@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
+import { native } from '../../src/torch/native.ts';
 
 const of = (values: number[], dtype: torch.DType) => torch.tensor(values, { dtype: 'f64' }).to(dtype);
 const xs = [1.5, -2.25, 3, 0, 7];
@@ -60,4 +61,11 @@ test('alpha still applies, and gradients flow to the tensor operand', () => {
   const x = of([1, 2], 'f32').requiresGrad_();
   x.mul(3).div(2).add(1).sum().backward();
   assert.deepEqual(x.grad!.toArray(), [1.5, 1.5]);
+});
+
+test('the .Scalar overloads of add/sub/mul/div(_) run as .Tensor; others (eq.Scalar) stay as they are', () => {
+  for (const name of ['add', 'sub', 'mul', 'div', 'add_', 'sub_', 'mul_', 'div_']) {
+    assert.match(native.opSchema(native.opLookup(`aten::${name}`, 'Scalar')), new RegExp(`^aten::${name}\\.Tensor\\(`));
+  }
+  assert.match(native.opSchema(native.opLookup('aten::eq', 'Scalar')), /^aten::eq\.Scalar\(/);
 });
