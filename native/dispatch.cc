@@ -2,6 +2,8 @@
 // (native_functions.yaml, inside libtorch) are the op table; no wrapper per op.
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <algorithm>
+#include <cmath>
 #include <mutex>
 
 #include "handle.h"
@@ -13,7 +15,56 @@ namespace {
 struct OpEntry {
   c10::OperatorHandle handle;
   std::string name;
+  // >= 0: this .Scalar overload runs as its .Tensor sibling (`handle`), the number at this argument
+  // passed as a wrapped-number tensor (see numberAsTensorArg).
+  int wrappedArg = -1;
 };
+
+// add/sub/mul/div(_).Scalar: Python calls the .Tensor overload with the number as a wrapped-number tensor
+// (python_arg_parser's should_allow_numbers_as_tensors lists exactly these ops; their .Scalar kernels only
+// wrap the number and re-dispatch). Doing the same skips that second dispatch (docs/engine.md, per-op overhead).
+// Returns the index of the Scalar argument that the .Tensor schema takes as a Tensor, or -1.
+int numberAsTensorArg(const std::string& name, const std::string& overload, const c10::FunctionSchema& scalarSchema,
+                      const c10::FunctionSchema& tensorSchema) {
+  static const char* kOps[] = {"aten::add", "aten::add_", "aten::sub", "aten::sub_",
+                               "aten::mul", "aten::mul_", "aten::div", "aten::div_"};
+  if (overload != "Scalar" || std::find(std::begin(kOps), std::end(kOps), name) == std::end(kOps)) return -1;
+  const auto& a = scalarSchema.arguments();
+  const auto& b = tensorSchema.arguments();
+  if (a.size() != b.size() || scalarSchema.returns().size() != tensorSchema.returns().size()) return -1;
+  int found = -1;
+  for (size_t i = 0; i < a.size(); i++) {
+    if (*a[i].type() == *b[i].type()) continue;
+    if (found >= 0 || a[i].type()->kind() != c10::TypeKind::NumberType ||
+        b[i].type()->kind() != c10::TypeKind::TensorType)
+      return -1;
+    found = static_cast<int>(i);
+  }
+  return found > 0 ? found : -1;  // argument 0 is the tensor that picks the wrapped number's dtype
+}
+
+// The number as Python wraps it (int -> i64, float -> f64, bool -> bool, marked a wrapped number so that it
+// does not promote the other tensor), except that next to an f32 or f64 tensor it is made in that dtype
+// directly: TensorIterator would cast it to that dtype anyway (a static_cast, the same one as here; integral
+// JS numbers are below 2^53, so exact in f64), and the cast is a whole to() call per op.
+at::Tensor wrappedNumber(const Napi::Value& v, const c10::IValue& self) {
+  at::Tensor t;
+  if (v.IsBoolean()) {
+    t = at::detail::empty_cpu({}, at::kBool);
+    *t.data_ptr<bool>() = v.As<Napi::Boolean>().Value();
+  } else {
+    double d = v.As<Napi::Number>().DoubleValue();
+    auto near = self.isTensor() && self.toTensor().defined() ? self.toTensor().scalar_type() : at::kLong;
+    bool integral = std::isfinite(d) && d == std::trunc(d) && std::abs(d) < 9.007199254740992e15;
+    auto dtype = near == at::kFloat || near == at::kDouble ? near : integral ? at::kLong : at::kDouble;
+    t = at::detail::empty_cpu({}, dtype);
+    if (dtype == at::kFloat) *t.data_ptr<float>() = static_cast<float>(d);
+    else if (dtype == at::kDouble) *t.data_ptr<double>() = d;
+    else *t.data_ptr<int64_t>() = static_cast<int64_t>(d);
+  }
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
+}
 
 // Fixed capacity so that entries never move while another thread (a worker) reads them.
 constexpr size_t kMaxOps = 4096;
@@ -199,7 +250,12 @@ Napi::Value OpLookup(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < table.size(); i++)
     if (table[i].name == full) return Napi::Number::New(env, static_cast<double>(i));
   if (table.size() == kMaxOps) throw Napi::Error::New(env, "operator table full");
-  table.push_back({*handle, full});
+  OpEntry entry{*handle, full};
+  if (auto tensorHandle = c10::Dispatcher::singleton().findSchema({name, "Tensor"})) {
+    entry.wrappedArg = numberAsTensorArg(name, overload, handle->schema(), tensorHandle->schema());
+    if (entry.wrappedArg >= 0) entry.handle = *tensorHandle;
+  }
+  table.push_back(std::move(entry));
   return Napi::Number::New(env, static_cast<double>(table.size() - 1));
 }
 
@@ -219,7 +275,22 @@ Napi::Value OpCall(const Napi::CallbackInfo& info) {
   uint32_t given = static_cast<uint32_t>(info.Length()) - 1;
   if (given > formals.size())
     throw Napi::Error::New(env, describeCall(op, info) + ": too many arguments for " + op.name);
-  torch::jit::Stack stack;
+  // One stack per thread, reused (no allocation per call); a call made from inside an op (a JS callback
+  // during checkpoint recomputation) gets its own.
+  static thread_local torch::jit::Stack reused;
+  static thread_local bool reusedBusy = false;
+  torch::jit::Stack local;
+  bool useReused = !reusedBusy;
+  torch::jit::Stack& stack = useReused ? reused : local;
+  struct Release {
+    torch::jit::Stack& stack;
+    bool owned;
+    ~Release() {
+      stack.clear();
+      if (owned) reusedBusy = false;
+    }
+  } release{stack, useReused};
+  if (useReused) reusedBusy = true;
   stack.reserve(formals.size());
   try {
     for (size_t i = 0; i < formals.size(); i++) {
@@ -230,7 +301,10 @@ Napi::Value OpCall(const Napi::CallbackInfo& info) {
         if (a.type()->kind() == c10::TypeKind::OptionalType) { stack.emplace_back(); continue; }
         throw Napi::TypeError::New(env, "missing argument '" + a.name() + "'");
       }
-      stack.push_back(toIValue(env, v, a.type(), a));
+      if (static_cast<int>(i) == op.wrappedArg && (v.IsNumber() || v.IsBoolean()))
+        stack.push_back(wrappedNumber(v, stack[0]));
+      else
+        stack.push_back(toIValue(env, v, a.type(), a));
     }
   } catch (const Napi::Error& e) {
     throw Napi::Error::New(env, describeCall(op, info) + ": " + e.Message());

@@ -26,6 +26,11 @@ int64_t storageBytes(const at::Tensor& t) {
   auto n = static_cast<int64_t>(storage.nbytes());
   return n >= kReportThreshold ? n : 0;
 }
+void finalizeTensor(napi_env env, void* data, void* /*hint*/) {
+  auto* box = static_cast<TensorBox*>(data);
+  disposeTensor(Napi::Env(env), box);
+  delete box;
+}
 }  // namespace
 
 void disposeTensor(Napi::Env env, TensorBox* box) {
@@ -44,12 +49,17 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
   reportedBytes += box->reportedBytes;
   liveTensors++;
-  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
-    disposeTensor(env, b);
-    delete b;
-  });
-  ext.TypeTag(&kTensorTag);
-  return ext;
+  // The plain N-API call: Napi::External::New with a finalizer allocates a closure record per handle.
+  napi_value ext;
+  napi_status status = napi_create_external(env, box, finalizeTensor, nullptr, &ext);
+  if (status != napi_ok) {
+    disposeTensor(env, box);
+    delete box;
+    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  }
+  // From here the External owns the box (its finalizer frees it).
+  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ext, &kTensorTag), Napi::Value());
+  return Napi::Value(env, ext);
 }
 
 bool isTensorHandle(const Napi::Value& v) {

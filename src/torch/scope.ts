@@ -6,8 +6,8 @@ import { native } from './native.ts';
 const stack: Tensor[][] = [];
 
 export function track(t: Tensor): void {
-  const top = stack[stack.length - 1];
-  if (top) top.push(t);
+  // no stack[-1] outside scopes: a negative index is a string-keyed lookup, slow for every tensor made
+  if (stack.length) stack[stack.length - 1].push(t);
 }
 
 const KEPT = new WeakSet<Tensor>();
