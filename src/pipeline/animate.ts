@@ -99,6 +99,12 @@ export interface AnimateOptions {
   /** HJB face optimisation; off when undefined. Needs `faceRecognizer` and `inputs.faceTarget`. */
   hjb?: HjbOptions;
   onProgress?: (p: StepProgress) => void;
+  /**
+   * A live preview: after each denoising step, the first frame of the sampler's clean estimate, decoded
+   * ([3, H, W] in [0, 1], f32, CPU; freed after the call). Only while that decode costs at most a tenth of the
+   * step (then it stops), and never with offload (the VAE would have to move every step).
+   */
+  onPreviewFrame?: (frame: Tensor, step: number) => void;
   onWarning?: (message: string) => void;
   /** Called as each stage starts, with the device of every model at that moment (the placement at work). */
   onPlaced?: (stage: PipelineStage, devices: Partial<Record<ModelName, Device>>) => void;
@@ -322,6 +328,7 @@ export class StableAnimatorPipeline {
     if (hjb && scheduler.order !== 1) throw new Error('animate: HJB face optimisation needs a first-order sampler (Euler)');
     const reports: HjbStepReport[] = [];
     const start = performance.now();
+    let preview = o.onPreviewFrame && !this.placement.offload ? this.previewer(o.onPreviewFrame, start, () => { preview = undefined; }) : undefined;
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i]!;
       const next = torch.scope(() => {
@@ -331,7 +338,9 @@ export class StableAnimatorPipeline {
           reports.push(report);
           return z0;
         } : undefined;
-        return scheduler.step(noisePred, t, latents, { refineOriginal }).prevSample;
+        const out = scheduler.step(noisePred, t, latents, { refineOriginal });
+        if (preview) preview(out.predOriginalSample, i + 1);
+        return out.prevSample;
       });
       latents.dispose();
       latents = next;
@@ -414,6 +423,22 @@ export class StableAnimatorPipeline {
     }
     o.onProgress?.({ phase: 'decode', step: 1, total: 1, elapsedSeconds: (performance.now() - start) / 1000, etaSeconds: 0 });
     return frames;
+  }
+
+  /** Decodes the first frame of a step's clean estimate for `emit`; calls `stop` once that costs over a tenth of the step. */
+  private previewer(emit: (frame: Tensor, step: number) => void, start: number, stop: () => void): (x0: Tensor, step: number) => void {
+    const { vae } = this.components;
+    let stepStart = start;
+    return (x0, step) => {
+      const decodeStart = performance.now();
+      torch.noGrad(() => torch.scope(() => {
+        const z = x0.reshape([-1, ...x0.shape.slice(-3)]).narrow(0, 0, 1).div(vae.scalingFactor);
+        emit(vae.decode(this.on(z, 'vae'), 1).to('f32').div(2).add(0.5).clamp(0, 1).squeeze(0).to('cpu'), step);
+      }));
+      const end = performance.now();
+      if (end - decodeStart > 0.1 * (decodeStart - stepStart)) stop();
+      stepStart = end;
+    };
   }
 
   /** One UNet pass -> f32 prediction [1, n, 4, h, w]. */

@@ -14,7 +14,7 @@ import { StableAnimator } from '../pipeline/stable-animator.ts';
 import type { PoseSequence } from '../pose/keypoints.ts';
 import { toAnimateRequest, type JobData, type JobKind } from './job-options.ts';
 import { loadShippedMotion } from './motions.ts';
-import { posePreview } from './preview.ts';
+import { liveFrameDataUrl, posePreview } from './preview.ts';
 
 export interface EngineRequest {
   id: string;
@@ -29,6 +29,8 @@ export interface JobProgress {
   total?: number;
   etaSeconds?: number;
   elapsedSeconds: number;
+  /** Denoising: the first frame of the step's clean estimate as a PNG data URL, while decoding it is cheap. */
+  frame?: string;
 }
 
 export interface JobResult {
@@ -88,11 +90,14 @@ async function run(req: EngineRequest, send: (m: EngineMessage) => void): Promis
     await writeImage(join(req.dataDir, file), await posePreview(reference, poses.images));
     return { file, frames: poses.images.length, width, height, seconds: elapsed(), alignment: poses.alignment, warnings: notices };
   }
+  let frame: string | undefined;
   const result = await animator.animate(reference, driving, {
     ...request,
+    onPreviewFrame: (f) => { frame = liveFrameDataUrl(f); },
     onProgress: (p) => {
       exitIfOrphaned();
-      progress({ stage: p.phase, step: p.step, total: p.total, etaSeconds: p.etaSeconds });
+      progress({ stage: p.phase, step: p.step, total: p.total, etaSeconds: p.etaSeconds, ...(frame ? { frame } : {}) });
+      frame = undefined;
     },
   });
   progress({ stage: 'writing' });

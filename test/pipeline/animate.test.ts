@@ -132,6 +132,25 @@ test('progress reports every step with an ETA, then the decode', () => {
   assert.deepEqual(seen, ['denoise 1/3 true', 'denoise 2/3 true', 'denoise 3/3 true', 'decode 1/1 true']);
 });
 
+test('live preview: the first frame of each step\'s clean estimate while cheap; the video is unchanged', () => {
+  const plain = pipe.call(inputs(), { ...base, numInferenceSteps: 3 });
+  const previews: { step: number; shape: number[]; device: string; min: number; max: number }[] = [];
+  const ins = inputs();
+  const before = torch.liveTensors();
+  const withPreview = pipe.call(ins, {
+    ...base, numInferenceSteps: 3,
+    onPreviewFrame: (f, step) => previews.push({ step, shape: f.shape, device: f.device, min: f.min().item(), max: f.max().item() }),
+  });
+  assert.equal(torch.liveTensors() - before, 2, 'the preview frames are freed');
+  assert.equal(maxDiff(plain.frames!, withPreview.frames!), 0);
+  assert.ok(previews.length >= 1 && previews.length <= 3, `${previews.length} previews`);
+  assert.deepEqual(previews.map((p) => p.step), [1, 2, 3].slice(0, previews.length));
+  for (const p of previews) {
+    assert.deepEqual([p.shape, p.device], [[3, 64, 64], 'cpu']);
+    assert.ok(p.min >= 0 && p.max <= 1 && p.max > p.min, `${p.min}..${p.max}`);
+  }
+});
+
 test('no tensor leaks: a call leaves only its results', () => {
   pipe.call(inputs(), base);
   const ins = inputs();

@@ -91,6 +91,11 @@ test('submit: progress events in order, then the result video', async () => {
   assert.deepEqual(statuses.filter((s, i) => s !== statuses[i - 1]).slice(-2), ['running', 'done'], statuses.join(' '));
   const stages = events.filter((e) => e.event === 'progress').map((e) => e.data.stage + (e.data.step ? e.data.step : ''));
   assert.deepEqual(stages, ['loading', 'poses', 'denoise1', 'denoise2', 'decode1', 'writing']);
+  // the live frame: step 1's clean estimate of frame 1, a 128x128 PNG (a step of the miniature dwarfs its decode)
+  const live = events.find((e) => e.event === 'progress' && e.data.stage === 'denoise')!.data.frame as string;
+  assert.match(live, /^data:image\/png;base64,/);
+  const png = Buffer.from(live.slice(live.indexOf(',') + 1), 'base64');
+  assert.deepEqual([png.toString('latin1', 1, 4), png.readUInt32BE(16), png.readUInt32BE(20)], ['PNG', 128, 128]);
   const elapsed = events.filter((e) => e.event === 'progress').map((e) => e.data.elapsedSeconds);
   assert.deepEqual(elapsed, [...elapsed].sort((a, b) => a - b), 'elapsed time only grows');
   const done = events.at(-1)!.data;

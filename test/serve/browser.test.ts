@@ -42,6 +42,11 @@ test('the page: photo + shipped motion -> pose preview -> progress -> a playing 
 
   await page.click('#animate-button');
   await page.waitForFunction(() => /denoise · step [1-3]\/4/.test(document.getElementById('progress-text')!.textContent ?? ''), undefined, { timeout: 120000 });
+  // the live frame of the running step
+  await page.waitForFunction(() => {
+    const img = document.getElementById('live') as HTMLImageElement;
+    return !img.hidden && img.complete && img.naturalWidth === 128;
+  }, undefined, { timeout: 120000 });
   if (shots) await page.screenshot({ path: join(shots, 'serve-progress.png'), fullPage: true });
 
   await page.waitForFunction(() => {

@@ -79,7 +79,7 @@ function follow(job) {
   events?.close();
   $('current').hidden = false;
   $('current-id').textContent = job.id.slice(0, 8);
-  $('preview').hidden = $('result').hidden = $('download').hidden = true;
+  $('preview').hidden = $('result').hidden = $('download').hidden = $('live').hidden = true;
   $('log').textContent = '';
   $('progress').value = 0;
   showStatus(job);
@@ -104,6 +104,10 @@ function showProgress(p) {
   if (p.etaSeconds !== undefined) parts.push(`ETA ${Math.round(p.etaSeconds)} s`);
   parts.push(`${p.elapsedSeconds.toFixed(1)} s elapsed`);
   $('progress-text').textContent = parts.join(' · ');
+  if (p.frame) {
+    $('live').src = p.frame;
+    $('live').hidden = false;
+  }
 }
 
 function showStatus(view) {
@@ -118,6 +122,7 @@ function showStatus(view) {
     api(`/api/jobs/${view.id}/logs`).then((l) => { $('log').textContent = l.logs.join('\n'); }, () => undefined);
   }
   if (view.status !== 'done' || !view.result) return;
+  $('live').hidden = true;
   $('progress').value = 1;
   const url = withToken(`/api/jobs/${view.id}/result`);
   $('progress-text').textContent = `done in ${view.result.seconds.toFixed(1)} s: ${view.result.frames} frames at ${view.result.width}x${view.result.height} (alignment: ${view.result.alignment})`;
