@@ -2,7 +2,8 @@
 // `stable-animator serve` starts when no --redis is given (persisting under its data folder, append-only file on,
 // so a restart finds the queue as it was).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { ConnectionOptions } from 'bullmq';
 
@@ -46,14 +47,44 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-/** Starts `redis-server` on a free 127.0.0.1 port with its files in `dir`; resolves when it accepts connections. */
-export async function startRedis(dir: string, opts: { binary?: string; timeoutMs?: number } = {}): Promise<EmbeddedRedis> {
+/** The pid file's redis-server, if it still runs: a serve killed with -9 leaves its private Redis behind. */
+function leftoverRedis(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops a leftover redis-server (SIGTERM: it saves its append-only file and exits) and waits up to 10 s. */
+async function stopLeftover(pid: number, log: (line: string) => void): Promise<void> {
+  log(`stopping the Redis a previous serve left running (pid ${pid}) before starting this one on the same files`);
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; existsSync(`/proc/${pid}`); waited += 100) {
+    if (waited >= 10000) throw new Error(`the Redis a previous serve left running (pid ${pid}) did not exit in 10 s; stop it and start again`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Starts `redis-server` on a free 127.0.0.1 port with its files in `dir`; resolves when it accepts connections.
+ * A redis-server still running on the same files (its pid in dir/redis-server.pid) is stopped first: two servers
+ * must never append to one file.
+ */
+export async function startRedis(dir: string, opts: { binary?: string; timeoutMs?: number; log?: (line: string) => void } = {}): Promise<EmbeddedRedis> {
   mkdirSync(dir, { recursive: true });
+  const pidFile = join(dir, 'redis-server.pid');
+  const leftover = leftoverRedis(pidFile);
+  if (leftover !== undefined) await stopLeftover(leftover, opts.log ?? ((line) => console.error(line)));
+  rmSync(pidFile, { force: true });
   const port = await freePort();
   const binary = opts.binary ?? 'redis-server';
   const child = spawn(binary, [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '',
-    '--daemonize', 'no', '--protected-mode', 'yes', '--maxmemory-policy', 'noeviction',
+    '--daemonize', 'no', '--pidfile', pidFile, '--protected-mode', 'yes', '--maxmemory-policy', 'noeviction',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let log = '';
