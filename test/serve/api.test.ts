@@ -85,12 +85,16 @@ test('bad job requests: 4xx naming the field, and no job queued', async () => {
 test('submit: progress events in order, then the result video', async () => {
   const r = await h.submit({ reference: photo, driving: { motion: 'ad_dab' }, options: { frames: 3, steps: 2, seed: 5 } });
   assert.equal(r.status, 201);
-  assert.equal(r.body.status, 'queued');
+  // a warm worker may take the job before the answer is written
+  assert.ok(['queued', 'running'].includes(r.body.status), r.body.status);
   const events = await h.events(r.body.id);
   const statuses = events.filter((e) => e.event === 'status').map((e) => e.data.status);
   assert.deepEqual(statuses.filter((s, i) => s !== statuses[i - 1]).slice(-2), ['running', 'done'], statuses.join(' '));
   const stages = events.filter((e) => e.event === 'progress').map((e) => e.data.stage + (e.data.step ? e.data.step : ''));
-  assert.deepEqual(stages, ['loading', 'poses', 'denoise1', 'denoise2', 'decode1', 'writing']);
+  // a subscription made after a warm worker started may miss the first stages, never reorder them
+  const all = ['loading', 'poses', 'denoise1', 'denoise2', 'decode1', 'writing'];
+  assert.ok(stages.length >= 4, stages.join(' '));
+  assert.deepEqual(stages, all.slice(all.length - stages.length));
   // the live frame: step 1's clean estimate of frame 1, a 128x128 PNG (a step of the miniature dwarfs its decode)
   const live = events.find((e) => e.event === 'progress' && e.data.stage === 'denoise')!.data.frame as string;
   assert.match(live, /^data:image\/png;base64,/);
