@@ -12,21 +12,23 @@ import type { Command } from './main.ts';
 
 const USAGE = `stable-animator serve [--port 7860] [--host 127.0.0.1] [--redis URL] [--data serve-data] [--workers 1]
       [--weights NAME=DIR ...] [--token TOKEN] [--device cpu|cuda:N] [--max-upload-mb 50] [--max-frames 120]
-      [--max-side 1024] [--max-steps 50] [--lock-seconds 30]
+      [--max-side 1024] [--max-steps 50] [--lock-seconds 30] [--keep-days 7]
 
   --redis    a shared Redis for the queue (redis://host:6379); without it a private redis-server runs with its
              files in <data>/redis. Workers on other machines: stable-animator worker --redis URL --data <shared folder>
   --workers  local worker processes (default 1; 0 with a shared --redis and remote workers)
   --weights  weights folders offered to users, by name (default mini=weights/mini); the first is the default
   --token    every /api route then needs "Authorization: Bearer TOKEN" (or ?token=TOKEN); open the page as /?token=TOKEN
-  --host     the address to listen on (default 127.0.0.1: this machine only)`;
+  --host     the address to listen on (default 127.0.0.1: this machine only)
+  --keep-days finished jobs leave the queue, and job folders and uploads that no remaining job needs are deleted,
+             this many days after (default 7; 0 keeps everything)`;
 
 const OPTIONS = {
   port: { type: 'string', default: '7860' }, host: { type: 'string', default: '127.0.0.1' }, redis: { type: 'string' },
   data: { type: 'string', default: 'serve-data' }, workers: { type: 'string', default: '1' }, weights: { type: 'string', multiple: true },
   token: { type: 'string' }, device: { type: 'string' }, 'max-upload-mb': { type: 'string', default: '50' },
   'max-frames': { type: 'string', default: '120' }, 'max-side': { type: 'string', default: '1024' }, 'max-steps': { type: 'string', default: '50' },
-  'lock-seconds': { type: 'string' },
+  'lock-seconds': { type: 'string' }, 'keep-days': { type: 'string', default: '7' },
 } as const;
 
 function parseWeights(list: string[] | undefined): Record<string, string> {
@@ -56,7 +58,8 @@ export const serve: Command = {
       console.error(`redis-server ${redis.process.pid} at ${redis.url} (files in ${join(dataDir, 'redis')})`);
     }
     const url = values.redis ?? redis!.url;
-    const server = await startServer({ redis: url, dataDir, weights, limits, token: values.token });
+    const keepDays = parseNumber('keep-days', values['keep-days'], 'nonneg');
+    const server = await startServer({ redis: url, dataDir, weights, limits, token: values.token, keepDays });
     const children = new Set<ChildProcess>();
     let stopping = false;
     const threads = process.env.STABLE_ANIMATOR_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers))));

@@ -18,6 +18,7 @@ import { shippedMotions } from './motions.ts';
 import { openApiDocument } from './openapi.ts';
 import { CANCEL_CHANNEL, QUEUE_NAME, redisConnection } from './redis.ts';
 import { findUpload, HttpError, storeUpload } from './uploads.ts';
+import { jobRetention, sweepData } from './retention.ts';
 import { cancelKey } from './worker.ts';
 
 export interface ServerOptions {
@@ -28,6 +29,8 @@ export interface ServerOptions {
   limits: ServeLimits;
   token?: string;
   log?: boolean;
+  /** Finished jobs and the files no job needs are removed after this many days (retention.ts); 0 keeps them. Default 7. */
+  keepDays?: number;
 }
 
 export interface AnimationServer {
@@ -46,6 +49,12 @@ export async function startServer(o: ServerOptions): Promise<AnimationServer> {
   const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  const keepDays = o.keepDays ?? 7;
+  const sweep = () => sweepData(o.dataDir, queue, keepDays).then(
+    (r) => { if (r.jobFolders + r.uploads > 0) app.log.info(`retention: removed ${r.jobFolders} job folder(s) and ${r.uploads} upload file(s) older than ${keepDays} days`); },
+    (e: Error) => app.log.error(`retention sweep: ${e.message}`),
+  );
+  const sweeper = keepDays > 0 ? setInterval(() => void sweep(), 3_600_000).unref() : undefined;
   const listeners = new Map<string, Set<(event: string, data: unknown) => void>>();
   const notify = (id: string, event: string, data: unknown) => listeners.get(id)?.forEach((l) => l(event, data));
   events.on('progress', ({ jobId, data }) => notify(jobId, 'progress', data));
@@ -133,7 +142,7 @@ export async function startServer(o: ServerOptions): Promise<AnimationServer> {
     const id = randomUUID();
     const data: JobData = { reference: ref.file, driving: drivingData, options, weightsDir: o.weights[options.weights]!, inputs: { reference: ref.name, driving: drivingName } };
     // previews first: they take seconds and a user waits on them before submitting the run
-    const job = await queue.add(kind, data, { jobId: id, attempts: 1, priority: kind === 'preview' ? 1 : 2 });
+    const job = await queue.add(kind, data, { jobId: id, attempts: 1, priority: kind === 'preview' ? 1 : 2, ...jobRetention(keepDays) });
     return reply.code(201).send(await viewJob(job));
   };
   const submitSchema = (summary: string) => ({ summary, body: jobBody, response: { 201: JOB_VIEW_SCHEMA, 400: ERROR, 404: ERROR, 422: ERROR } });
@@ -251,9 +260,11 @@ export async function startServer(o: ServerOptions): Promise<AnimationServer> {
     return removed ? { ...view, status: 'cancelled' } : viewJob(job);
   });
 
+  if (keepDays > 0) void sweep();
   return {
     app, queue,
     async close() {
+      if (sweeper) clearInterval(sweeper);
       await app.close();
       await events.close();
       await queue.close();
