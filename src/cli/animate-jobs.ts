@@ -47,8 +47,8 @@ export function readJobs(path: string, cliDefaults: JobOptions = {}): Job[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new Error(`--jobs ${path}: cannot read the file`);
+  } catch (e) {
+    throw new Error(`--jobs ${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let data: unknown;
   try {

@@ -6,7 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { ByteReader } from '../torch/serialization/byte-reader.ts';
-import { unpickle } from '../torch/serialization/pickle.ts';
+import { pyTypeName, unpickle } from '../torch/serialization/pickle.ts';
 import { bytesSource } from '../torch/serialization/random-access-file.ts';
 import { elementCount } from '../torch/serialization/strided.ts';
 import { LIMITS } from './limits.ts';
@@ -62,7 +62,7 @@ function parse(bytes: Uint8Array): NpyArray {
     throw new Error(`the object array's pickle is ${data.length} bytes, above the limit of ${LIMITS.pickleBytes} (set STABLE_ANIMATOR_MAX_PICKLE_BYTES to raise it)`);
   }
   const array = unpickle(new ByteReader(bytesSource(data)), { resolveGlobal: resolveNumpyGlobal });
-  if (!(array instanceof PickledArray)) throw new Error('the object array\'s pickle does not hold a numpy array');
+  if (!(array instanceof PickledArray)) throw new Error(`the object array's pickle holds a ${pyTypeName(array)}, expected a numpy.ndarray`);
   if (array.shape.join() !== shape.join()) {
     throw new Error(`the header gives shape (${shape.join(', ')}), the pickled array has (${array.shape.join(', ')})`);
   }

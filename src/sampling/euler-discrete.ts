@@ -59,8 +59,8 @@ export class EulerDiscreteScheduler implements Scheduler {
 
   constructor(config: Partial<EulerDiscreteConfig> = {}) {
     const c = { ...EULER_DEFAULTS, ...config };
-    if (c.interpolation_type !== 'linear') throw new Error(`EulerDiscreteScheduler: interpolation_type '${c.interpolation_type as string}' is not implemented`);
-    if (!['epsilon', 'v_prediction', 'sample'].includes(c.prediction_type)) throw new Error(`EulerDiscreteScheduler: unknown prediction_type '${c.prediction_type}'`);
+    if (c.interpolation_type !== 'linear') throw new Error(`EulerDiscreteScheduler: interpolation_type '${c.interpolation_type as string}' is not implemented (expected 'linear', as SVD-xt's scheduler config)`);
+    if (!['epsilon', 'v_prediction', 'sample'].includes(c.prediction_type)) throw new Error(`EulerDiscreteScheduler: unknown prediction_type '${c.prediction_type}' (expected epsilon, v_prediction or sample)`);
     this.config = c;
     this.trainSigmas = trainingSigmas(alphasCumprod(trainingBetas(c)));
     this.#logSigmas = this.trainSigmas.map((s) => Math.log(s));

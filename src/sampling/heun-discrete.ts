@@ -70,7 +70,7 @@ export class HeunDiscreteScheduler implements Scheduler {
 
   constructor(config: Partial<HeunDiscreteConfig> = {}) {
     const c = { ...HEUN_DEFAULTS, ...config };
-    if (!['epsilon', 'v_prediction', 'sample'].includes(c.prediction_type)) throw new Error(`HeunDiscreteScheduler: unknown prediction_type '${c.prediction_type}'`);
+    if (!['epsilon', 'v_prediction', 'sample'].includes(c.prediction_type)) throw new Error(`HeunDiscreteScheduler: unknown prediction_type '${c.prediction_type}' (expected epsilon, v_prediction or sample)`);
     this.config = c;
     this.trainSigmas = trainingSigmas(alphasCumprod(trainingBetas(c)));
     this.#logSigmas = this.trainSigmas.map((s) => Math.log(s));

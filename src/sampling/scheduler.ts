@@ -99,7 +99,7 @@ export function configFromJson(json: Record<string, unknown>, known: readonly st
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
     if (key.startsWith('_') || ignored.includes(key)) continue;
-    if (!known.includes(key)) throw new Error(`scheduler config: unsupported key '${key}'`);
+    if (!known.includes(key)) throw new Error(`scheduler config: unsupported key '${key}' (known: ${known.join(', ')})`);
     if (value !== null || key === 'trained_betas' || key === 'sigma_min' || key === 'sigma_max') out[key] = value;
   }
   return out;
@@ -121,7 +121,7 @@ export function trainingBetas(c: DiscreteScheduleConfig): Float32Array {
     const alphaBar = (t: number) => Math.cos(((t + 0.008) / 1.008) * Math.PI / 2) ** 2;
     return Float32Array.from({ length: n }, (_, i) => Math.min(1 - alphaBar((i + 1) / n) / alphaBar(i / n), 0.999));
   }
-  throw new Error(`scheduler config: unknown beta_schedule '${c.beta_schedule as string}'`);
+  throw new Error(`scheduler config: unknown beta_schedule '${c.beta_schedule as string}' (expected linear, scaled_linear or squaredcos_cap_v2)`);
 }
 
 /** cumprod(1 - betas) in f32; torch's CPU cumprod carries a float64 accumulator. */
@@ -166,7 +166,7 @@ export function spacedTimesteps(c: DiscreteScheduleConfig, numInferenceSteps: nu
     const delta = (T + step) - T;
     return Float32Array.from({ length: count }, (_, i) => f32(roundHalfEven(T + i * delta) - 1));
   }
-  throw new Error(`scheduler config: unknown timestep_spacing '${c.timestep_spacing as string}'`);
+  throw new Error(`scheduler config: unknown timestep_spacing '${c.timestep_spacing as string}' (expected linspace, leading or trailing)`);
 }
 
 /** numpy's round: halves to even. */
