@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from '../src/serve/redis.ts';
+import { freePort } from '../src/util/free-port.ts';
 import { startServeProcess, type ServeProcess } from '../src/serve/serve-process.ts';
 import { writeResult } from './timing.ts';
 

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from '../util/free-port.ts';
 import type { ConnectionOptions } from 'bullmq';
 
 /** The queue every server and worker sharing a Redis uses. */
@@ -26,18 +26,6 @@ export function redisConnection(url: string): ConnectionOptions {
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0) throw new Error(`--redis ${url}: the database must be a number, got '${u.pathname.slice(1)}'`);
   return { ...common, host: u.hostname || '127.0.0.1', port: u.port ? Number(u.port) : 6379, db, username: u.username || undefined };
-}
-
-/** A free TCP port on 127.0.0.1 (asked of the kernel). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface EmbeddedRedis {

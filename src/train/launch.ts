@@ -3,7 +3,7 @@
 // fails takes the others down, so a crashed rank never leaves its peers waiting in a collective.
 // Several machines: set NNODES, NODE_RANK, MASTER_ADDR and MASTER_PORT on each (docs/training.md).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../util/free-port.ts';
 import os from 'node:os';
 
 export interface LaunchOptions {
@@ -22,19 +22,6 @@ export interface LaunchOptions {
   stderr?: NodeJS.WritableStream;
   /** How long a child asked to stop (SIGTERM) gets before SIGKILL. */
   killGraceMs?: number;
-}
-
-/** A TCP port that was free a moment ago (the usual race: another process may take it first). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Image } from '../../src/io/image.ts';
 import { decodeVideo } from '../../src/io/video.ts';
-import { freePort } from '../../src/serve/redis.ts';
+import { freePort } from '../../src/util/free-port.ts';
 import { startServeProcess } from '../../src/serve/serve-process.ts';
 import { Harness, PHOTO } from './harness.ts';
 

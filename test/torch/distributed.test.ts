@@ -12,7 +12,8 @@ import { describe, it } from 'node:test';
 import * as torch from '../../src/torch/index.ts';
 import * as dist from '../../src/torch/distributed.ts';
 import { Linear, SiLU, Sequential, SGD } from '../../src/nn/index.ts';
-import { freePort, launch } from '../../src/train/launch.ts';
+import { launch } from '../../src/train/launch.ts';
+import { freePort } from '../../src/util/free-port.ts';
 import { assertClose } from './helpers.ts';
 
 const SELF = fileURLToPath(import.meta.url);
