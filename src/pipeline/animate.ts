@@ -20,7 +20,7 @@ import * as torch from '../torch/index.ts';
 import type { DType, Device, Tensor } from '../torch/index.ts';
 import { checkFrameSides } from '../io/limits.ts';
 import type * as nn from '../nn/index.ts';
-import type { PoseNet } from '../models/animator/pose-net.ts';
+import { PoseNet } from '../models/animator/pose-net.ts';
 import type { FusionFaceId } from '../models/face/face-encoder.ts';
 import type { IResNet } from '../models/face/iresnet.ts';
 import type { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
@@ -29,6 +29,7 @@ import { clipPreprocess } from '../models/svd/image-preprocess.ts';
 import type { UNetSpatioTemporalConditionModel } from '../models/svd/unet.ts';
 import type { Scheduler } from '../sampling/scheduler.ts';
 import { slidingWindows, weightSums, type Window } from '../sampling/windows.ts';
+import { latentFactor } from './hjb-window.ts';
 import { HjbFaceOptimizer, type HjbFaceTarget, type HjbOptions, type HjbStepReport } from './hjb.ts';
 import { deviceOf, placementOf, withModels, type ModelName, type Placement } from './placement.ts';
 
@@ -301,8 +302,9 @@ export class StableAnimatorPipeline {
     }));
     const [height, width] = reference.shape.slice(2);
     const [latentH, latentW] = refLatent.shape.slice(-2);
-    if (latentH * 8 !== height || latentW * 8 !== width) {
-      throw new Error(`animate: the VAE maps ${width}x${height} to a ${latentW}x${latentH} latent; PoseNet and the UNet need 1/8 of the image`);
+    const factor = latentFactor(vae);
+    if (latentH * factor !== height || latentW * factor !== width) {
+      throw new Error(`animate: the VAE maps ${width}x${height} to a ${latentW}x${latentH} latent, not 1/${factor} of the image: the size must be a multiple of ${factor}`);
     }
     const addedTimeIds = torch.tensor([[o.fps - 1, o.motionBucketId, o.noiseAugStrength]], { dtype: 'f32' }).to(device);
     return { encoderStates, encoderStatesUncond: torch.zerosLike(encoderStates), refLatent, addedTimeIds };
@@ -319,6 +321,7 @@ export class StableAnimatorPipeline {
     scheduler.setTimesteps(o.numInferenceSteps);
     const timesteps = scheduler.timesteps;
     const [latentH, latentW] = c.refLatent.shape.slice(-2);
+    const poseInput = PoseNet.inputAt(poses, latentH, latentW);
     const tile = Math.min(o.tileSize, numFrames);
     const windowNoise = torch.randn([1, o.tileSize, unet.config.out_channels, latentH, latentW], generator).narrow(1, 0, tile);
     let latents = windowNoise.repeat([1, Math.floor(numFrames / tile) + 1, 1, 1, 1]).narrow(1, 0, numFrames)
@@ -332,7 +335,7 @@ export class StableAnimatorPipeline {
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i]!;
       const next = torch.scope(() => {
-        const noisePred = this.predictNoise(latents, t, c, poses, plan, o);
+        const noisePred = this.predictNoise(latents, t, c, poseInput, plan, o);
         const refineOriginal = hjb?.isActive(i) ? (x0: Tensor) => {
           const { z0, report } = hjb.optimize(x0, i, o.numInferenceSteps);
           reports.push(report);

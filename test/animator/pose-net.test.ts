@@ -82,3 +82,19 @@ test('PoseNet.fromPretrained names the file and every wrong key', () => {
     return true;
   });
 });
+
+test('PoseNet.inputAt: unchanged at 8x the latent; repeated pixels for a 1/4 VAE, so the output lands on its latent', () => {
+  const poses = torch.randn([2, 3, 3, 16, 24], new torch.Generator(3));
+  assert.equal(PoseNet.inputAt(poses, 2, 3), poses);
+  const up = PoseNet.inputAt(poses, 4, 6);
+  assert.deepEqual(up.shape, [2, 3, 3, 32, 48]);
+  // pixel (y, x) of the input fills the 2x2 block at (2y, 2x)
+  for (const [y, x] of [[0, 0], [5, 7], [15, 23]]) {
+    const v = poses.select(0, 1).select(0, 2).select(0, 1).select(0, y).select(0, x).item();
+    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+      assert.equal(up.select(0, 1).select(0, 2).select(0, 1).select(0, 2 * y + dy).select(0, 2 * x + dx).item(), v);
+    }
+  }
+  const net = nn.withInit({ seed: 1 }, () => new PoseNet(8));
+  assert.deepEqual(net.forward(up).shape, [6, 8, 4, 6]);
+});

@@ -55,6 +55,21 @@ export class PoseNet extends nn.Module {
     });
   }
 
+  /**
+   * Pose images [..., 3, H, W] at the size this net maps onto a latent of latentH x latentW: 8x the latent. With
+   * SVD's VAE (latent = 1/8 of the frame) they pass unchanged; a VAE of another factor (the miniature's, 1/4) gets
+   * them resized by nearest neighbour (integer factors repeat pixels), so the released structure stays as it is.
+   */
+  static inputAt(poses: Tensor, latentH: number, latentW: number): Tensor {
+    const [h, w] = poses.shape.slice(-2);
+    if (h === latentH * 8 && w === latentW * 8) return poses;
+    return torch.scope(() => {
+      const lead = poses.shape.slice(0, -3);
+      const flat = poses.reshape([-1, 3, h, w]);
+      return torch.interpolateNearest(flat, [latentH * 8, latentW * 8]).reshape([...lead, 3, latentH * 8, latentW * 8]);
+    });
+  }
+
   /** Output channels (the UNet's first block width) from a state dict: 320 in the released file. */
   static channelsFromHeader(header: Map<string, { shape: number[] }>, file = 'pose net'): number {
     return headerDim(header, 'final_proj.weight', 0, file);

@@ -16,7 +16,7 @@
 // micro-batch computes it.
 import * as torch from '../../torch/index.ts';
 import type { Device, DType, Tensor } from '../../torch/index.ts';
-import type { PoseNet } from '../../models/animator/pose-net.ts';
+import { PoseNet } from '../../models/animator/pose-net.ts';
 import type { FusionFaceId } from '../../models/face/face-encoder.ts';
 import type { AutoencoderKLTemporalDecoder } from '../../models/svd/autoencoder.ts';
 import type { CLIPVisionModelWithProjection } from '../../models/svd/clip-vision.ts';
@@ -169,7 +169,7 @@ export function denoisingLoss(m: TrainModels, batch: BatchTensors, draws: readon
       const encoderStates = torch.cat([frozen.clip.mul(keepClip), faceTokens], 1);
       const ref = frozen.refLatent.mul(keepRef).expand([b, f, -1, -1, -1]);
       const sample = torch.cat([frozen.xt.mul(scalingTensor(sc.map((s) => s.cIn), device)), ref], 2);
-      const pose = m.poseNet.forward(batch.poses.to(dtypeOf(m.poseNet)));
+      const pose = m.poseNet.forward(PoseNet.inputAt(batch.poses, h, w).to(dtypeOf(m.poseNet)));
       const timesteps = torch.tensor(sc.map((s) => s.cNoise), { dtype: 'f32' }).to(device);
       const timeIds = torch.tensor(draws.map(() => [cfg.fps - 1, cfg.motionBucketId, cfg.noiseAugStrength]), { dtype: 'f32' }).to(device);
       const ud = dtypeOf(m.unet);
