@@ -175,6 +175,12 @@ interface Conditions {
   addedTimeIds: Tensor;
 }
 
+/** PoseNet features kept for all frames up to this size (PoseFeatures). */
+const POSE_FEATURE_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** Window frame indices -> PoseNet's features of those frames, concatenated. */
+type PoseFeatures = (idx: Tensor[]) => Tensor;
+
 interface WindowPlan {
   windows: Window[];
   windowsPerCall: number;
@@ -321,7 +327,7 @@ export class StableAnimatorPipeline {
     scheduler.setTimesteps(o.numInferenceSteps);
     const timesteps = scheduler.timesteps;
     const [latentH, latentW] = c.refLatent.shape.slice(-2);
-    const poseInput = PoseNet.inputAt(poses, latentH, latentW);
+    const poseFeatures = this.poseFeatures(PoseNet.inputAt(poses, latentH, latentW), latentH, latentW);
     const tile = Math.min(o.tileSize, numFrames);
     const windowNoise = torch.randn([1, o.tileSize, unet.config.out_channels, latentH, latentW], generator).narrow(1, 0, tile);
     let latents = windowNoise.repeat([1, Math.floor(numFrames / tile) + 1, 1, 1, 1]).narrow(1, 0, numFrames)
@@ -335,7 +341,7 @@ export class StableAnimatorPipeline {
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i]!;
       const next = torch.scope(() => {
-        const noisePred = this.predictNoise(latents, t, c, poseInput, plan, o);
+        const noisePred = this.predictNoise(latents, t, c, poseFeatures, plan, o);
         const refineOriginal = hjb?.isActive(i) ? (x0: Tensor) => {
           const { z0, report } = hjb.optimize(x0, i, o.numInferenceSteps);
           reports.push(report);
@@ -358,12 +364,28 @@ export class StableAnimatorPipeline {
   }
 
   /**
+   * PoseNet's features of frames (the windows' frame indices -> [frames, C, h, w] on the UNet's device). The poses
+   * are the same at every step, so the features of all frames are computed once when they take at most
+   * POSE_FEATURE_CACHE_BYTES (the miniature's 16 frames: 2 MB; the released model's 16 frames at 576x1024:
+   * 189 MB in f32), else per window and step as the reference does.
+   */
+  private poseFeatures(poses: Tensor, latentH: number, latentW: number): PoseFeatures {
+    const { poseNet } = this.components;
+    const run = (p: Tensor) => this.on(poseNet.forward(this.on(p, 'poseNet')), 'unet');
+    const gather = (idx: Tensor[]) => torch.cat(idx.map((i) => poses.indexSelect(0, i.to(poses.device))), 0);
+    const bytes = poses.size(0) * poseNet.final_proj.weight.size(0) * latentH * latentW * (this.dtype === 'f32' ? 4 : 2);
+    if (bytes > POSE_FEATURE_CACHE_BYTES) return (idx) => run(gather(idx));
+    const all = run(poses);
+    return (idx) => torch.cat(idx.map((i) => all.indexSelect(0, i.to(all.device))), 0);
+  }
+
+  /**
    * The noise prediction of one step: per window (PoseNet on its poses; `windowsPerCall` windows and, with
    * `batchGuidance`, both CFG branches in one UNet call), blended by frame, then classifier-free guidance
    * with the frame-wise scale.
    */
-  private predictNoise(latents: Tensor, t: number, c: Conditions, poses: Tensor, plan: WindowPlan, o: ResolvedOptions): Tensor {
-    const { unet, poseNet, scheduler } = this.components;
+  private predictNoise(latents: Tensor, t: number, c: Conditions, poses: PoseFeatures, plan: WindowPlan, o: ResolvedOptions): Tensor {
+    const { scheduler } = this.components;
     const device = this.device;
     let cond = torch.zerosLike(latents);
     let uncond = plan.guided ? torch.zerosLike(latents) : undefined;
@@ -374,7 +396,7 @@ export class StableAnimatorPipeline {
         const idx = group.map((w) => torch.tensor(w.frames, { dtype: 'i64' }).to(device));
         const x = torch.cat(idx.map((i) => scheduler.scaleModelInput(latents.indexSelect(1, i), t)), 0); // [n,F,C,h,w]
         const ref = c.refLatent.expand([n, x.size(1), -1, -1, -1]);
-        const pose = this.on(poseNet.forward(this.on(torch.cat(idx.map((i) => poses.indexSelect(0, i.to(poses.device))), 0), 'poseNet')), 'unet');
+        const pose = poses(idx);
         const states = c.encoderStates.expand([n, -1, -1]);
         const ids = c.addedTimeIds.expand([n, -1]);
         let pc: Tensor, pu: Tensor | undefined;
