@@ -239,7 +239,11 @@ function drawFrame(options: PlotOptions, xr: [number, number], yr: [number, numb
   canvas.line(left, bottom, right, bottom, INK);
   canvas.line(left, top, right, top, INK);
   canvas.line(right, top, right, bottom, INK);
-  if (options.title) canvas.text((width - textWidth(options.title, 2)) / 2, 5, options.title, INK, 2);
+  if (options.title) {
+    // a title wider than the plot at double size is drawn at single size rather than cut at both ends
+    const scale = textWidth(options.title, 2) <= width - 8 ? 2 : 1;
+    canvas.text((width - textWidth(options.title, scale)) / 2, scale === 2 ? 5 : 9, options.title, INK, scale);
+  }
   if (options.xLabel) canvas.text((left + right - textWidth(options.xLabel)) / 2, height - 12, options.xLabel, INK);
   if (options.yLabel) canvas.textVertical(4, (top + bottom + textWidth(options.yLabel)) / 2, options.yLabel, INK);
   return { canvas, px, py, left, top, right, bottom };

@@ -62,3 +62,21 @@ test('line plot and histogram: sized RGB images with the series colours drawn, s
   assert.throws(() => plotHistograms([{ label: 'a', values: [] }]), /no finite values/);
   assert.throws(() => plotLines([{ label: 'bad', x: [1, 2], y: [1] }]), /series "bad" has 2 x and 1 y values/);
 });
+
+test('a title too wide for double size is drawn whole at single size, centred; a short one stays double', () => {
+  const x = [0, 1, 2];
+  const titleInk = (title: string) => {
+    const img = plotLines([{ label: 'a', x, y: [1, 2, 3], color: [255, 0, 0] }], { width: 800, height: 300, title });
+    const cols: number[] = [];
+    for (let y = 0; y < 22; y++) for (let c = 0; c < img.width; c++) {
+      const i = (y * img.width + c) * 3;
+      if (img.data[i] < 128 && img.data[i + 1] < 128 && img.data[i + 2] < 128) cols.push(c);
+    }
+    return { min: Math.min(...cols), max: Math.max(...cols), rows: new Set(cols).size };
+  };
+  const long = 'held-out validation (3 cases): PSNR, ours vs repeating the reference'; // 69 chars: 828 px at double size, 414 at single
+  const ink = titleInk(long);
+  assert.ok(ink.min >= (800 - textWidth(long)) / 2 - 1 && ink.max <= (800 + textWidth(long)) / 2, `title ink spans ${ink.min}..${ink.max}`);
+  const short = titleInk('Loss');
+  assert.ok(short.max - short.min > textWidth('Loss') + 6, `double size: ${short.min}..${short.max}`);
+});
