@@ -4,13 +4,18 @@
 // repeat-the-reference baseline. The demo's own identity (the first held out) is left out, so the demo stays
 // an evaluation that training never looked at.
 import { LearnedAlignment } from '../align/learned-alignment.ts';
+import * as torch from '../torch/index.ts';
+import type { AutoencoderKLTemporalDecoder } from '../models/svd/autoencoder.ts';
 import type { StableAnimatorComponents } from '../pipeline/animate.ts';
+import { framesToTensor } from '../eval/evaluate.ts';
+import { scoreWithBaseline, type FrameScores } from '../eval/reference-baseline.ts';
 import type { SkeletonStyle } from '../pose/render.ts';
 import { runIdentities } from './synth/dataset.ts';
 import { loadMotions } from './synth/motion.ts';
 import { animateCase, meanCaseMetrics, type CaseMetrics } from './animate-case.ts';
 import { heldOutCase, type HeldOutCase } from './held-out-case.ts';
 import type { ValidationHook } from '../train/animator/trainer.ts';
+import { DEMO_DEFAULTS } from './demo-settings.ts';
 
 export interface MiniValidationOptions {
   /** The dataset's seed and identity count and its held-out split (as miniature.json). */
@@ -23,7 +28,7 @@ export interface MiniValidationOptions {
   skeleton: SkeletonStyle;
   /** Frames per window (the clip length). */
   window: number;
-  /** Cases (default 3), frames per case (default 8), Euler steps (default 10), guidance (default 2.5). */
+  /** Cases (default 3), frames per case (default 8), Euler steps (default 10), guidance (default: the demo's). */
   cases?: number;
   frames?: number;
   steps?: number;
@@ -45,15 +50,35 @@ export async function miniValidationCases(o: MiniValidationOptions): Promise<Hel
   });
 }
 
-/** A trainer validation hook over the cases: means of the scores and of their baselines. */
+/**
+ * What the VAE alone allows on the cases: their ground-truth frames through encode -> decode (posterior mode),
+ * scored as an animation would be. No animation decoded by this VAE can beat it, so the validation plots it
+ * beside ours and the baseline (issue 15: the VAE's ceiling).
+ */
+export function vaeCeiling(vae: AutoencoderKLTemporalDecoder, cases: readonly HeldOutCase[]): FrameScores {
+  const acc = { l1: 0, psnr: 0, ssim: 0, movingPsnr: 0 };
+  for (const c of cases) {
+    const s = torch.noGrad(() => torch.scope(() => {
+      const truth = framesToTensor(c.truth);
+      const dtype = vae.decoder.conv_in.weight.dtype;
+      const rec = vae.decode(vae.encode(truth.mul(2).sub(1).to(dtype)).mode(), truth.size(0)).to('f32').div(2).add(0.5).clamp(0, 1);
+      return scoreWithBaseline(rec, truth, framesToTensor([c.reference]));
+    }));
+    for (const k of ['l1', 'psnr', 'ssim', 'movingPsnr'] as const) acc[k] += s[k] / cases.length;
+  }
+  return acc;
+}
+
+/** A trainer validation hook over the cases: means of the scores and of their baselines, and the VAE's ceiling. */
 export async function miniValidation(components: StableAnimatorComponents, o: MiniValidationOptions): Promise<ValidationHook> {
   const cases = await miniValidationCases(o);
   const alignModel = LearnedAlignment.fromPretrained(o.alignWeights);
+  const ceiling = vaeCeiling(components.vae, cases);
   return async () => {
     const perCase: CaseMetrics[] = [];
     for (const c of cases) {
       const r = await animateCase(c, components, {
-        align: 'learned', alignModel, steps: o.steps ?? 10, guidance: o.guidance ?? 2.5, seed: 0,
+        align: 'learned', alignModel, steps: o.steps ?? 10, guidance: o.guidance ?? DEMO_DEFAULTS.guidance, seed: 0,
         tileSize: o.window, tileOverlap: Math.min(2, o.window - 1), skeleton: o.skeleton,
       });
       perCase.push(r.metrics);
@@ -61,11 +86,14 @@ export async function miniValidation(components: StableAnimatorComponents, o: Mi
     const m = meanCaseMetrics(perCase);
     return {
       scores: {
-        movingPsnr: m.movingPsnr, baselineMovingPsnr: m.baseline.movingPsnr, psnr: m.psnr, baselinePsnr: m.baseline.psnr,
-        ssim: m.ssim, baselineSsim: m.baseline.ssim, csim: m.csim,
+        movingPsnr: m.movingPsnr, baselineMovingPsnr: m.baseline.movingPsnr, vaeMovingPsnr: ceiling.movingPsnr,
+        psnr: m.psnr, baselinePsnr: m.baseline.psnr, vaePsnr: ceiling.psnr, ssim: m.ssim, baselineSsim: m.baseline.ssim, csim: m.csim,
       },
       panels: [
-        { title: `held-out validation (${cases.length} cases): PSNR, ours vs repeating the reference`, yLabel: 'dB', keys: ['movingPsnr', 'baselineMovingPsnr', 'psnr', 'baselinePsnr'] },
+        {
+          title: `held-out validation (${cases.length} cases): PSNR, ours vs repeating the reference vs the VAE's own reconstruction`, yLabel: 'dB',
+          keys: ['movingPsnr', 'baselineMovingPsnr', 'vaeMovingPsnr', 'psnr', 'baselinePsnr', 'vaePsnr'],
+        },
         { title: 'SSIM and CSIM', yLabel: '', keys: ['ssim', 'baselineSsim', 'csim'] },
       ],
     };

@@ -45,13 +45,19 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
   assert.ok([...vae2.keys()].filter((k) => !k.startsWith('decoder.')).every(same), 'encoder and quant_conv unchanged');
   assert.ok([...vae2.keys()].some((k) => k.startsWith('decoder.') && !same(k)), 'decoder refined');
   // phase 4a on single frames, 4b on clips from 4a's weights; both validated on held-out cases (val.png)
+  const ceilings = new Set<string>();
   for (const phase of ['animator-image', 'animator']) {
     const records = readFileSync(join(options.work, phase, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const val = records.filter((r) => r.type === 'val');
     assert.deepEqual(val.map((r) => r.step), [1, 2], phase);
-    for (const r of val) for (const k of ['movingPsnr', 'baselineMovingPsnr', 'psnr', 'baselinePsnr', 'ssim', 'baselineSsim']) assert.ok(Number.isFinite(r[k]), `${phase} ${k} ${r[k]}`);
+    for (const r of val) {
+      for (const k of ['movingPsnr', 'baselineMovingPsnr', 'vaeMovingPsnr', 'psnr', 'baselinePsnr', 'vaePsnr', 'ssim', 'baselineSsim']) assert.ok(Number.isFinite(r[k]), `${phase} ${k} ${r[k]}`);
+      ceilings.add(`${r.vaeMovingPsnr} ${r.vaePsnr}`);
+    }
     assert.ok(existsSync(join(options.work, phase, 'val.png')), `${phase}/val.png`);
   }
+  // the VAE's ceiling is the frozen VAE's: one value in every validation of both phases, whatever the UNet does
+  assert.equal(ceilings.size, 1, [...ceilings].join(' | '));
   assert.match(lines.join('\n'), /step 1  validation  movingPsnr/);
   // a second run finds every stage done and only re-exports
   const before = lines.length;
