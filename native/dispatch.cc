@@ -215,17 +215,16 @@ std::string describeCall(const OpEntry& op, const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i + 1 < info.Length(); i++) {
     Napi::Value v = info[i + 1];
     if (i) s += ", ";
-    if (isTensorHandle(v)) {
-      auto* box = v.As<Napi::External<TensorBox>>().Data();
-      s += describe(box->t);
+    if (at::Tensor* t = peekTensor(v)) {
+      s += describe(*t);
     } else if (v.IsArray()) {
       auto a = v.As<Napi::Array>();
       s += "[";
       for (uint32_t j = 0; j < a.Length(); j++) {
         auto e = a.Get(j);
         if (j) s += ",";
-        s += isTensorHandle(e) ? describe(e.As<Napi::External<TensorBox>>().Data()->t)
-                               : e.ToString().Utf8Value();
+        at::Tensor* t = peekTensor(e);
+        s += t ? describe(*t) : e.ToString().Utf8Value();
       }
       s += "]";
     } else {

@@ -1,6 +1,9 @@
 #include "handle.h"
 
+#include <cmath>
+#include <deque>
 #include <sstream>
+#include <vector>
 
 namespace sa {
 
@@ -8,9 +11,6 @@ std::atomic<int64_t> liveTensors{0};
 std::atomic<int64_t> reportedBytes{0};
 
 namespace {
-// Tags the External so a foreign External is never mistaken for a tensor.
-const napi_type_tag kTensorTag = {0x5a17a11a7e750001ULL, 0x7e750000c0ffee01ULL};
-
 // Small tensors are not reported: the call costs more than the information is worth to the GC.
 constexpr int64_t kReportThreshold = 1 << 16;
 
@@ -26,51 +26,89 @@ int64_t storageBytes(const at::Tensor& t) {
   auto n = static_cast<int64_t>(storage.nbytes());
   return n >= kReportThreshold ? n : 0;
 }
-void finalizeTensor(napi_env env, void* data, void* /*hint*/) {
-  auto* box = static_cast<TensorBox*>(data);
-  disposeTensor(Napi::Env(env), box);
-  delete box;
+
+// A handle is generation * 2^24 + slot, an exact integer in a double (generations stay below 2^29). A freed
+// slot's generation moves on, so an old handle to it is "disposed", never another tensor.
+constexpr double kSlots = 16777216.0;  // 2^24
+constexpr uint32_t kMaxGeneration = 1u << 29;
+
+struct Slot {
+  at::Tensor t;
+  uint32_t generation = 0;  // 0: never handed out; handles start at 1
+  int64_t reportedBytes = 0;  // what was told to V8 as external memory
+};
+
+// One table per JS thread (an addon instance per thread; tensors never cross threads). A deque: references
+// to slots stay valid while the table grows (an op may wrap results while holding an unwrapped argument).
+struct Table {
+  std::deque<Slot> slots;
+  std::vector<uint32_t> free;
+};
+thread_local Table table;
+
+// The slot a handle names while its generation is current, else nullptr; `index` receives its index.
+Slot* slotOf(const Napi::Value& v, uint32_t* index = nullptr) {
+  if (!v.IsNumber()) return nullptr;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= kSlots) || d >= kSlots * kMaxGeneration || d != std::floor(d)) return nullptr;
+  auto generation = static_cast<uint32_t>(d / kSlots);
+  auto i = static_cast<uint32_t>(d - generation * kSlots);
+  if (i >= table.slots.size()) return nullptr;
+  Slot& slot = table.slots[i];
+  if (slot.generation != generation) return nullptr;
+  if (index) *index = i;
+  return &slot;
 }
 }  // namespace
 
-void disposeTensor(Napi::Env env, TensorBox* box) {
-  if (!box->t.defined()) return;
-  box->t.reset();
-  if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
-  reportedBytes -= box->reportedBytes;
-  box->reportedBytes = 0;
-  liveTensors--;
-}
-
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Undefined();
-  auto* box = new TensorBox{std::move(t), 0};
-  box->reportedBytes = storageBytes(box->t);
-  if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
-  reportedBytes += box->reportedBytes;
-  liveTensors++;
-  // The plain N-API call: Napi::External::New with a finalizer allocates a closure record per handle.
-  napi_value ext;
-  napi_status status = napi_create_external(env, box, finalizeTensor, nullptr, &ext);
-  if (status != napi_ok) {
-    disposeTensor(env, box);
-    delete box;
-    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  uint32_t index;
+  if (!table.free.empty()) {
+    index = table.free.back();
+    table.free.pop_back();
+  } else {
+    if (table.slots.size() >= static_cast<size_t>(kSlots)) throw Napi::Error::New(env, "more than 2^24 live tensors");
+    index = static_cast<uint32_t>(table.slots.size());
+    table.slots.emplace_back();
   }
-  // From here the External owns the box (its finalizer frees it).
-  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ext, &kTensorTag), Napi::Value());
-  return Napi::Value(env, ext);
+  Slot& slot = table.slots[index];
+  if (slot.generation == 0) slot.generation = 1;  // dispose moves it on
+  slot.t = std::move(t);
+  slot.reportedBytes = storageBytes(slot.t);
+  if (slot.reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reportedBytes);
+  reportedBytes += slot.reportedBytes;
+  liveTensors++;
+  return Napi::Number::New(env, slot.generation * kSlots + index);
 }
 
-bool isTensorHandle(const Napi::Value& v) {
-  return v.IsExternal() && v.As<Napi::Object>().CheckTypeTag(&kTensorTag);
+void disposeHandle(Napi::Env env, const Napi::Value& v) {
+  uint32_t index;
+  Slot* slot = slotOf(v, &index);
+  if (!slot || !slot->t.defined()) return;
+  slot->t.reset();
+  if (slot->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -slot->reportedBytes);
+  reportedBytes -= slot->reportedBytes;
+  slot->reportedBytes = 0;
+  liveTensors--;
+  // the generation moves on now, so this handle is stale even before the slot is reused
+  slot->generation = slot->generation + 1 >= kMaxGeneration ? 1 : slot->generation + 1;
+  table.free.push_back(index);
 }
+
+at::Tensor* peekTensor(const Napi::Value& v) {
+  Slot* slot = slotOf(v);
+  return slot && slot->t.defined() ? &slot->t : nullptr;
+}
+
+bool isTensorHandle(const Napi::Value& v) { return peekTensor(v) != nullptr; }
 
 at::Tensor& unwrapTensor(const Napi::Value& v, const char* what) {
-  if (!isTensorHandle(v)) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a tensor");
-  auto* box = v.As<Napi::External<TensorBox>>().Data();
-  if (!box->t.defined()) throw Napi::Error::New(v.Env(), std::string(what) + ": tensor was disposed");
-  return box->t;
+  if (at::Tensor* t = peekTensor(v)) return *t;
+  // a number in the handle range whose slot has moved on was a tensor once
+  bool stale = v.IsNumber() && v.As<Napi::Number>().DoubleValue() >= kSlots;
+  if (stale) throw Napi::Error::New(v.Env(), std::string(what) + ": tensor was disposed");
+  throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a tensor");
 }
 
 const char* dtypeName(at::ScalarType s) {

@@ -1,4 +1,6 @@
-// Tensor handles: a JS External owning one at::Tensor reference.
+// Tensor handles: a JS number naming a slot of this thread's table, which owns one at::Tensor reference.
+// (An External per tensor cost 0.8 us of a 1.7 us add: its allocation, type tag and N-API finalizer; the
+// JS Tensor that holds a handle frees its slot on dispose() or, through a FinalizationRegistry, at GC.)
 #pragma once
 #include <napi.h>
 #include <torch/torch.h>
@@ -8,21 +10,20 @@
 
 namespace sa {
 
-struct TensorBox {
-  at::Tensor t;
-  int64_t reportedBytes = 0;  // what was told to V8 as external memory
-};
-
 // Live handles (created and neither disposed nor finalized), for leak tests.
 extern std::atomic<int64_t> liveTensors;
 // Bytes of storage the live handles have reported to V8 as external memory.
 extern std::atomic<int64_t> reportedBytes;
 
+// A new handle owning t (undefined for an undefined tensor).
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t);
-// Throws a JS TypeError naming `what` when v is not a live tensor handle.
+// The tensor of a live handle; a JS TypeError naming `what` when v is not one (disposed: says so).
 at::Tensor& unwrapTensor(const Napi::Value& v, const char* what);
+// The tensor of a live handle, or nullptr.
+at::Tensor* peekTensor(const Napi::Value& v);
 bool isTensorHandle(const Napi::Value& v);
-void disposeTensor(Napi::Env env, TensorBox* box);
+// Frees the handle's slot; a stale, disposed or foreign value is ignored (dispose is idempotent).
+void disposeHandle(Napi::Env env, const Napi::Value& v);
 
 std::string describe(const at::Tensor& t);  // "f32[2,3] cpu"
 const char* dtypeName(at::ScalarType s);

@@ -89,7 +89,7 @@ Napi::Value Item(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  if (isTensorHandle(info[0])) disposeTensor(info.Env(), info[0].As<Napi::External<TensorBox>>().Data());
+  disposeHandle(info.Env(), info[0]);
   return info.Env().Undefined();
 }
 
@@ -281,10 +281,10 @@ struct JsFunction : torch::CustomClassHolder {
     auto outs = unwrapList(result, "checkpoint result");
     // The handles were only for the call; the graph keeps what it needs.
     for (uint32_t i = 0; i < handles.Length(); i++)
-      disposeTensor(env, handles.Get(i).As<Napi::External<TensorBox>>().Data());
+      disposeHandle(env, handles.Get(i));
     auto arr = result.As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++)
-      disposeTensor(env, arr.Get(i).As<Napi::External<TensorBox>>().Data());
+      disposeHandle(env, arr.Get(i));
     return outs;
   }
 };

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque reference to one libtorch tensor (a JS External owned by the addon). */
+/** An opaque reference to one libtorch tensor: a number naming a slot of the addon's table (native/handle.h). */
 export type Handle = { readonly __tensorHandle: unique symbol };
 export type GeneratorHandle = { readonly __generatorHandle: unique symbol };
 

@@ -15,6 +15,9 @@ const ARRAY_OF: Record<DType, new (b: ArrayBuffer) => ArrayBufferView> = {
   u8: Uint8Array, bool: Uint8Array, f16: Uint16Array, bf16: Uint16Array,
 };
 
+/** Frees the native slot of a Tensor that became garbage without dispose() (a stale handle is ignored natively). */
+const FREE_AT_GC = new FinalizationRegistry<Handle>((h) => native.dispose(h));
+
 export class Tensor extends TensorOps {
   #h: Handle | undefined;
   #shape: number[] | undefined;
@@ -25,11 +28,13 @@ export class Tensor extends TensorOps {
   constructor(h: Handle) {
     super();
     this.#h = h;
+    // the native slot is freed by dispose() or, once this object is garbage, by the registry
+    FREE_AT_GC.register(this, h, this);
     track(this);
   }
 
   get h(): Handle {
-    if (!this.#h) throw new Error('tensor used after dispose()');
+    if (this.#h === undefined) throw new Error('tensor used after dispose()');
     return this.#h;
   }
 
@@ -73,7 +78,9 @@ export class Tensor extends TensorOps {
   }
   /** Frees the native tensor now instead of at garbage collection; idempotent. */
   dispose(): void {
-    if (this.#h) native.dispose(this.#h);
+    if (this.#h === undefined) return;
+    native.dispose(this.#h);
+    FREE_AT_GC.unregister(this);
     this.#h = undefined;
   }
 
