@@ -31,7 +31,10 @@ export function statusOf(state: JobState | 'unknown', failedReason?: string): Jo
 }
 
 export async function viewJob(job: Job<JobData, JobResult>): Promise<JobView> {
-  const state = await job.getState();
+  // The job's fields were read before its state: a job that completed in between has no result in this
+  // snapshot, so it is still shown running (every job returns a result; the next read has both).
+  const read = await job.getState();
+  const state = read === 'completed' && !job.returnvalue ? 'active' : read;
   const progress = job.progress && typeof job.progress === 'object' ? (job.progress as unknown as JobProgress) : undefined;
   return {
     id: job.id!, kind: job.name, status: statusOf(state, job.failedReason), inputs: job.data.inputs, options: job.data.options,
