@@ -46,18 +46,41 @@ struct Table {
 };
 thread_local Table table;
 
+// A handle's generation and slot index, if v has the shape of one (an integer in the handle range); else false.
+bool handleParts(const Napi::Value& v, uint32_t* generation, uint32_t* index) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= kSlots) || d >= kSlots * kMaxGeneration || d != std::floor(d)) return false;
+  *generation = static_cast<uint32_t>(d / kSlots);
+  *index = static_cast<uint32_t>(d - *generation * kSlots);
+  return *index < table.slots.size();
+}
+
 // The slot a handle names while its generation is current, else nullptr; `index` receives its index.
 Slot* slotOf(const Napi::Value& v, uint32_t* index = nullptr) {
-  if (!v.IsNumber()) return nullptr;
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= kSlots) || d >= kSlots * kMaxGeneration || d != std::floor(d)) return nullptr;
-  auto generation = static_cast<uint32_t>(d / kSlots);
-  auto i = static_cast<uint32_t>(d - generation * kSlots);
-  if (i >= table.slots.size()) return nullptr;
+  uint32_t generation, i;
+  if (!handleParts(v, &generation, &i)) return nullptr;
   Slot& slot = table.slots[i];
   if (slot.generation != generation) return nullptr;
   if (index) *index = i;
   return &slot;
+}
+
+// What a value that is not a live handle is, for error messages: "number 3.5", "string", "undefined".
+std::string found(const Napi::Value& v) {
+  if (v.IsNumber()) {
+    std::ostringstream s;
+    s << "number " << v.As<Napi::Number>().DoubleValue();
+    return s.str();
+  }
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "boolean";
+    case napi_string: return "string";
+    case napi_object: return v.IsArray() ? "array" : "object";
+    default: return "another value";
+  }
 }
 }  // namespace
 
@@ -68,7 +91,7 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
     index = table.free.back();
     table.free.pop_back();
   } else {
-    if (table.slots.size() >= static_cast<size_t>(kSlots)) throw Napi::Error::New(env, "more than 2^24 live tensors");
+    if (table.slots.size() >= static_cast<size_t>(kSlots)) throw Napi::Error::New(env, "more than 2^24 live tensors: dispose() them or create them in torch.scope()");
     index = static_cast<uint32_t>(table.slots.size());
     table.slots.emplace_back();
   }
@@ -105,10 +128,10 @@ bool isTensorHandle(const Napi::Value& v) { return peekTensor(v) != nullptr; }
 
 at::Tensor& unwrapTensor(const Napi::Value& v, const char* what) {
   if (at::Tensor* t = peekTensor(v)) return *t;
-  // a number in the handle range whose slot has moved on was a tensor once
-  bool stale = v.IsNumber() && v.As<Napi::Number>().DoubleValue() >= kSlots;
-  if (stale) throw Napi::Error::New(v.Env(), std::string(what) + ": tensor was disposed");
-  throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a tensor");
+  // a handle of an existing slot whose generation has moved on was a tensor once
+  uint32_t generation, index;
+  if (handleParts(v, &generation, &index)) throw Napi::Error::New(v.Env(), std::string(what) + ": tensor was disposed");
+  throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a tensor handle, found " + found(v));
 }
 
 const char* dtypeName(at::ScalarType s) {

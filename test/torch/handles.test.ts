@@ -26,6 +26,12 @@ test('numbers that were never handles are refused as "expected a tensor"', () =>
   for (const v of [0, 1, 3.5, -4, 2 ** 24 - 1, Number.NaN, '1', undefined]) {
     assert.throws(() => native.meta(v as unknown as Handle), /meta: expected a tensor/, String(v));
   }
+  // the message names what was found instead
+  assert.throws(() => native.meta(3.5 as unknown as Handle), /^TypeError: meta: expected a tensor handle, found number 3\.5$/);
+  assert.throws(() => native.meta('1' as unknown as Handle), /found string$/);
+  assert.throws(() => native.meta(undefined as unknown as Handle), /found undefined$/);
+  // a handle-shaped number beyond the table's slots was never handed out
+  assert.throws(() => native.meta((2 ** 25 - 1) as unknown as Handle), /expected a tensor handle, found number/);
 });
 
 test('a Tensor dropped without dispose() frees its native slot once collected', async () => {
