@@ -5,6 +5,7 @@
 // demo/frames.png and demo/index.html with the scores against the ground truth.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as torch from '../torch/index.ts';
 import { writeImage } from '../io/image.ts';
@@ -28,7 +29,7 @@ import { progressBar } from './progress-bar.ts';
 const D = DEMO_DEFAULTS;
 const USAGE = `stable-animator demo [--weights ${D.weights}] [--out ${D.out}] [--identity ID] [--motion ${D.motion}]
       [--frames ${D.frames}] [--steps ${D.steps}] [--guidance ${D.guidance}] [--seed ${D.seed}] [--align learned|svd|polyfit|none]
-      [--no-hjb] [--threads 1]
+      [--no-hjb] [--threads 2]
 
   --identity   a held-out identity of the miniature's data (weights/mini/miniature.json); default the first
   --motion     a .bvh or keypoint .json; the shipped ad_dab.bvh was held out of the miniature's training`;
@@ -55,9 +56,10 @@ export const demo: Command = {
     if (!Number.isFinite(guidance) || guidance < 1) throw new Error(`--guidance must be a number >= 1, got '${values.guidance}'`);
     if (!isAlignMethod(values.align!)) throw new Error(`--align must be one of ${ALIGN_METHODS.join(', ')}, got '${values.align}'`);
     const align: AlignMethod = values.align;
-    // one libtorch thread by default: at the miniature's sizes OpenMP's fork/join costs more than the second core
-    // gives (training measured 0.50 it/s with 2 threads, 0.6 it/s with 1 even beside a second such process)
-    torch.setNumThreads(values.threads !== undefined ? int('threads', 1) : 1);
+    // two libtorch threads by default (one per core here): 1 min 57 s against 2 min 42 s for one on the 2-core
+    // VM, once libgomp's idle workers stopped spinning against OpenBLAS's (src/torch/native.ts); more threads
+    // than that were not measured and split the miniature's small convolutions too finely
+    torch.setNumThreads(values.threads !== undefined ? int('threads', 1) : Math.min(2, availableParallelism()));
     const [frames, steps, seed] = [int('frames', 1), int('steps', 1), int('seed', 0)];
     const t0 = performance.now();
 

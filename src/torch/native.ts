@@ -46,6 +46,11 @@ function load(): NativeTorch {
   if (!existsSync(ADDON_PATH)) {
     throw new Error(`native addon not built (${ADDON_PATH} is missing): run 'npm run build:native' (needs 'apt-get install libtorch-dev libopenblas0-pthread')`);
   }
+  // libgomp reads this when libtorch loads. Its idle workers spin ~300,000 iterations between parallel regions
+  // by default, while Debian's OpenBLAS runs its own pthread worker for the GEMMs between them: with 2 threads
+  // on 2 cores that made 3 busy threads (the demo at 2 threads took 2 min 42 s, no faster than at 1; with
+  // 2000: 1 min 57 s, same frames to 4-5 digits). A value the user set is kept.
+  process.env.GOMP_SPINCOUNT ??= '2000';
   return createRequire(import.meta.url)(ADDON_PATH) as NativeTorch;
 }
 
