@@ -56,9 +56,9 @@ export const demo: Command = {
     if (!Number.isFinite(guidance) || guidance < 1) throw new Error(`--guidance must be a number >= 1, got '${values.guidance}'`);
     if (!isAlignMethod(values.align!)) throw new Error(`--align must be one of ${ALIGN_METHODS.join(', ')}, got '${values.align}'`);
     const align: AlignMethod = values.align;
-    // two libtorch threads by default (one per core here): 1 min 57 s against 2 min 42 s for one on the 2-core
-    // VM, once libgomp's idle workers stopped spinning against OpenBLAS's (src/torch/native.ts); more threads
-    // than that were not measured and split the miniature's small convolutions too finely
+    // two libtorch threads by default (one per core here): 1 min 53-57 s against 2 min 42 s for one on the 2-core
+    // VM, once libgomp's idle workers stopped spinning against OpenBLAS's (src/torch/native.ts); more than two
+    // were not measured
     torch.setNumThreads(values.threads !== undefined ? int('threads', 1) : Math.min(2, availableParallelism()));
     const [frames, steps, seed] = [int('frames', 1), int('steps', 1), int('seed', 0)];
     const t0 = performance.now();
