@@ -11,7 +11,7 @@ import { loadComponents, resolveWeightPaths } from '../../src/pipeline/component
 import { main } from '../../src/cli/main.ts';
 import { readSafetensors } from '../../src/torch/serialization/index.ts';
 import { readMiniatureInfo, runMiniRecipe } from '../../src/mini/recipe.ts';
-import { ABLATION_ROWS, evaluateAblation, trainVariants, writeComparisonSheet } from '../../src/mini/ablation.ts';
+import { ABLATION_ROWS, ablationVaeDir, evaluateAblation, trainVariants, writeComparisonSheet } from '../../src/mini/ablation.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mini-recipe-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -105,6 +105,8 @@ test('recipe: data, VAE, image encoder, animator, export; the folder loads as re
     miniWork: options.work, info, work: join(root, 'ablate'), steps: 1, cases: 1, frames: 2, inferenceSteps: 1, guidance: 2,
     motionDir: MOTION, faceIdDir: 'weights/faceid', alignDir: 'weights/align', unetConfig: options.unetConfig, train: options.train, log: () => {},
   };
+  // the variants decode with the VAE the miniature ships (stage 2b's refined decoder), not stage 2's
+  assert.equal(ablationVaeDir(ablation), join(options.work, 'vae-decoder'));
   await trainVariants(ablation);
   const noFe = [...readSafetensors(join(ablation.work, 'no-face-encoder', 'final', 'face_encoder.safetensors')).keys()];
   assert.ok(noFe.length > 0 && noFe.every((k) => !k.startsWith('fusion_model.')), 'w/o Face Encoder has no Perceiver');
