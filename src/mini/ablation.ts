@@ -19,7 +19,7 @@ import { runIdentities } from './synth/dataset.ts';
 import { loadMotionFile } from './synth/motion.ts';
 import { loadFaceIdWeights } from './face-id.ts';
 import { miniComponents, trainMiniAnimatorPhases, type MiniVariant } from './animator-stage.ts';
-import { MINI_RECIPE_DEFAULTS, type MiniatureInfo } from './recipe.ts';
+import { MINI_RECIPE_DEFAULTS, miniWorkDirs, type MiniatureInfo } from './recipe.ts';
 import { animateCase, meanCaseMetrics, type CaseMetrics } from './animate-case.ts';
 import { heldOutCase, type HeldOutCase } from './held-out-case.ts';
 import { DEMO_DEFAULTS, demoHjb } from './demo-settings.ts';
@@ -97,7 +97,10 @@ export interface AblationResult {
 const finalDir = (o: AblationOptions, v: TrainedVariantName) => join(o.work, v, 'final');
 /** The VAE the recipe's stage 4 and export use: stage 2b's refined decoder where it was run (the encoder, hence
  * every latent, is stage 2's either way), so the variants decode as the shipped miniature does. */
-export const ablationVaeDir = (o: Pick<AblationOptions, 'miniWork'>) => (existsSync(join(o.miniWork, 'vae-decoder', 'config.json')) ? join(o.miniWork, 'vae-decoder') : join(o.miniWork, 'vae'));
+export function ablationVaeDir(o: Pick<AblationOptions, 'miniWork'>): string {
+  const dirs = miniWorkDirs(o.miniWork);
+  return existsSync(join(dirs.vaeDecoder, 'config.json')) ? dirs.vaeDecoder : dirs.vae;
+}
 
 export async function trainVariants(o: AblationOptions): Promise<void> {
   const faceId = loadFaceIdWeights(o.faceIdDir);
@@ -106,8 +109,8 @@ export async function trainVariants(o: AblationOptions): Promise<void> {
     const v: TrainedVariant = TRAINED_VARIANTS[name];
     o.log(`training ${name} (${o.imageSteps ?? 0} single-frame steps, then ${o.steps} clip steps)`);
     await trainMiniAnimatorPhases({
-      data: join(o.miniWork, 'train-data'), outDir: join(o.work, name), imageOutDir: join(o.work, `${name}-image`), imageSteps: o.imageSteps ?? 0,
-      imageBatch: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch, vaeDir: ablationVaeDir(o), imageEncoderDir: join(o.miniWork, 'image_encoder'),
+      data: miniWorkDirs(o.miniWork).train, outDir: join(o.work, name), imageOutDir: join(o.work, `${name}-image`), imageSteps: o.imageSteps ?? 0,
+      imageBatch: o.imageBatch ?? MINI_RECIPE_DEFAULTS.imageBatch, vaeDir: ablationVaeDir(o), imageEncoderDir: miniWorkDirs(o.miniWork).encoder,
       faceId, steps: o.steps, seed: o.info.seed, unetConfig: o.unetConfig, variant: v.model, train: { ...o.train, ...v.train }, log: o.log,
     });
   }
@@ -117,7 +120,7 @@ function loadVariant(o: AblationOptions, name: TrainedVariantName, faceRecognize
   const dir = finalDir(o, name);
   if (!existsSync(join(dir, 'unet.safetensors'))) throw new Error(`${dir}: variant ${name} is not trained: expected unet.safetensors there (train it: 'stable-animator ablate --train-only --variants ${name}')`);
   const c = miniComponents({
-    vaeDir: ablationVaeDir(o), imageEncoderDir: join(o.miniWork, 'image_encoder'), faceIdDim: faceRecognizer!.config.num_features,
+    vaeDir: ablationVaeDir(o), imageEncoderDir: miniWorkDirs(o.miniWork).encoder, faceIdDim: faceRecognizer!.config.num_features,
     seed: o.info.seed, unetConfig: o.unetConfig, variant: (TRAINED_VARIANTS[name] as TrainedVariant).model,
   });
   loadWeights(c.unet, join(dir, 'unet.safetensors'));

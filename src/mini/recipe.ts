@@ -73,11 +73,16 @@ function trainView(dataRoot: string, viewRoot: string, clips: readonly string[])
   writeFileSync(join(viewRoot, 'video_vec_path.txt'), '');
 }
 
+/** The recipe's working folder: one subfolder per stage (the ablations reuse stages 1-3 from it). */
+export function miniWorkDirs(work: string) {
+  return { data: join(work, 'data'), train: join(work, 'train-data'), vae: join(work, 'vae'), vaeDecoder: join(work, 'vae-decoder'), encoder: join(work, 'image_encoder'), animator: join(work, 'animator') };
+}
+
 export async function runMiniRecipe(o: MiniRecipeOptions): Promise<void> {
   const log = o.log ?? console.log;
   const seed = o.seed ?? MINI_RECIPE_DEFAULTS.seed;
   const steps = { ...MINI_RECIPE_DEFAULTS.steps, ...o.steps };
-  const dirs = { data: join(o.work, 'data'), train: join(o.work, 'train-data'), vae: join(o.work, 'vae'), vaeDecoder: join(o.work, 'vae-decoder'), encoder: join(o.work, 'image_encoder'), animator: join(o.work, 'animator') };
+  const dirs = miniWorkDirs(o.work);
   const done = (path: string) => existsSync(path);
 
   log('stage 1/5: synthetic data');
